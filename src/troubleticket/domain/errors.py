@@ -1,0 +1,80 @@
+"""The exception hierarchy of the trouble ticket domain.
+
+::
+
+    TroubleTicketError
+     +-- NotFound                 a resource with that id does not exist
+     +-- InvalidRequest           the request breaks a business rule beyond the schema
+     |    +-- ServerOwnedField    a client tried to write an attribute only the server sets
+     |    +-- ReasonRequired      the target status needs a statusChangeReason
+     +-- InvalidTransition        the lifecycle table forbids from_status -> to_status
+     +-- Conflict                 the resource kept changing under a write; nothing was written
+     +-- NotSupported             a declared feature this server does not offer
+
+``api/errors.py`` maps each class to an HTTP status; every class carries a stable ``code`` that
+clients can branch on.
+"""
+
+from __future__ import annotations
+
+
+class TroubleTicketError(Exception):
+    """Base class: ``code`` is the machine-readable TMF Error code."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(TroubleTicketError):
+    code = "notFound"
+
+    def __init__(self, kind: str, resource_id: str) -> None:
+        super().__init__(f"No {kind} with id {resource_id!r}")
+        self.kind = kind
+        self.resource_id = resource_id
+
+
+class InvalidRequest(TroubleTicketError):
+    code = "invalidRequest"
+
+
+class ServerOwnedField(InvalidRequest):
+    code = "serverOwnedField"
+
+    def __init__(self, fields: list[str]) -> None:
+        names = ", ".join(fields)
+        super().__init__(f"Attribute(s) set by the server and not writable by clients: {names}")
+        self.fields = fields
+
+
+class ReasonRequired(InvalidRequest):
+    code = "statusChangeReasonRequired"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"Changing the status to {status!r} requires a statusChangeReason")
+        self.status = status
+
+
+class InvalidTransition(TroubleTicketError):
+    code = "invalidStatusTransition"
+
+    def __init__(self, from_status: str, to_status: str, allowed: list[str]) -> None:
+        options = ", ".join(allowed) if allowed else "none, it is a final status"
+        super().__init__(
+            f"A trouble ticket cannot go from status {from_status!r} to {to_status!r} "
+            f"(allowed from {from_status!r}: {options})"
+        )
+        self.from_status = from_status
+        self.to_status = to_status
+        self.allowed = allowed
+
+
+class Conflict(TroubleTicketError):
+    code = "conflict"
+
+
+class NotSupported(TroubleTicketError):
+    code = "notImplemented"

@@ -1,0 +1,122 @@
+"""TroubleTicket rules: what the server sets on create, and how a patch may change a ticket.
+
+Functions here take the current instant as an argument and return new documents; they never
+mutate their inputs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from troubleticket.domain.documents import (
+    merge_patch,
+    reject_removal,
+    reject_server_owned,
+    reject_server_owned_changes,
+    timestamp,
+    without,
+)
+from troubleticket.domain.errors import InvalidRequest
+from troubleticket.domain.lifecycle import INITIAL_STATUS, TicketStatus, check_transition
+from troubleticket.types import JSON
+
+# TMF621 v5 leaves these out of TroubleTicket_FVO/_MVO or calls them "populated by the server".
+SERVER_OWNED = (
+    "id",
+    "href",
+    "creationDate",
+    "lastUpdate",
+    "statusChangeDate",
+    "statusChangeHistory",
+)
+# A ticket always has these; a merge patch may not set them to null.
+NOT_REMOVABLE = ("@type", "status", "description", "severity", "ticketType")
+
+
+def _status(value: Any) -> TicketStatus:
+    try:
+        return TicketStatus(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in TicketStatus)
+        raise InvalidRequest(f"Unknown status {value!r}; expected one of {allowed}") from None
+
+
+def _status_change(status: TicketStatus, when: str, reason: str | None) -> JSON:
+    entry: JSON = {"@type": "StatusChange", "status": status.value, "statusChangeDate": when}
+    if reason is not None:
+        entry["statusChangeReason"] = reason
+    return entry
+
+
+def create_ticket(body: JSON, *, ticket_id: str, now: datetime) -> JSON:
+    """Build a new ticket from a create request (TroubleTicket_FVO).
+
+    Every ticket starts ``acknowledged``. A requested initial status is honoured when the lifecycle
+    allows it from ``acknowledged``; the history then records both steps.
+
+    Raises:
+        ServerOwnedField: the request sets an attribute only the server sets.
+        InvalidTransition: the requested status is not reachable from ``acknowledged``.
+        ReasonRequired: the requested status needs a ``statusChangeReason``.
+    """
+    reject_server_owned(body, SERVER_OWNED)
+    when = timestamp(now)
+    reason = body.get("statusChangeReason")
+    requested = _status(body["status"]) if "status" in body else INITIAL_STATUS
+
+    history = [_status_change(INITIAL_STATUS, when, reason if requested is INITIAL_STATUS else None)]
+    if requested is not INITIAL_STATUS:
+        check_transition(INITIAL_STATUS, requested, reason)
+        history.append(_status_change(requested, when, reason))
+
+    return {
+        "id": ticket_id,
+        **body,
+        "status": requested.value,
+        "creationDate": when,
+        "lastUpdate": when,
+        "statusChangeDate": when,
+        "statusChangeHistory": history,
+    }
+
+
+def patch_ticket(current: JSON, patch: JSON, *, now: datetime) -> JSON:
+    """Apply a merge patch (RFC 7396) to a ticket under the lifecycle rules.
+
+    Returns ``current`` itself when the patch changes nothing, so callers can skip the write.
+
+    Raises:
+        ServerOwnedField: the patch changes an attribute only the server sets.
+        InvalidRequest: the patch removes an attribute a ticket cannot lose.
+        InvalidTransition: the status change is not in the lifecycle table.
+        ReasonRequired: the new status needs a ``statusChangeReason`` in the same patch.
+    """
+    reject_server_owned_changes(current, patch, SERVER_OWNED)
+    reject_removal(patch, NOT_REMOVABLE)
+    merged: JSON = merge_patch(current, without(patch, SERVER_OWNED))
+
+    old, new = _status(current["status"]), _status(merged["status"])
+    when = timestamp(now)
+    if new is not old:
+        reason = patch.get("statusChangeReason")
+        check_transition(old, new, reason)
+        merged["statusChangeDate"] = when
+        merged["statusChangeHistory"] = [
+            *current.get("statusChangeHistory", []),
+            _status_change(new, when, reason),
+        ]
+        if reason is None:
+            # The previous reason explained the previous change, not this one.
+            merged.pop("statusChangeReason", None)
+        if "resolutionDate" not in patch:
+            if new is TicketStatus.RESOLVED:
+                merged["resolutionDate"] = when
+            elif old is TicketStatus.RESOLVED:
+                # Re-opened: the fix was disputed, so the ticket is no longer resolved.
+                merged.pop("resolutionDate", None)
+
+    if merged == current:
+        return current
+    merged["lastUpdate"] = when
+    return merged

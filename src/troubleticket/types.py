@@ -1,0 +1,16 @@
+"""Type aliases shared across the package."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+# A TMF JSON document as it travels over the wire and into the store.
+JSON = dict[str, Any]
+
+# Returns the current instant (timezone-aware, UTC). Services take one so tests can freeze time.
+Clock = Callable[[], datetime]
+
+# Returns a new, unique resource identifier.
+IdFactory = Callable[[], str]
