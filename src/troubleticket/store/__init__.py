@@ -1,0 +1,1 @@
+"""Storage: the port services depend on, and the adapters behind it."""

@@ -1,0 +1,80 @@
+"""The storage port: the only storage interface services see.
+
+Documents are stored whole, as JSON objects keyed by their ``id``. Every stored document carries
+a ``version`` that grows by one on each write; updates are compare-and-set on it, so two writers
+that read the same version cannot both succeed and no update is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from troubleticket.types import JSON
+
+
+class Collection(StrEnum):
+    """The resource collections, named as their TMF resources."""
+
+    TROUBLE_TICKET = "troubleTicket"
+    TROUBLE_TICKET_SPECIFICATION = "troubleTicketSpecification"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A document as read from the store, with the version a later update must name."""
+
+    doc: JSON
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing: ``items`` in store order, ``total`` matches before paging."""
+
+    items: list[JSON]
+    total: int
+
+
+class DuplicateId(Exception):
+    """A document with that id already exists in the collection."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistence for TMF resource documents."""
+
+    def insert(self, collection: Collection, doc: JSON) -> Stored:
+        """Store a new document under ``doc["id"]`` at version 1.
+
+        Raises:
+            DuplicateId: the id is taken.
+        """
+        ...
+
+    def get(self, collection: Collection, doc_id: str) -> Stored | None:
+        """Return the document and its version, or ``None`` when there is none."""
+        ...
+
+    def list(self, collection: Collection, *, offset: int, limit: int) -> Page:
+        """Return documents in insertion order, skipping ``offset`` and returning at most ``limit``."""
+        ...
+
+    def replace(
+        self, collection: Collection, doc: JSON, *, expected_version: int
+    ) -> Stored | None:
+        """Replace the document with ``doc["id"]`` if its version is still ``expected_version``.
+
+        Returns the new stored version, or ``None`` when the document changed or disappeared since
+        it was read (the caller re-reads and decides).
+        """
+        ...
+
+    def delete(self, collection: Collection, doc_id: str) -> bool:
+        """Remove a document; ``False`` when there was none."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...

@@ -1,0 +1,129 @@
+"""SqliteStore: the embedded, zero-setup store (stdlib ``sqlite3``).
+
+* One connection per thread, opened on first use and reused: connections are never shared between
+  threads, and the thread pool that runs store calls stays small and long-lived.
+* WAL journal: readers never block the writer and a crash never leaves a half-written page.
+* Each method is one transaction; an update is a single ``UPDATE … WHERE version = ?``, so a
+  concurrent writer makes it match no row instead of being overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from troubleticket.store.port import Collection, DuplicateId, Page, Stored
+from troubleticket.types import JSON
+
+_TABLES = {
+    Collection.TROUBLE_TICKET: "trouble_ticket",
+    Collection.TROUBLE_TICKET_SPECIFICATION: "trouble_ticket_specification",
+}
+
+
+def _dumps(doc: JSON) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+class SqliteStore:
+    """Store port on a SQLite database file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        schema = resources.files("troubleticket.store").joinpath("schema.sql").read_text()
+        # executescript manages its own transaction; every statement in it is idempotent.
+        self._connection().executescript(schema)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("store is closed")
+            # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE below.
+            conn = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        # IMMEDIATE takes the write lock up front, so a read-then-write never deadlocks.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def insert(self, collection: Collection, doc: JSON) -> Stored:
+        try:
+            with self._transaction() as conn:
+                conn.execute(
+                    f"INSERT INTO {_TABLES[collection]} (id, version, doc) VALUES (?, 1, ?)",
+                    (doc["id"], _dumps(doc)),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateId(doc["id"]) from exc
+        return Stored(doc, 1)
+
+    def get(self, collection: Collection, doc_id: str) -> Stored | None:
+        row = (
+            self._connection()
+            .execute(f"SELECT doc, version FROM {_TABLES[collection]} WHERE id = ?", (doc_id,))
+            .fetchone()
+        )
+        return Stored(json.loads(row[0]), row[1]) if row else None
+
+    def list(self, collection: Collection, *, offset: int, limit: int) -> Page:
+        table = _TABLES[collection]
+        conn = self._connection()
+        # One read transaction so the count and the page agree with each other.
+        conn.execute("BEGIN")
+        try:
+            total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            rows = conn.execute(
+                f"SELECT doc FROM {table} ORDER BY seq LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
+        finally:
+            conn.execute("COMMIT")
+        return Page([json.loads(row[0]) for row in rows], total)
+
+    def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                f"UPDATE {_TABLES[collection]} SET doc = ?, version = version + 1 "
+                "WHERE id = ? AND version = ?",
+                (_dumps(doc), doc["id"], expected_version),
+            )
+        return Stored(doc, expected_version + 1) if cursor.rowcount == 1 else None
+
+    def delete(self, collection: Collection, doc_id: str) -> bool:
+        with self._transaction() as conn:
+            cursor = conn.execute(f"DELETE FROM {_TABLES[collection]} WHERE id = ?", (doc_id,))
+        return cursor.rowcount == 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
