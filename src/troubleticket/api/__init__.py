@@ -1,0 +1,1 @@
+"""HTTP edge: thin async handlers, request/response shaping, and the TMF Error mapping."""

@@ -1,0 +1,114 @@
+"""Request bodies: size limit, strict JSON decoding, and validation of merge patches.
+
+Connexion 3.3 decodes bodies itself and turns invalid UTF-8 into a 500; its JSON parser also
+accepts ``NaN`` and lets very deep nesting raise ``RecursionError``. The validator below replaces
+Connexion's for every ``*/*json`` media type and answers all of those with a 400.
+
+RFC 7396 gives ``null`` in a merge patch the meaning "remove this attribute", while the TMF schemas
+type the attributes without ``null``. A PATCH body is therefore validated with its removals taken
+out; the document that results from the patch is validated whole by the service.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connexion.exceptions import BadRequestProblem
+from connexion.validators import JSONRequestBodyValidator
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from troubleticket.api.errors import MalformedBody, PayloadTooLarge
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes, encoding: str = "utf-8") -> Any:
+    """Decode a request body strictly.
+
+    Raises:
+        MalformedBody: not text in ``encoding``, not JSON, non-finite numbers, or nested too deep.
+    """
+    try:
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise MalformedBody(f"The request body is not valid {encoding} text: {exc}") from None
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise MalformedBody(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody("The request body is nested too deeply") from None
+
+
+def without_removals(value: Any) -> Any:
+    """The merge patch with every ``null`` member of an object taken out (arrays are kept as sent).
+
+    An array in a merge patch replaces the target whole, so a ``null`` inside one is a value,
+    not a removal, and must still be validated.
+    """
+    if isinstance(value, dict):
+        return {k: without_removals(v) for k, v in value.items() if v is not None}
+    return value
+
+
+class TmfJSONBodyValidator(JSONRequestBodyValidator):
+    """Connexion's JSON body validator with strict decoding and merge-patch awareness."""
+
+    _is_patch = False
+
+    async def _parse(self, stream: Any, scope: Scope) -> Any:
+        self._is_patch = scope.get("method") == "PATCH"
+        raw = b"".join([chunk async for chunk in stream])
+        return parse_json(raw, self._encoding)
+
+    def _validate(self, body: Any) -> dict[Any, Any] | None:
+        if body is None:
+            raise BadRequestProblem(detail="The request body must not be empty")
+        if self._is_patch and isinstance(body, dict):
+            body = without_removals(body)
+        result: dict[Any, Any] | None = super()._validate(body)
+        return result
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies larger than ``max_bytes`` with 413, before they are read whole.
+
+    A declared ``Content-Length`` is checked up front; a body without one (chunked) is counted as
+    it streams in.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise MalformedBody(f"Content-Length {declared!r} is not a number of bytes")
+            if int(declared) > self.max_bytes:
+                raise self._too_large()
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise self._too_large()
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The request body exceeds the limit of {self.max_bytes} bytes")

@@ -1,0 +1,62 @@
+"""The OpenAPI contract: where the spec file is, and whole-document checks built from its schemas.
+
+Connexion validates each request body against the spec. A patch is validated as a patch, so after
+it is applied the resulting document is checked again here against the resource schema
+(``TroubleTicket_RES`` …): what the server stores and returns always conforms to the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any
+
+import yaml
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from troubleticket.domain.errors import InvalidRequest
+from troubleticket.types import JSON
+
+SPEC_NAME = "TMF621-Trouble_Ticket-v5.0.1.oas.yaml"
+API_ROOT = "/tmf-api/troubleTicket/v5"
+
+
+def spec_file() -> Traversable:
+    """The contract shipped with the package (``openapi/`` at the top of the repository)."""
+    return resources.files("troubleticket").joinpath("openapi", SPEC_NAME)
+
+
+@cache
+def load_spec() -> dict[str, Any]:
+    """The parsed contract; parsed once per process."""
+    loaded: dict[str, Any] = yaml.safe_load(spec_file().read_text(encoding="utf-8"))
+    return loaded
+
+
+def describe(error: ValidationError) -> str:
+    """A one-line message naming the attribute at fault, e.g. ``… - 'relatedParty.0.role'``."""
+    path = ".".join(str(part) for part in error.absolute_path)
+    return f"{error.message} - '{path}'" if path else error.message
+
+
+def document_validator(schema_name: str) -> Callable[[JSON], None]:
+    """A check of a whole document against ``components.schemas[schema_name]``.
+
+    The returned callable raises ``InvalidRequest`` naming the first attribute at fault.
+    """
+    spec = load_spec()
+    resource = schema_name.removesuffix("_RES")
+    validator = Draft4Validator(
+        {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]},
+        format_checker=Draft4Validator.FORMAT_CHECKER,
+    )
+
+    def validate(doc: JSON) -> None:
+        error = best_match(validator.iter_errors(doc))
+        if error is not None:
+            raise InvalidRequest(f"The {resource} would become invalid: {describe(error)}")
+
+    return validate

@@ -1,0 +1,129 @@
+"""The one place where exceptions become TMF ``Error`` responses.
+
+Every 4xx and 5xx leaves the server as ``application/json`` with the TMF630 Error shape
+``{"@type": "Error", "code", "reason", "message", "status"}`` — never HTML and never Connexion's
+``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from connexion import AsyncApp
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from troubleticket.domain import errors as domain
+
+logger = logging.getLogger(__name__)
+
+
+class PayloadTooLarge(domain.TroubleTicketError):
+    code = "payloadTooLarge"
+
+
+class MalformedBody(domain.InvalidRequest):
+    code = "malformedBody"
+
+
+# Looked up along the exception's MRO, so a subclass inherits its parent's status.
+STATUS: dict[type[domain.TroubleTicketError], int] = {
+    domain.NotFound: 404,
+    domain.InvalidRequest: 400,
+    domain.InvalidTransition: 409,
+    domain.Conflict: 409,
+    domain.NotSupported: 501,
+    PayloadTooLarge: 413,
+}
+
+# Codes for errors raised by the framework rather than by our own rules.
+_FRAMEWORK_CODES = {
+    400: "invalidRequest",
+    404: "notFound",
+    405: "methodNotAllowed",
+    406: "notAcceptable",
+    413: "payloadTooLarge",
+    415: "unsupportedMediaType",
+    500: "internalError",
+}
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    """The TMF Error document for one failure."""
+    return {
+        "@type": "Error",
+        "code": code,
+        "reason": HTTPStatus(status).phrase,
+        "message": message,
+        "status": str(status),
+    }
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> ConnexionResponse:
+    if status >= 500:
+        logger.error("%s %s: %s", status, code, message)
+    else:
+        logger.warning("%s %s: %s", status, code, message)
+    return ConnexionResponse(
+        status_code=status,
+        mimetype="application/json",
+        content_type="application/json",
+        body=json.dumps(error_body(status, code, message)).encode(),
+        headers=headers or {},
+    )
+
+
+def _status_of(exc: domain.TroubleTicketError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def _domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, domain.TroubleTicketError)
+    return error_response(_status_of(exc), exc.code, exc.message)
+
+
+def _problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, ProblemException)
+    status = exc.status or 500
+    message = exc.detail or exc.title or HTTPStatus(status).phrase
+    # Connexion's schema messages end with a jsonschema dump; the first line names the problem.
+    message = str(message).split("\n\nFailed validating")[0]
+    return error_response(status, _FRAMEWORK_CODES.get(status, "error"), message, exc.headers)
+
+
+def _http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    message = exc.detail if exc.detail != HTTPStatus(status).phrase else ""
+    if status == 404:
+        message = message or "No resource at this URL"
+    elif status == 405:
+        message = message or "Method not allowed on this resource"
+    return error_response(
+        status,
+        _FRAMEWORK_CODES.get(status, "error"),
+        message or HTTPStatus(status).phrase,
+        dict(exc.headers or {}),
+    )
+
+
+def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    logger.error("unhandled error", exc_info=exc)
+    return error_response(500, "internalError", "The server failed to process the request")
+
+
+def install(app: AsyncApp) -> None:
+    """Register the handlers that turn every failure into a TMF Error response."""
+    app.add_error_handler(domain.TroubleTicketError, _domain_error)
+    app.add_error_handler(ProblemException, _problem)
+    app.add_error_handler(HTTPException, _http_exception)
+    app.add_error_handler(Exception, _unexpected)

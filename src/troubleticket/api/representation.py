@@ -1,0 +1,57 @@
+"""TMF630 attribute selection (``fields=``) and offset/limit paging parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troubleticket.domain.errors import InvalidRequest
+from troubleticket.types import JSON
+
+# TMF630 keeps id and href in every selection; TMF621 v5 requires @type on every resource
+# representation (TroubleTicket_RES), so it is kept too, fields=none included.
+ALWAYS_KEPT = ("id", "href", "@type")
+
+
+def parse_fields(raw: str | None) -> frozenset[str] | None:
+    """The first-level attributes asked for, or ``None`` for the whole resource.
+
+    ``fields=none`` selects nothing beyond the attributes that are always kept. A dotted name
+    (``relatedParty.role``) selects its whole first-level attribute.
+    """
+    if raw is None:
+        return None
+    names = {part.strip().split(".", 1)[0] for part in raw.split(",")}
+    names.discard("")
+    if not names:
+        raise InvalidRequest("fields= must name at least one attribute, or be 'none'")
+    if names == {"none"}:
+        return frozenset()
+    return frozenset(names)
+
+
+def select(doc: JSON, fields: frozenset[str] | None) -> JSON:
+    """The document reduced to the selected first-level attributes, in their stored order."""
+    if fields is None:
+        return doc
+    return {key: value for key, value in doc.items() if key in fields or key in ALWAYS_KEPT}
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    offset: int
+    limit: int
+
+
+def paging(offset: int | None, limit: int | None, *, default_limit: int, max_limit: int) -> Paging:
+    """Validate ``offset``/``limit``; a missing offset is 0 and a missing limit the default page.
+
+    Raises:
+        InvalidRequest: a negative offset, or a limit outside 0..max_limit.
+    """
+    offset = 0 if offset is None else offset
+    limit = default_limit if limit is None else limit
+    if offset < 0:
+        raise InvalidRequest(f"offset must be 0 or more, not {offset}")
+    if not 0 <= limit <= max_limit:
+        raise InvalidRequest(f"limit must be between 0 and {max_limit}, not {limit}")
+    return Paging(offset, limit)

@@ -1,0 +1,117 @@
+"""Composition root: builds the Connexion app from settings and wires services to the store.
+
+This module and ``cli.py`` are the only places that choose concrete adapters.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from connexion import AsyncApp
+from connexion.datastructures import MediaTypeDict
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+
+from troubleticket.api import errors
+from troubleticket.api.body import BodyLimitMiddleware, TmfJSONBodyValidator
+from troubleticket.api.contract import API_ROOT, document_validator, spec_file
+from troubleticket.api.resources import ResourceHandlers
+from troubleticket.api.routing import handler_table, resolver
+from troubleticket.config import ConfigError, Settings
+from troubleticket.domain.specification import create_specification, patch_specification
+from troubleticket.domain.ticket import create_ticket, patch_ticket
+from troubleticket.services.resources import ResourceRules, ResourceService
+from troubleticket.store.port import Collection, Store
+from troubleticket.store.sqlite import SqliteStore
+from troubleticket.types import Clock, IdFactory
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def open_store(settings: Settings) -> Store:
+    """The store ``TT_STORE`` names: a SQLite file path or ``sqlite:///path``.
+
+    Raises:
+        ConfigError: the location names a store this server cannot open.
+    """
+    location = settings.store
+    if location.startswith(("mongodb://", "mongodb+srv://")):
+        raise ConfigError("TT_STORE names a MongoDB server; this build offers the SQLite store only")
+    if "://" in location:
+        scheme, _, path = location.partition("://")
+        if scheme != "sqlite" or not path.startswith("/"):
+            raise ConfigError(
+                f"TT_STORE has value {location!r}: expected a file path or sqlite:///path"
+            )
+        location = path[1:] or ":memory:"
+    return SqliteStore(location)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock = utc_now,
+    new_id: IdFactory = new_uuid,
+) -> AsyncApp:
+    """Build the ASGI application; the store is opened now and closed at shutdown."""
+    store = store or open_store(settings)
+    service = partial(
+        ResourceService, store=store, clock=clock, new_id=new_id, base_url=settings.public_base_url
+    )
+    tickets = service(
+        Collection.TROUBLE_TICKET,
+        rules=ResourceRules(
+            create=lambda body, rid, now: create_ticket(body, ticket_id=rid, now=now),
+            patch=lambda doc, patch, now: patch_ticket(doc, patch, now=now),
+            validate=document_validator("TroubleTicket_RES"),
+        ),
+    )
+    specifications = service(
+        Collection.TROUBLE_TICKET_SPECIFICATION,
+        rules=ResourceRules(
+            create=lambda body, rid, now: create_specification(body, spec_id=rid, now=now),
+            patch=lambda doc, patch, now: patch_specification(doc, patch, now=now),
+            validate=document_validator("TroubleTicketSpecification_RES"),
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = AsyncApp(__name__, lifespan=lifespan)
+    app.add_api(
+        str(spec_file()),
+        base_path=API_ROOT,
+        resolver=resolver(
+            handler_table(
+                ResourceHandlers(tickets, settings), ResourceHandlers(specifications, settings)
+            )
+        ),
+        pythonic_params=True,
+        # TMF630 attribute filters are undeclared query parameters; they must reach the handler.
+        strict_validation=False,
+        validate_responses=False,
+        validator_map={"body": MediaTypeDict({"*/*json": TmfJSONBodyValidator})},
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        position=MiddlewarePosition.BEFORE_SWAGGER,
+        max_bytes=settings.max_body_bytes,
+    )
+    errors.install(app)
+    return app

@@ -1,0 +1,121 @@
+"""Settings: one frozen dataclass, read once from ``TT_*`` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_STORE = "./data/troubleticket.sqlite3"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot use; the message names the variable and the value."""
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} has value {raw!r}: not an integer") from None
+    if value <= 0:
+        raise ConfigError(f"{name} has value {raw!r}: must be greater than 0")
+    return value
+
+
+def _port(name: str, raw: str) -> int:
+    value = _positive_int(name, raw)
+    if value > 65535:
+        raise ConfigError(f"{name} has value {raw!r}: not a TCP port")
+    return value
+
+
+def _base_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} has value {raw!r}: must be an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name} has value {raw!r}: must not carry a query or fragment")
+    return raw.rstrip("/")
+
+
+def _log_level(name: str, raw: str) -> str:
+    if raw.lower() not in ("critical", "error", "warning", "info", "debug"):
+        raise ConfigError(f"{name} has value {raw!r}: expected debug, info, warning or error")
+    return raw.lower()
+
+
+def _text(name: str, raw: str) -> str:
+    if not raw.strip():
+        raise ConfigError(f"{name} is set but empty")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server can be told at start-up.
+
+    ``base_url`` is the public scheme://host[:port][/prefix] clients reach the server at; every
+    ``href`` and ``Location`` is built from it. When unset it follows ``host`` and ``port``.
+    """
+
+    store: str = DEFAULT_STORE
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str | None = None
+    max_body_bytes: int = 1_048_576
+    default_page_size: int = 100
+    max_page_size: int = 1000
+    log_level: str = "info"
+
+    @property
+    def public_base_url(self) -> str:
+        if self.base_url:
+            return self.base_url
+        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """Build settings from ``TT_*`` variables; unset variables keep their defaults.
+
+        Raises:
+            ConfigError: a variable is set to a value that cannot be used.
+        """
+        return cls().with_overrides(
+            {f.name: environ[_ENV[f.name]] for f in fields(cls) if _ENV[f.name] in environ}
+        )
+
+    def with_overrides(self, raw: Mapping[str, str | None]) -> Settings:
+        """Return a copy with the given raw (string) values parsed and applied; ``None`` is skipped.
+
+        Raises:
+            ConfigError: a value cannot be used.
+        """
+        parsed: dict[str, Any] = {}
+        for key, value in raw.items():
+            if value is None:
+                continue
+            parsed[key] = _PARSERS[key](_ENV[key], value)
+        result = replace(self, **parsed)
+        if result.default_page_size > result.max_page_size:
+            raise ConfigError(
+                f"TT_DEFAULT_PAGE_SIZE ({result.default_page_size}) exceeds "
+                f"TT_MAX_PAGE_SIZE ({result.max_page_size})"
+            )
+        return result
+
+
+_ENV = {f.name: f"TT_{f.name.upper()}" for f in fields(Settings)}
+_PARSERS = {
+    "store": _text,
+    "host": _text,
+    "port": _port,
+    "base_url": _base_url,
+    "max_body_bytes": _positive_int,
+    "default_page_size": _positive_int,
+    "max_page_size": _positive_int,
+    "log_level": _log_level,
+}
