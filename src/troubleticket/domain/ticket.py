@@ -112,7 +112,7 @@ def patch_ticket(current: JSON, patch: JSON, *, now: datetime) -> JSON:
         if "resolutionDate" not in patch:
             if new is TicketStatus.RESOLVED:
                 merged["resolutionDate"] = when
-            elif old is TicketStatus.RESOLVED:
+            elif old is TicketStatus.RESOLVED and new is TicketStatus.IN_PROGRESS:
                 # Re-opened: the fix was disputed, so the ticket is no longer resolved.
                 merged.pop("resolutionDate", None)
 
