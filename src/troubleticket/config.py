@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -16,10 +17,10 @@ class ConfigError(ValueError):
 
 
 def _positive_int(name: str, raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} has value {raw!r}: not an integer") from None
+    # int() would also take "1_000" and " 7 "; a setting should be written one plain way.
+    if not re.fullmatch(r"-?[0-9]+", raw):
+        raise ConfigError(f"{name} has value {raw!r}: not an integer")
+    value = int(raw)
     if value <= 0:
         raise ConfigError(f"{name} has value {raw!r}: must be greater than 0")
     return value
@@ -43,7 +44,7 @@ def _base_url(name: str, raw: str) -> str:
 
 def _log_level(name: str, raw: str) -> str:
     if raw.lower() not in ("critical", "error", "warning", "info", "debug"):
-        raise ConfigError(f"{name} has value {raw!r}: expected debug, info, warning or error")
+        raise ConfigError(f"{name} has value {raw!r}: expected debug, info, warning, error or critical")
     return raw.lower()
 
 
@@ -74,7 +75,12 @@ class Settings:
     def public_base_url(self) -> str:
         if self.base_url:
             return self.base_url
-        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        if self.host in ("0.0.0.0", "127.0.0.1", "::", "::1"):
+            host = "localhost"
+        elif ":" in self.host:
+            host = f"[{self.host}]"  # an IPv6 literal must be bracketed in a URL
+        else:
+            host = self.host
         return f"http://{host}:{self.port}"
 
     @classmethod
