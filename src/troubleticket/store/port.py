@@ -76,5 +76,5 @@ class Store(Protocol):
         ...
 
     def close(self) -> None:
-        """Release connections; the store is unusable afterwards."""
+        """Release connections; a later call opens new ones."""
         ...

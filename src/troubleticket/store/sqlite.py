@@ -1,7 +1,9 @@
 """SqliteStore: the embedded, zero-setup store (stdlib ``sqlite3``).
 
 * One connection per thread, opened on first use and reused: connections are never shared between
-  threads, and the thread pool that runs store calls stays small and long-lived.
+  threads, and the thread pool that runs store calls stays small and long-lived. ``close()``
+  releases them all; a later call opens fresh ones (an app may start and stop more than once).
+* ``:memory:`` is a named shared-cache database, so every thread sees the same data.
 * WAL journal: readers never block the writer and a crash never leaves a half-written page.
 * Each method is one transaction; an update is a single ``UPDATE … WHERE version = ?``, so a
   concurrent writer makes it match no row instead of being overwritten.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -35,31 +38,40 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self._path = str(path)
-        if self._path != ":memory:":
+        self._memory_keeper: sqlite3.Connection | None = None
+        if self._path == ":memory:":
+            # Each plain ":memory:" connection is a private database; a named shared-cache one
+            # is seen by every thread's connection and lives while the keeper stays open.
+            self._path = f"file:troubleticket-{uuid.uuid4()}?mode=memory&cache=shared"
+            self._memory_keeper = sqlite3.connect(self._path, uri=True, check_same_thread=False)
+        else:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._closed = False
+        # close() bumps the generation; a thread holding a connection of an older one reconnects.
+        self._generation = 0
         schema = resources.files("troubleticket.store").joinpath("schema.sql").read_text()
         # executescript manages its own transaction; every statement in it is idempotent.
         self._connection().executescript(schema)
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            if self._closed:
-                raise RuntimeError("store is closed")
+        if conn is None or self._local.generation != self._generation:
             # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE below.
             conn = sqlite3.connect(
-                self._path, isolation_level=None, check_same_thread=False, timeout=30
+                self._path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30,
+                uri=self._memory_keeper is not None,
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
+                self._local.generation = self._generation
+            self._local.conn = conn
         return conn
 
     @contextmanager
@@ -123,7 +135,7 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
+            self._generation += 1
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
