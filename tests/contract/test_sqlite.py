@@ -1,0 +1,202 @@
+"""What the SQLite adapter promises beyond the port: a durable file, WAL, a unique id, real CAS.
+
+Unlike ``test_store.py`` these tests know they face ``SqliteStore`` and look at the file with a
+plain ``sqlite3`` connection of their own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from troubleticket.store.port import Collection, DuplicateId, Page, Stored
+from troubleticket.store.sqlite import SqliteStore
+
+TICKETS = Collection.TROUBLE_TICKET
+SPECS = Collection.TROUBLE_TICKET_SPECIFICATION
+TABLES = ("trouble_ticket", "trouble_ticket_specification")
+JOIN_TIMEOUT = 60.0
+
+
+def a_doc(doc_id: str, **attributes: Any) -> dict[str, Any]:
+    return {"id": doc_id, "@type": "TroubleTicket", **attributes}
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "x.sqlite3"
+
+
+@pytest.fixture
+def sqlite_store(db_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(db_path)
+    yield opened
+    opened.close()
+
+
+def raw(path: Path) -> closing[sqlite3.Connection]:
+    return closing(sqlite3.connect(path))
+
+
+def test_documents_survive_closing_and_reopening_the_store(db_path: Path) -> None:
+    first = SqliteStore(db_path)
+    first.insert(TICKETS, a_doc("t-1", description="Störung ☎️", note=[{"text": "n1"}]))
+    first.insert(TICKETS, a_doc("t-2", description="to be replaced"))
+    first.insert(TICKETS, a_doc("t-3", description="to be deleted"))
+    first.insert(SPECS, a_doc("s-1", name="spec"))
+    assert first.replace(TICKETS, a_doc("t-2", description="replaced"), expected_version=1)
+    assert first.delete(TICKETS, "t-3")
+    first.close()
+
+    second = SqliteStore(db_path)
+    try:
+        assert second.get(TICKETS, "t-1") == Stored(
+            a_doc("t-1", description="Störung ☎️", note=[{"text": "n1"}]), 1
+        )
+        assert second.get(TICKETS, "t-2") == Stored(a_doc("t-2", description="replaced"), 2)
+        assert second.get(TICKETS, "t-3") is None
+        assert second.list(TICKETS, offset=0, limit=10) == Page(
+            [
+                a_doc("t-1", description="Störung ☎️", note=[{"text": "n1"}]),
+                a_doc("t-2", description="replaced"),
+            ],
+            2,
+        )
+        assert second.get(SPECS, "s-1") == Stored(a_doc("s-1", name="spec"), 1)
+        # The compare-and-set continues from the persisted version.
+        again = a_doc("t-2", description="again")
+        assert second.replace(TICKETS, again, expected_version=1) is None
+        assert second.replace(TICKETS, again, expected_version=2) == Stored(again, 3)
+        with pytest.raises(DuplicateId):
+            second.insert(TICKETS, a_doc("t-1"))
+    finally:
+        second.close()
+
+
+def test_documents_inserted_after_reopening_are_listed_after_the_old_ones(db_path: Path) -> None:
+    first = SqliteStore(db_path)
+    first.insert(TICKETS, a_doc("z-old"))
+    first.close()
+
+    second = SqliteStore(db_path)
+    try:
+        second.insert(TICKETS, a_doc("a-new"))
+        assert [doc["id"] for doc in second.list(TICKETS, offset=0, limit=10).items] == [
+            "z-old",
+            "a-new",
+        ]
+    finally:
+        second.close()
+
+
+def test_the_store_creates_missing_parent_directories(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "tickets.sqlite3"
+
+    opened = SqliteStore(path)
+    try:
+        opened.insert(TICKETS, a_doc("t-1"))
+    finally:
+        opened.close()
+
+    assert path.is_file()
+
+
+def test_the_database_file_is_in_wal_journal_mode(sqlite_store: SqliteStore, db_path: Path) -> None:
+    sqlite_store.insert(TICKETS, a_doc("t-1"))
+
+    with raw(db_path) as conn:
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+
+    assert mode.lower() == "wal"
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_the_schema_puts_a_unique_index_on_id(
+    sqlite_store: SqliteStore, db_path: Path, table: str
+) -> None:
+    with raw(db_path) as conn:
+        indexes = conn.execute(f"PRAGMA index_list({table})").fetchall()
+        unique_columns = [
+            [info[2] for info in conn.execute(f"PRAGMA index_info({index[1]!r})").fetchall()]
+            for index in indexes
+            if index[2] == 1  # the "unique" column of index_list
+        ]
+
+    assert ["id"] in unique_columns
+
+
+def test_a_duplicate_id_written_behind_the_stores_back_is_refused_by_the_database(
+    sqlite_store: SqliteStore, db_path: Path
+) -> None:
+    sqlite_store.insert(TICKETS, a_doc("t-1"))
+
+    with raw(db_path) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO trouble_ticket (id, version, doc) VALUES (?, 1, ?)", ("t-1", "{}")
+        )
+
+
+def test_of_two_writers_that_read_the_same_version_exactly_one_wins(
+    sqlite_store: SqliteStore,
+) -> None:
+    sqlite_store.insert(TICKETS, a_doc("t-1", description="v1"))
+    both_have_read = threading.Barrier(2)
+    results: dict[str, Stored | None] = {}
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            current = sqlite_store.get(TICKETS, "t-1")
+            assert current is not None
+            both_have_read.wait(timeout=JOIN_TIMEOUT)
+            results[name] = sqlite_store.replace(
+                TICKETS, a_doc("t-1", description=name), expected_version=current.version
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("left", "right")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=JOIN_TIMEOUT)
+
+    assert not [thread for thread in threads if thread.is_alive()], "writers did not finish"
+    assert errors == []
+    winners = [name for name, result in results.items() if result is not None]
+    losers = [name for name, result in results.items() if result is None]
+    assert len(winners) == 1
+    assert len(losers) == 1
+    (winner,) = winners
+    assert results[winner] == Stored(a_doc("t-1", description=winner), 2)
+    assert sqlite_store.get(TICKETS, "t-1") == Stored(a_doc("t-1", description=winner), 2)
+
+
+def test_an_in_memory_store_serves_calls_from_any_thread() -> None:
+    # app.open_store maps TT_STORE=sqlite:/// to ":memory:", and the API calls the store from
+    # a worker thread pool, so a document written in one thread must be visible in another.
+    in_memory = SqliteStore(":memory:")
+    try:
+        in_memory.insert(TICKETS, a_doc("t-1"))
+        seen: list[object] = []
+
+        def reader() -> None:
+            try:
+                seen.append(in_memory.get(TICKETS, "t-1"))
+            except BaseException as exc:  # noqa: BLE001 - reported by the main thread below
+                seen.append(exc)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        thread.join(timeout=JOIN_TIMEOUT)
+
+        assert not thread.is_alive()
+        assert seen == [Stored(a_doc("t-1"), 1)]
+    finally:
+        in_memory.close()
