@@ -19,7 +19,7 @@ from connexion.options import SwaggerUIOptions
 
 from troubleticket.api import errors
 from troubleticket.api.body import BodyLimitMiddleware, TmfJSONBodyValidator
-from troubleticket.api.contract import API_ROOT, document_validator, spec_file
+from troubleticket.api.contract import API_ROOT, document_validator, method_table, spec_file
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import handler_table, resolver
 from troubleticket.config import ConfigError, Settings
@@ -113,5 +113,5 @@ def create_app(
         position=MiddlewarePosition.BEFORE_SWAGGER,
         max_bytes=settings.max_body_bytes,
     )
-    errors.install(app)
+    errors.install(app, method_table())
     return app

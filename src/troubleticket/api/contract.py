@@ -8,6 +8,7 @@ it is applied the resulting document is checked again here against the resource 
 from __future__ import annotations
 
 from collections.abc import Callable
+import re
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -60,3 +61,28 @@ def document_validator(schema_name: str) -> Callable[[JSON], None]:
             raise InvalidRequest(f"The {resource} would become invalid: {describe(error)}")
 
     return validate
+
+
+def method_table() -> Callable[[str], list[str]]:
+    """A lookup from a request path to the methods the contract offers there (for ``Allow``).
+
+    A trailing slash is accepted as the server accepts it; HEAD comes with GET.
+    """
+    routes: list[tuple[re.Pattern[str], list[str]]] = []
+    for template, operations in load_spec()["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template.rstrip("/")))
+        methods = sorted(m.upper() for m in operations if m in _HTTP_METHODS)
+        if "GET" in methods:
+            methods.append("HEAD")
+        routes.append((re.compile(f"^{re.escape(API_ROOT)}{pattern}/?$"), methods))
+
+    def allowed(path: str) -> list[str]:
+        for pattern, methods in routes:
+            if pattern.match(path):
+                return methods
+        return []
+
+    return allowed
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -100,20 +101,26 @@ def _problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return error_response(status, _FRAMEWORK_CODES.get(status, "error"), message, exc.headers)
 
 
-def _http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    assert isinstance(exc, HTTPException)
-    status = exc.status_code
-    message = exc.detail if exc.detail != HTTPStatus(status).phrase else ""
-    if status == 404:
-        message = message or "No resource at this URL"
-    elif status == 405:
-        message = message or "Method not allowed on this resource"
-    return error_response(
-        status,
-        _FRAMEWORK_CODES.get(status, "error"),
-        message or HTTPStatus(status).phrase,
-        dict(exc.headers or {}),
-    )
+def _http_exception_handler(
+    allowed_methods: Callable[[str], list[str]],
+) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, HTTPException)
+        status = exc.status_code
+        headers = dict(exc.headers or {})
+        message = exc.detail if exc.detail != HTTPStatus(status).phrase else ""
+        if status == 404:
+            message = message or f"No resource at {request.url.path}"
+        elif status == 405:
+            # The router only knows the route it matched first; the contract knows them all.
+            methods = allowed_methods(request.url.path)
+            headers["Allow"] = ", ".join(methods)
+            message = f"{request.method} is not allowed here; allowed: {', '.join(methods)}"
+        return error_response(
+            status, _FRAMEWORK_CODES.get(status, "error"), message or HTTPStatus(status).phrase, headers
+        )
+
+    return handle
 
 
 def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -121,9 +128,9 @@ def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse
     return error_response(500, "internalError", "The server failed to process the request")
 
 
-def install(app: AsyncApp) -> None:
+def install(app: AsyncApp, allowed_methods: Callable[[str], list[str]]) -> None:
     """Register the handlers that turn every failure into a TMF Error response."""
     app.add_error_handler(domain.TroubleTicketError, _domain_error)
     app.add_error_handler(ProblemException, _problem)
-    app.add_error_handler(HTTPException, _http_exception)
+    app.add_error_handler(HTTPException, _http_exception_handler(allowed_methods))
     app.add_error_handler(Exception, _unexpected)

@@ -16,14 +16,15 @@ def parse_fields(raw: str | None) -> frozenset[str] | None:
     """The first-level attributes asked for, or ``None`` for the whole resource.
 
     ``fields=none`` selects nothing beyond the attributes that are always kept. A dotted name
-    (``relatedParty.role``) selects its whole first-level attribute.
+    (``relatedParty.role``) selects its whole first-level attribute. An empty ``fields=`` names
+    nothing and so selects nothing: the whole resource is returned, as without the parameter.
     """
     if raw is None:
         return None
     names = {part.strip().split(".", 1)[0] for part in raw.split(",")}
     names.discard("")
     if not names:
-        raise InvalidRequest("fields= must name at least one attribute, or be 'none'")
+        return None
     if names == {"none"}:
         return frozenset()
     return frozenset(names)

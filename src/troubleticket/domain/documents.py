@@ -38,6 +38,20 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def require_type(body: Mapping[str, Any], expected: str) -> None:
+    """Refuse a document whose ``@type`` is not the resource's own type.
+
+    TMF621 maps only its own class name for the resource's ``@type`` discriminator; a document
+    of another type would be read back as a type clients cannot resolve.
+
+    Raises:
+        InvalidRequest: ``@type`` is given and is not ``expected`` (removing it is
+            ``reject_removal``'s concern).
+    """
+    if body.get("@type") not in (None, expected):
+        raise InvalidRequest(f"@type must be {expected!r}, not {body['@type']!r}")
+
+
 def reject_server_owned(body: Mapping[str, Any], owned: Iterable[str]) -> None:
     """Refuse a create request that sets attributes only the server may set.
 

@@ -13,6 +13,7 @@ from troubleticket.domain.documents import (
     merge_patch,
     reject_removal,
     reject_server_owned,
+    require_type,
     reject_server_owned_changes,
     timestamp,
     without,
@@ -22,6 +23,7 @@ from troubleticket.domain.lifecycle import INITIAL_STATUS, TicketStatus, check_t
 from troubleticket.types import JSON
 
 # TMF621 v5 leaves these out of TroubleTicket_FVO/_MVO or calls them "populated by the server".
+RESOURCE_TYPE = "TroubleTicket"
 SERVER_OWNED = (
     "id",
     "href",
@@ -56,10 +58,12 @@ def create_ticket(body: JSON, *, ticket_id: str, now: datetime) -> JSON:
     allows it from ``acknowledged``; the history then records both steps.
 
     Raises:
+        InvalidRequest: ``@type`` names another resource type.
         ServerOwnedField: the request sets an attribute only the server sets.
         InvalidTransition: the requested status is not reachable from ``acknowledged``.
         ReasonRequired: the requested status needs a ``statusChangeReason``.
     """
+    require_type(body, RESOURCE_TYPE)
     reject_server_owned(body, SERVER_OWNED)
     when = timestamp(now)
     reason = body.get("statusChangeReason")
@@ -87,11 +91,13 @@ def patch_ticket(current: JSON, patch: JSON, *, now: datetime) -> JSON:
     Returns ``current`` itself when the patch changes nothing, so callers can skip the write.
 
     Raises:
+        InvalidRequest: ``@type`` names another resource type.
         ServerOwnedField: the patch changes an attribute only the server sets.
         InvalidRequest: the patch removes an attribute a ticket cannot lose.
         InvalidTransition: the status change is not in the lifecycle table.
         ReasonRequired: the new status needs a ``statusChangeReason`` in the same patch.
     """
+    require_type(patch, RESOURCE_TYPE)
     reject_server_owned_changes(current, patch, SERVER_OWNED)
     reject_removal(patch, NOT_REMOVABLE)
     merged: JSON = merge_patch(current, without(patch, SERVER_OWNED))

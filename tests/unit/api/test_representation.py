@@ -37,9 +37,8 @@ class TestParseFields:
         assert parse_fields("name,,status,") == frozenset({"name", "status"})
 
     @pytest.mark.parametrize("raw", ["", "   ", ",", " , ,"])
-    def test_a_blank_selection_is_an_invalid_request(self, raw: str) -> None:
-        with pytest.raises(InvalidRequest, match="at least one attribute"):
-            parse_fields(raw)
+    def test_a_blank_selection_means_the_whole_resource(self, raw: str) -> None:
+        assert parse_fields(raw) is None
 
 
 class TestSelect:
