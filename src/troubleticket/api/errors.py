@@ -83,7 +83,7 @@ def error_response(
 def _status_of(exc: domain.TroubleTicketError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 

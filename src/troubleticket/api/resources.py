@@ -26,7 +26,8 @@ MERGE_MEDIA_TYPES = frozenset({"application/json", "application/merge-patch+json
 
 
 def _media_type() -> str:
-    return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    header: str = request.headers.get("content-type", "application/json")
+    return header.split(";")[0].strip().lower()
 
 
 class ResourceHandlers:
