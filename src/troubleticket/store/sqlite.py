@@ -67,7 +67,9 @@ class SqliteStore:
                 uri=self._memory_keeper is not None,
             )
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            # FULL syncs the WAL on every commit: a 201 means the ticket survives a power cut,
+            # not only a process crash (NORMAL would guarantee the latter only).
+            conn.execute("PRAGMA synchronous=FULL")
             with self._lock:
                 self._connections.append(conn)
                 self._local.generation = self._generation
