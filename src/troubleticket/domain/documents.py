@@ -7,6 +7,7 @@ A document is the JSON object exchanged with clients. The server owns some of it
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,3 +92,37 @@ def without(doc: Mapping[str, Any], names: Iterable[str]) -> JSON:
     """A shallow copy of ``doc`` without the given top-level attributes."""
     drop = set(names)
     return {key: value for key, value in doc.items() if key not in drop}
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRules:
+    """What every resource type declares: its class name, the attributes the server owns, and
+    the attributes a document of that type cannot lose."""
+
+    resource_type: str
+    server_owned: tuple[str, ...]
+    not_removable: tuple[str, ...]
+
+    def check_create(self, body: Mapping[str, Any]) -> None:
+        """Refuse a create request of another type or setting server-owned attributes.
+
+        Raises:
+            InvalidRequest: ``@type`` names another resource type.
+            ServerOwnedField: the request sets an attribute only the server sets.
+        """
+        require_type(body, self.resource_type)
+        reject_server_owned(body, self.server_owned)
+
+    def merge(self, current: JSON, patch: JSON) -> JSON:
+        """The document after a merge patch that respects the type's rules.
+
+        Raises:
+            InvalidRequest: ``@type`` names another type, or an attribute that cannot be
+                removed is set to ``null``.
+            ServerOwnedField: the patch changes an attribute only the server sets.
+        """
+        require_type(patch, self.resource_type)
+        reject_server_owned_changes(current, patch, self.server_owned)
+        reject_removal(patch, self.not_removable)
+        merged: JSON = merge_patch(current, without(patch, self.server_owned))
+        return merged

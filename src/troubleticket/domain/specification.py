@@ -8,20 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from troubleticket.domain.documents import (
-    merge_patch,
-    reject_removal,
-    reject_server_owned,
-    require_type,
-    reject_server_owned_changes,
-    timestamp,
-    without,
-)
+from troubleticket.domain.documents import DocumentRules, timestamp
 from troubleticket.types import JSON
 
-RESOURCE_TYPE = "TroubleTicketSpecification"
-SERVER_OWNED = ("id", "href", "creationDate", "lastUpdate")
-NOT_REMOVABLE = ("@type", "name")
+RULES = DocumentRules(
+    resource_type="TroubleTicketSpecification",
+    server_owned=("id", "href", "creationDate", "lastUpdate"),
+    not_removable=("@type", "name"),
+)
 
 
 def create_specification(body: JSON, *, spec_id: str, now: datetime) -> JSON:
@@ -31,8 +25,7 @@ def create_specification(body: JSON, *, spec_id: str, now: datetime) -> JSON:
         InvalidRequest: ``@type`` names another resource type.
         ServerOwnedField: the request sets an attribute only the server sets.
     """
-    require_type(body, RESOURCE_TYPE)
-    reject_server_owned(body, SERVER_OWNED)
+    RULES.check_create(body)
     when = timestamp(now)
     return {"id": spec_id, **body, "creationDate": when, "lastUpdate": when}
 
@@ -41,14 +34,10 @@ def patch_specification(current: JSON, patch: JSON, *, now: datetime) -> JSON:
     """Apply a merge patch (RFC 7396); returns ``current`` itself when nothing changes.
 
     Raises:
-        InvalidRequest: ``@type`` names another resource type.
+        InvalidRequest: ``@type`` names another type, or ``name``/``@type`` would be removed.
         ServerOwnedField: the patch changes an attribute only the server sets.
-        InvalidRequest: the patch removes an attribute a specification cannot lose.
     """
-    require_type(patch, RESOURCE_TYPE)
-    reject_server_owned_changes(current, patch, SERVER_OWNED)
-    reject_removal(patch, NOT_REMOVABLE)
-    merged: JSON = merge_patch(current, without(patch, SERVER_OWNED))
+    merged = RULES.merge(current, patch)
     if merged == current:
         return current
     merged["lastUpdate"] = timestamp(now)

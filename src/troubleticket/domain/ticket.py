@@ -9,31 +9,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from troubleticket.domain.documents import (
-    merge_patch,
-    reject_removal,
-    reject_server_owned,
-    require_type,
-    reject_server_owned_changes,
-    timestamp,
-    without,
-)
+from troubleticket.domain.documents import DocumentRules, timestamp
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.domain.lifecycle import INITIAL_STATUS, TicketStatus, check_transition
 from troubleticket.types import JSON
 
-# TMF621 v5 leaves these out of TroubleTicket_FVO/_MVO or calls them "populated by the server".
-RESOURCE_TYPE = "TroubleTicket"
-SERVER_OWNED = (
-    "id",
-    "href",
-    "creationDate",
-    "lastUpdate",
-    "statusChangeDate",
-    "statusChangeHistory",
+RULES = DocumentRules(
+    resource_type="TroubleTicket",
+    # TMF621 v5 leaves these out of TroubleTicket_FVO/_MVO or calls them "populated by the server".
+    server_owned=(
+        "id",
+        "href",
+        "creationDate",
+        "lastUpdate",
+        "statusChangeDate",
+        "statusChangeHistory",
+    ),
+    # A ticket always has these; a merge patch may not set them to null.
+    not_removable=("@type", "status", "description", "severity", "ticketType"),
 )
-# A ticket always has these; a merge patch may not set them to null.
-NOT_REMOVABLE = ("@type", "status", "description", "severity", "ticketType")
 
 
 def _status(value: Any) -> TicketStatus:
@@ -63,8 +57,7 @@ def create_ticket(body: JSON, *, ticket_id: str, now: datetime) -> JSON:
         InvalidTransition: the requested status is not reachable from ``acknowledged``.
         ReasonRequired: the requested status needs a ``statusChangeReason``.
     """
-    require_type(body, RESOURCE_TYPE)
-    reject_server_owned(body, SERVER_OWNED)
+    RULES.check_create(body)
     when = timestamp(now)
     reason = body.get("statusChangeReason")
     requested = _status(body["status"]) if "status" in body else INITIAL_STATUS
@@ -97,10 +90,7 @@ def patch_ticket(current: JSON, patch: JSON, *, now: datetime) -> JSON:
         InvalidTransition: the status change is not in the lifecycle table.
         ReasonRequired: the new status needs a ``statusChangeReason`` in the same patch.
     """
-    require_type(patch, RESOURCE_TYPE)
-    reject_server_owned_changes(current, patch, SERVER_OWNED)
-    reject_removal(patch, NOT_REMOVABLE)
-    merged: JSON = merge_patch(current, without(patch, SERVER_OWNED))
+    merged = RULES.merge(current, patch)
 
     old, new = _status(current["status"]), _status(merged["status"])
     when = timestamp(now)
