@@ -18,8 +18,9 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
 from troubleticket.api import errors
-from troubleticket.api.body import BodyLimitMiddleware, TmfJSONBodyValidator
-from troubleticket.api.contract import API_ROOT, document_validator, method_table, spec_file
+from troubleticket.api.body import TmfJSONBodyValidator
+from troubleticket.api.contract import API_ROOT, document_validator, load_spec, method_table
+from troubleticket.api.middleware import BodyLimitMiddleware, TrailingSlashMiddleware
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import handler_table, resolver
 from troubleticket.config import ConfigError, Settings
@@ -94,7 +95,8 @@ def create_app(
 
     app = AsyncApp(__name__, lifespan=lifespan)
     app.add_api(
-        str(spec_file()),
+        # The parsed contract is cached per process; Connexion works on its own deep copy.
+        load_spec(),
         base_path=API_ROOT,
         resolver=resolver(
             handler_table(
@@ -112,6 +114,12 @@ def create_app(
         BodyLimitMiddleware,
         position=MiddlewarePosition.BEFORE_SWAGGER,
         max_bytes=settings.max_body_bytes,
+    )
+    app.add_middleware(
+        TrailingSlashMiddleware,
+        position=MiddlewarePosition.BEFORE_SWAGGER,
+        prefix=API_ROOT,
+        keep=(f"{API_ROOT}/ui/",),
     )
     errors.install(app, method_table())
     return app

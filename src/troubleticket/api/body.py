@@ -1,4 +1,4 @@
-"""Request bodies: size limit, strict JSON decoding, and validation of merge patches.
+"""Request bodies: strict JSON decoding and validation of merge patches.
 
 Connexion 3.3 decodes bodies itself and turns invalid UTF-8 into a 500; its JSON parser also
 accepts ``NaN`` and lets very deep nesting raise ``RecursionError``. The validator below replaces
@@ -16,10 +16,9 @@ from typing import Any
 
 from connexion.exceptions import BadRequestProblem
 from connexion.validators import JSONRequestBodyValidator
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from troubleticket.api.errors import MalformedBody, PayloadTooLarge
+from troubleticket.api.errors import MalformedBody
 
 
 def _reject_constant(name: str) -> None:
@@ -74,41 +73,3 @@ class TmfJSONBodyValidator(JSONRequestBodyValidator):
             body = without_removals(body)
         result: dict[Any, Any] | None = super()._validate(body)
         return result
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies larger than ``max_bytes`` with 413, before they are read whole.
-
-    A declared ``Content-Length`` is checked up front; a body without one (chunked) is counted as
-    it streams in.
-    """
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise MalformedBody(f"Content-Length {declared!r} is not a number of bytes")
-            if int(declared) > self.max_bytes:
-                raise self._too_large()
-        seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._too_large()
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"The request body exceeds the limit of {self.max_bytes} bytes")

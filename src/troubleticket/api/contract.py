@@ -33,7 +33,9 @@ def spec_file() -> Traversable:
 @cache
 def load_spec() -> dict[str, Any]:
     """The parsed contract; parsed once per process."""
-    loaded: dict[str, Any] = yaml.safe_load(spec_file().read_text(encoding="utf-8"))
+    # libyaml's loader parses the 290 KB contract about ten times faster than pure Python.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loaded: dict[str, Any] = yaml.load(spec_file().read_text(encoding="utf-8"), Loader=loader)
     return loaded
 
 

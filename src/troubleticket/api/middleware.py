@@ -1,0 +1,106 @@
+"""ASGI middleware that shapes requests before Connexion routes and validates them.
+
+* ``TrailingSlashMiddleware``: ``/troubleTicket/`` and ``/troubleTicket/{id}/`` are answered as
+  if the slash were absent. Conformance kits request such URLs; Starlette would answer them with a
+  307 to an address built from the request's Host, which behind a proxy is the wrong one.
+* ``BodyLimitMiddleware``: a body over the limit gets 413 before it is read whole. A body sent
+  chunked (no ``Content-Length``) is read here up to the limit and handed on with its length
+  declared, because Connexion treats a request without ``Content-Length`` as having no body.
+
+Both raise domain errors; Connexion's exception middleware, which sits outside them, turns those
+into TMF Error responses.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from troubleticket.api.errors import MalformedBody, PayloadTooLarge
+
+
+class TrailingSlashMiddleware:
+    """Serve ``<prefix>/<path>/`` as ``<prefix>/<path>`` for API paths under ``prefix``."""
+
+    def __init__(self, app: ASGIApp, *, prefix: str, keep: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.prefix = prefix.rstrip("/") + "/"
+        self.keep = keep
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and path.endswith("/")
+            and path.startswith(self.prefix)
+            and len(path) > len(self.prefix)
+            and not path.startswith(self.keep)
+        ):
+            scope = dict(scope, path=path.rstrip("/"))
+            if "raw_path" in scope:
+                scope["raw_path"] = scope["raw_path"].rstrip(b"/")
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies larger than ``max_bytes`` with 413."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise MalformedBody(f"Content-Length {declared!r} is not a number of bytes")
+            if int(declared) > self.max_bytes:
+                raise self._too_large()
+            await self.app(scope, receive, send)
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body = await self._read_whole(receive)
+            scope = dict(scope)
+            scope["headers"] = [
+                *(h for h in scope["headers"] if h[0].lower() != b"transfer-encoding"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await self.app(scope, _replay(body, receive), send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _read_whole(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The request body exceeds the limit of {self.max_bytes} bytes")
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that yields ``body`` once, then whatever the client sends next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,147 @@
+"""The operationId table against the contract, and the contract and Swagger UI served by the app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
+from connexion.exceptions import ResolverError
+
+from tests.builders import API
+from troubleticket.api.contract import document_validator, load_spec
+from troubleticket.api.resources import ResourceHandlers
+from troubleticket.api.routing import NOT_SERVED, handler_table, not_served, resolver
+from troubleticket.config import Settings
+from troubleticket.domain.specification import create_specification, patch_specification
+from troubleticket.domain.ticket import create_ticket, patch_ticket
+from troubleticket.services.resources import ResourceRules, ResourceService
+from troubleticket.store.port import Collection
+from troubleticket.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+SERVED = {
+    "listTroubleTicket",
+    "createTroubleTicket",
+    "retrieveTroubleTicket",
+    "patchTroubleTicket",
+    "deleteTroubleTicket",
+    "listTroubleTicketSpecification",
+    "createTroubleTicketSpecification",
+    "retrieveTroubleTicketSpecification",
+    "patchTroubleTicketSpecification",
+    "deleteTroubleTicketSpecification",
+}
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def spec_operation_ids() -> list[str]:
+    return [
+        operation["operationId"]
+        for path_item in load_spec()["paths"].values()
+        for method, operation in path_item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+class Handlers:
+    """The real handler objects of both resources, on an in-memory store."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        settings = Settings(store="sqlite:///")
+
+        def service(collection: Collection, rules: ResourceRules) -> ResourceService:
+            return ResourceService(collection, store=store, rules=rules,
+                                   clock=lambda: datetime.now(UTC), new_id=lambda: "id-1",
+                                   base_url=settings.public_base_url)
+
+        self.tickets = ResourceHandlers(service(Collection.TROUBLE_TICKET, ResourceRules(
+            create=lambda body, rid, now: create_ticket(body, ticket_id=rid, now=now),
+            patch=lambda doc, patch, now: patch_ticket(doc, patch, now=now),
+            validate=document_validator("TroubleTicket_RES"),
+        )), settings)
+        self.specifications = ResourceHandlers(service(
+            Collection.TROUBLE_TICKET_SPECIFICATION, ResourceRules(
+                create=lambda body, rid, now: create_specification(body, spec_id=rid, now=now),
+                patch=lambda doc, patch, now: patch_specification(doc, patch, now=now),
+                validate=document_validator("TroubleTicketSpecification_RES"),
+            )), settings)
+        self.table = handler_table(self.tickets, self.specifications)
+
+
+@pytest.fixture
+def handlers() -> Iterator[Handlers]:
+    store = SqliteStore(":memory:")
+    yield Handlers(store)
+    store.close()
+
+
+class TestTheOperationTable:
+    def test_operation_ids_in_the_contract_are_unique(self) -> None:
+        ids = spec_operation_ids()
+
+        assert len(ids) == len(set(ids))
+
+    def test_every_operation_in_the_contract_is_either_served_or_declared_not_served(
+        self, handlers: Handlers
+    ) -> None:
+        unaccounted = set(spec_operation_ids()) - set(handlers.table) - NOT_SERVED
+
+        assert unaccounted == set()
+
+    def test_no_operation_is_both_served_and_not_served(self, handlers: Handlers) -> None:
+        assert set(handlers.table) & NOT_SERVED == set()
+
+    def test_the_tables_name_only_operations_the_contract_has(self, handlers: Handlers) -> None:
+        assert set(handlers.table) - set(spec_operation_ids()) == set()
+        assert NOT_SERVED - set(spec_operation_ids()) == set()
+
+    def test_exactly_the_ten_ticket_and_specification_operations_are_served(
+        self, handlers: Handlers
+    ) -> None:
+        assert set(handlers.table) == SERVED
+
+    def test_each_served_operation_is_bound_to_its_own_resource(self, handlers: Handlers) -> None:
+        for operation_id, handler in handlers.table.items():
+            owner = (handlers.specifications if "Specification" in operation_id
+                     else handlers.tickets)
+            verb = operation_id.removesuffix("TroubleTicketSpecification").removesuffix(
+                "TroubleTicket")
+            assert getattr(handler, "__self__", None) is owner, operation_id
+            assert handler.__name__ == verb, operation_id
+
+    def test_the_resolver_answers_not_served_operations_with_the_501_handler(
+        self, handlers: Handlers
+    ) -> None:
+        resolve = resolver(handlers.table).resolve_function_from_operation_id
+
+        assert {resolve(name) for name in NOT_SERVED} == {not_served}
+        assert all(resolve(name) == handlers.table[name] for name in SERVED)
+
+    def test_the_resolver_refuses_an_operation_it_does_not_know(self, handlers: Handlers) -> None:
+        resolve = resolver(handlers.table).resolve_function_from_operation_id
+
+        with pytest.raises(ResolverError, match="noSuchOperation"):
+            resolve("noSuchOperation")
+
+
+class TestTheServedContract:
+    def test_the_openapi_document_is_served_under_the_api_root(self, client: TestClient) -> None:
+        response = client.get(f"{API}/openapi.json")
+
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        document = response.json()
+        assert "openapi" in document
+        assert document["openapi"].startswith("3.")
+        assert set(document["paths"]) == set(load_spec()["paths"])
+
+    def test_the_swagger_ui_is_served_under_the_api_root(self, client: TestClient) -> None:
+        response = client.get(f"{API}/ui/")
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert "swagger" in response.text.lower()
