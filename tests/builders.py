@@ -70,8 +70,12 @@ FULL_TICKET: dict[str, Any] = {
         }
     ],
     "externalIdentifier": [
-        {"@type": "ExternalIdentifier", "id": "INC-889", "owner": "PartnerCRM",
-         "externalIdentifierType": "incident"}
+        {
+            "@type": "ExternalIdentifier",
+            "id": "INC-889",
+            "owner": "PartnerCRM",
+            "externalIdentifierType": "incident",
+        }
     ],
     "troubleTicketCharacteristic": [
         {"@type": "StringCharacteristic", "name": "urgency", "value": "high"},
@@ -81,7 +85,9 @@ FULL_TICKET: dict[str, Any] = {
         {"@type": "TroubleTicketRelationship", "id": "1001", "relationshipType": "isChild"}
     ],
     "troubleTicketSpecification": {
-        "@type": "TroubleTicketSpecificationRef", "id": "spec-1", "version": "1.0"
+        "@type": "TroubleTicketSpecificationRef",
+        "id": "spec-1",
+        "version": "1.0",
     },
 }
 

@@ -40,6 +40,22 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+def ticket_rules() -> ResourceRules:
+    """TroubleTicket: the lifecycle rules, and the contract's TroubleTicket_RES schema."""
+    return ResourceRules(
+        create=create_ticket, patch=patch_ticket, validate=document_validator("TroubleTicket_RES")
+    )
+
+
+def specification_rules() -> ResourceRules:
+    """TroubleTicketSpecification: its rules and the contract's _RES schema."""
+    return ResourceRules(
+        create=create_specification,
+        patch=patch_specification,
+        validate=document_validator("TroubleTicketSpecification_RES"),
+    )
+
+
 def open_store(settings: Settings) -> Store:
     """The store ``TT_STORE`` names: a SQLite file path or ``sqlite:///path``.
 
@@ -48,7 +64,9 @@ def open_store(settings: Settings) -> Store:
     """
     location = settings.store
     if location.startswith(("mongodb://", "mongodb+srv://")):
-        raise ConfigError("TT_STORE names a MongoDB server; this build offers the SQLite store only")
+        raise ConfigError(
+            "TT_STORE names a MongoDB server; this build offers the SQLite store only"
+        )
     if "://" in location:
         scheme, _, path = location.partition("://")
         if scheme != "sqlite" or not path.startswith("/"):
@@ -71,22 +89,8 @@ def create_app(
     service = partial(
         ResourceService, store=store, clock=clock, new_id=new_id, base_url=settings.public_base_url
     )
-    tickets = service(
-        Collection.TROUBLE_TICKET,
-        rules=ResourceRules(
-            create=lambda body, rid, now: create_ticket(body, ticket_id=rid, now=now),
-            patch=lambda doc, patch, now: patch_ticket(doc, patch, now=now),
-            validate=document_validator("TroubleTicket_RES"),
-        ),
-    )
-    specifications = service(
-        Collection.TROUBLE_TICKET_SPECIFICATION,
-        rules=ResourceRules(
-            create=lambda body, rid, now: create_specification(body, spec_id=rid, now=now),
-            patch=lambda doc, patch, now: patch_specification(doc, patch, now=now),
-            validate=document_validator("TroubleTicketSpecification_RES"),
-        ),
-    )
+    tickets = service(Collection.TROUBLE_TICKET, rules=ticket_rules())
+    specifications = service(Collection.TROUBLE_TICKET_SPECIFICATION, rules=specification_rules())
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:

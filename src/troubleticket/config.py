@@ -44,7 +44,9 @@ def _base_url(name: str, raw: str) -> str:
 
 def _log_level(name: str, raw: str) -> str:
     if raw.lower() not in ("critical", "error", "warning", "info", "debug"):
-        raise ConfigError(f"{name} has value {raw!r}: expected debug, info, warning, error or critical")
+        raise ConfigError(
+            f"{name} has value {raw!r}: expected debug, info, warning, error or critical"
+        )
     return raw.lower()
 
 

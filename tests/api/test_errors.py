@@ -93,8 +93,11 @@ class TestMalformedBodies:
     def test_malformed_json_on_patch_is_a_400_and_changes_nothing(
         self, client: TestClient, ticket: dict[str, Any]
     ) -> None:
-        response = client.patch(f"{TICKETS}/{ticket['id']}", content=b'{"name": ',
-                                headers={"content-type": "application/merge-patch+json"})
+        response = client.patch(
+            f"{TICKETS}/{ticket['id']}",
+            content=b'{"name": ',
+            headers={"content-type": "application/merge-patch+json"},
+        )
 
         assert_tmf_error(response, 400, "malformedBody")
         assert client.get(f"{TICKETS}/{ticket['id']}").json() == ticket
@@ -118,8 +121,10 @@ class TestSchemaViolations:
     def test_a_nested_sub_object_missing_a_required_attribute_is_named_by_its_path(
         self, client: TestClient
     ) -> None:
-        party = {"@type": "RelatedPartyRefOrPartyRoleRef",
-                 "partyOrPartyRole": {"@type": "PartyRef", "id": "9"}}
+        party = {
+            "@type": "RelatedPartyRefOrPartyRoleRef",
+            "partyOrPartyRole": {"@type": "PartyRef", "id": "9"},
+        }
 
         response = client.post(TICKETS, json=a_ticket(relatedParty=[party]))
 
@@ -134,8 +139,9 @@ class TestSchemaViolations:
     def test_a_patch_with_an_attribute_of_the_wrong_type_is_named_and_changes_nothing(
         self, client: TestClient, ticket: dict[str, Any]
     ) -> None:
-        response = patch(client, f"{TICKETS}/{ticket['id']}",
-                         {"@type": "TroubleTicket", "severity": ["Major"]})
+        response = patch(
+            client, f"{TICKETS}/{ticket['id']}", {"@type": "TroubleTicket", "severity": ["Major"]}
+        )
 
         assert_tmf_error(response, 400, "invalidRequest", mentions=("severity",))
         assert client.get(f"{TICKETS}/{ticket['id']}").json() == ticket
@@ -156,8 +162,15 @@ class TestUnknownResources:
 
         assert_tmf_error(response, 404, "notFound", mentions=("missing-42",))
 
-    @pytest.mark.parametrize("path", [f"{API}/troubleTickets", f"{API}/nothing/here", "/nowhere",
-                                      "/tmf-api/troubleTicket/v4/troubleTicket"])
+    @pytest.mark.parametrize(
+        "path",
+        [
+            f"{API}/troubleTickets",
+            f"{API}/nothing/here",
+            "/nowhere",
+            "/tmf-api/troubleTicket/v4/troubleTicket",
+        ],
+    )
     def test_an_unknown_path_is_a_404_tmf_error(self, client: TestClient, path: str) -> None:
         response = client.get(path)
 
@@ -200,13 +213,15 @@ class TestMethodNotAllowed:
 
 
 class TestUnsupportedMediaTypes:
-    @pytest.mark.parametrize("media_type", ["text/plain", "application/xml",
-                                            "application/x-www-form-urlencoded"])
+    @pytest.mark.parametrize(
+        "media_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded"]
+    )
     def test_create_with_a_non_json_media_type_is_a_415(
         self, client: TestClient, media_type: str
     ) -> None:
-        response = client.post(TICKETS, content=json.dumps(a_ticket()),
-                               headers={"content-type": media_type})
+        response = client.post(
+            TICKETS, content=json.dumps(a_ticket()), headers={"content-type": media_type}
+        )
 
         assert_tmf_error(response, 415, "unsupportedMediaType", mentions=(media_type,))
         assert total(client, TICKETS) == 0
@@ -215,8 +230,12 @@ class TestUnsupportedMediaTypes:
     def test_patch_with_a_non_json_media_type_is_a_415(
         self, client: TestClient, ticket: dict[str, Any], media_type: str
     ) -> None:
-        response = patch(client, f"{TICKETS}/{ticket['id']}",
-                         {"@type": "TroubleTicket", "name": "x"}, media_type=media_type)
+        response = patch(
+            client,
+            f"{TICKETS}/{ticket['id']}",
+            {"@type": "TroubleTicket", "name": "x"},
+            media_type=media_type,
+        )
 
         assert_tmf_error(response, 415, "unsupportedMediaType", mentions=(media_type,))
         assert client.get(f"{TICKETS}/{ticket['id']}").json() == ticket
@@ -257,8 +276,11 @@ class TestTheBodySizeLimit:
     ) -> None:
         ticket = created(small_limit, TICKETS, a_ticket())
 
-        response = small_limit.patch(f"{TICKETS}/{ticket['id']}", content=oversized_ticket(),
-                                     headers={"content-type": "application/merge-patch+json"})
+        response = small_limit.patch(
+            f"{TICKETS}/{ticket['id']}",
+            content=oversized_ticket(),
+            headers={"content-type": "application/merge-patch+json"},
+        )
 
         assert_tmf_error(response, 413, "payloadTooLarge")
         assert small_limit.get(f"{TICKETS}/{ticket['id']}").json() == ticket
@@ -288,15 +310,17 @@ class TestTheBodySizeLimit:
         assert response.status_code == 201, response.text
 
     def test_a_content_length_that_is_not_a_number_is_a_400(self, small_limit: TestClient) -> None:
-        response = small_limit.post(TICKETS, content=b"{}",
-                                    headers={**JSON, "content-length": "lots"})
+        response = small_limit.post(
+            TICKETS, content=b"{}", headers={**JSON, "content-length": "lots"}
+        )
 
         assert_tmf_error(response, 400, "malformedBody", mentions=("Content-Length",))
 
 
 class TestFeaturesNotOffered:
-    @pytest.mark.parametrize("media_type", ["application/json-patch+json",
-                                            "application/json-patch-query+json"])
+    @pytest.mark.parametrize(
+        "media_type", ["application/json-patch+json", "application/json-patch-query+json"]
+    )
     def test_json_patch_is_a_501_and_changes_nothing(
         self, client: TestClient, ticket: dict[str, Any], media_type: str
     ) -> None:
@@ -319,8 +343,15 @@ class TestFeaturesNotOffered:
             {"severity": "Minor", "offset": "0"},
             {"fields": "status", "sort": "status"},
         ],
-        ids=["sort", "filter", "before", "after", "attribute", "attribute-with-paging",
-             "sort-with-fields"],
+        ids=[
+            "sort",
+            "filter",
+            "before",
+            "after",
+            "attribute",
+            "attribute-with-paging",
+            "sort-with-fields",
+        ],
     )
     def test_a_list_query_the_server_cannot_honour_is_a_501_not_unfiltered_data(
         self, client: TestClient, collection: str, query: dict[str, str]

@@ -10,12 +10,11 @@ import pytest
 from connexion.exceptions import ResolverError
 
 from tests.builders import API
-from troubleticket.api.contract import document_validator, load_spec
+from troubleticket.api.contract import load_spec
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import NOT_SERVED, handler_table, not_served, resolver
+from troubleticket.app import specification_rules, ticket_rules
 from troubleticket.config import Settings
-from troubleticket.domain.specification import create_specification, patch_specification
-from troubleticket.domain.ticket import create_ticket, patch_ticket
 from troubleticket.services.resources import ResourceRules, ResourceService
 from troubleticket.store.port import Collection
 from troubleticket.store.sqlite import SqliteStore
@@ -54,21 +53,21 @@ class Handlers:
         settings = Settings(store="sqlite:///")
 
         def service(collection: Collection, rules: ResourceRules) -> ResourceService:
-            return ResourceService(collection, store=store, rules=rules,
-                                   clock=lambda: datetime.now(UTC), new_id=lambda: "id-1",
-                                   base_url=settings.public_base_url)
+            return ResourceService(
+                collection,
+                store=store,
+                rules=rules,
+                clock=lambda: datetime.now(UTC),
+                new_id=lambda: "id-1",
+                base_url=settings.public_base_url,
+            )
 
-        self.tickets = ResourceHandlers(service(Collection.TROUBLE_TICKET, ResourceRules(
-            create=lambda body, rid, now: create_ticket(body, ticket_id=rid, now=now),
-            patch=lambda doc, patch, now: patch_ticket(doc, patch, now=now),
-            validate=document_validator("TroubleTicket_RES"),
-        )), settings)
-        self.specifications = ResourceHandlers(service(
-            Collection.TROUBLE_TICKET_SPECIFICATION, ResourceRules(
-                create=lambda body, rid, now: create_specification(body, spec_id=rid, now=now),
-                patch=lambda doc, patch, now: patch_specification(doc, patch, now=now),
-                validate=document_validator("TroubleTicketSpecification_RES"),
-            )), settings)
+        self.tickets = ResourceHandlers(
+            service(Collection.TROUBLE_TICKET, ticket_rules()), settings
+        )
+        self.specifications = ResourceHandlers(
+            service(Collection.TROUBLE_TICKET_SPECIFICATION, specification_rules()), settings
+        )
         self.table = handler_table(self.tickets, self.specifications)
 
 
@@ -106,10 +105,10 @@ class TestTheOperationTable:
 
     def test_each_served_operation_is_bound_to_its_own_resource(self, handlers: Handlers) -> None:
         for operation_id, handler in handlers.table.items():
-            owner = (handlers.specifications if "Specification" in operation_id
-                     else handlers.tickets)
+            owner = handlers.specifications if "Specification" in operation_id else handlers.tickets
             verb = operation_id.removesuffix("TroubleTicketSpecification").removesuffix(
-                "TroubleTicket")
+                "TroubleTicket"
+            )
             assert getattr(handler, "__self__", None) is owner, operation_id
             assert handler.__name__ == verb, operation_id
 

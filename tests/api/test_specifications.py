@@ -66,8 +66,9 @@ class TestCreatingASpecification:
     def test_a_specification_of_another_type_is_refused(self, client: TestClient) -> None:
         response = client.post(SPECIFICATIONS, json=a_specification(**{"@type": "TroubleTicket"}))
 
-        assert_tmf_error(response, 400, "invalidRequest",
-                         mentions=("@type", "TroubleTicketSpecification"))
+        assert_tmf_error(
+            response, 400, "invalidRequest", mentions=("@type", "TroubleTicketSpecification")
+        )
         assert total(client, SPECIFICATIONS) == 0
 
     @pytest.mark.parametrize(
@@ -158,14 +159,25 @@ class TestPatchingASpecification:
         specification = created(client, SPECIFICATIONS, a_specification())
         clock.advance(hours=1)
 
-        response = patch(client, url(specification),
-                         {**TYPE, "lifecycleStatus": "retired", "version": None,
-                          "description": "No longer used"},
-                         media_type=media_type)
+        response = patch(
+            client,
+            url(specification),
+            {
+                **TYPE,
+                "lifecycleStatus": "retired",
+                "version": None,
+                "description": "No longer used",
+            },
+            media_type=media_type,
+        )
 
         assert response.status_code == 200, response.text
-        expected = {**specification, "lifecycleStatus": "retired",
-                    "description": "No longer used", "lastUpdate": "2026-11-20T09:00:00.000Z"}
+        expected = {
+            **specification,
+            "lifecycleStatus": "retired",
+            "description": "No longer used",
+            "lastUpdate": "2026-11-20T09:00:00.000Z",
+        }
         del expected["version"]
         assert response.json() == expected
         assert client.get(url(specification)).json() == expected
@@ -208,8 +220,11 @@ class TestPatchingASpecification:
         response = patch(client, url(specification), {**TYPE, **echoed, "version": "2.0"})
 
         assert response.status_code == 200, response.text
-        assert response.json() == {**specification, "version": "2.0",
-                                   "lastUpdate": "2026-11-20T08:01:00.000Z"}
+        assert response.json() == {
+            **specification,
+            "version": "2.0",
+            "lastUpdate": "2026-11-20T08:01:00.000Z",
+        }
 
     def test_patching_an_unknown_id_is_not_found(self, client: TestClient) -> None:
         response = patch(client, f"{SPECIFICATIONS}/nope", {**TYPE, "version": "2.0"})

@@ -21,8 +21,15 @@ if TYPE_CHECKING:
 NOW = "2026-11-20T08:00:00.000Z"  # the frozen clock's starting instant, as the server writes it
 TICKET_HREF = f"{BASE_URL}{TICKETS}"
 # What the server adds to a create request; everything else comes back exactly as sent.
-SERVER_SET = {"id", "href", "status", "creationDate", "lastUpdate", "statusChangeDate",
-              "statusChangeHistory"}
+SERVER_SET = {
+    "id",
+    "href",
+    "status",
+    "creationDate",
+    "lastUpdate",
+    "statusChangeDate",
+    "statusChangeHistory",
+}
 TYPE = {"@type": "TroubleTicket"}
 
 
@@ -286,8 +293,9 @@ class TestFieldSelection:
     def test_patch_returns_the_selection_of_the_patched_ticket(self, client: TestClient) -> None:
         ticket = created(client, TICKETS, a_full_ticket())
 
-        response = patch(client, url(ticket), {**TYPE, "severity": "Critical"},
-                         params={"fields": "severity"})
+        response = patch(
+            client, url(ticket), {**TYPE, "severity": "Critical"}, params={"fields": "severity"}
+        )
 
         assert response.status_code == 200, response.text
         assert response.json() == {
@@ -303,8 +311,11 @@ class TestFieldSelection:
 
         response = client.get(url(ticket), params={"fields": "none"})
 
-        assert response.json() == {"id": ticket["id"], "href": ticket["href"],
-                                   "@type": "TroubleTicket"}
+        assert response.json() == {
+            "id": ticket["id"],
+            "href": ticket["href"],
+            "@type": "TroubleTicket",
+        }
 
     def test_fields_none_on_a_list_keeps_exactly_id_href_and_type(
         self, client: TestClient, five_tickets: list[dict[str, Any]]
@@ -344,8 +355,11 @@ class TestFieldSelection:
 
         response = client.get(url(ticket), params={"fields": "noSuchAttribute"})
 
-        assert response.json() == {"id": ticket["id"], "href": ticket["href"],
-                                   "@type": "TroubleTicket"}
+        assert response.json() == {
+            "id": ticket["id"],
+            "href": ticket["href"],
+            "@type": "TroubleTicket",
+        }
 
 
 class TestTrailingSlashes:
@@ -407,12 +421,20 @@ class TestPatchingATicket:
         ticket = created(client, TICKETS, a_ticket())
         clock.advance(seconds=30)
 
-        response = patch(client, url(ticket), {**TYPE, "severity": "Critical", "name": "Outage"},
-                         media_type=media_type)
+        response = patch(
+            client,
+            url(ticket),
+            {**TYPE, "severity": "Critical", "name": "Outage"},
+            media_type=media_type,
+        )
 
         assert response.status_code == 200, response.text
-        expected = {**ticket, "severity": "Critical", "name": "Outage",
-                    "lastUpdate": "2026-11-20T08:00:30.000Z"}
+        expected = {
+            **ticket,
+            "severity": "Critical",
+            "name": "Outage",
+            "lastUpdate": "2026-11-20T08:00:30.000Z",
+        }
         assert response.json() == expected
         assert client.get(url(ticket)).json() == expected
 
@@ -426,15 +448,25 @@ class TestPatchingATicket:
         assert "priority" not in body
         assert "channel" not in body
         assert client.get(url(ticket)).json() == body
-        assert as_sent(body) == {k: v for k, v in a_full_ticket().items()
-                                 if k not in ("priority", "channel")}
+        assert as_sent(body) == {
+            k: v for k, v in a_full_ticket().items() if k not in ("priority", "channel")
+        }
 
     def test_a_nested_object_is_merged_member_by_member(self, client: TestClient) -> None:
         ticket = created(client, TICKETS, a_full_ticket())
 
-        response = patch(client, url(ticket),
-                         {**TYPE, "channel": {"@type": "ChannelRef", "name": None,
-                                              "href": "https://channels.example.com/8774"}})
+        response = patch(
+            client,
+            url(ticket),
+            {
+                **TYPE,
+                "channel": {
+                    "@type": "ChannelRef",
+                    "name": None,
+                    "href": "https://channels.example.com/8774",
+                },
+            },
+        )
 
         assert response.status_code == 200, response.text
         assert response.json()["channel"] == {
@@ -499,14 +531,16 @@ class TestPatchingATicket:
         clock.advance(minutes=1)
 
         # Valid as a patch, but the ChannelRef it leaves behind has no id.
-        response = patch(client, url(ticket), {**TYPE, "channel": {"@type": "ChannelRef",
-                                                                    "id": None}})
+        response = patch(
+            client, url(ticket), {**TYPE, "channel": {"@type": "ChannelRef", "id": None}}
+        )
 
         assert_tmf_error(response, 400, "invalidRequest", mentions=("channel", "id"))
         assert client.get(url(ticket)).json() == ticket
 
-    @pytest.mark.parametrize("attribute", ["description", "severity", "ticketType", "status",
-                                           "@type"])
+    @pytest.mark.parametrize(
+        "attribute", ["description", "severity", "ticketType", "status", "@type"]
+    )
     def test_a_required_attribute_cannot_be_removed(
         self, client: TestClient, attribute: str
     ) -> None:
@@ -533,8 +567,9 @@ class TestTheLifecycleOverHttp:
 
         for status, reason, when in steps:
             clock.advance(minutes=1)
-            response = patch(client, url(ticket),
-                             {**TYPE, "status": status, "statusChangeReason": reason})
+            response = patch(
+                client, url(ticket), {**TYPE, "status": status, "statusChangeReason": reason}
+            )
 
             assert response.status_code == 200, response.text
             history.append(change(status, when, reason))
@@ -572,14 +607,16 @@ class TestTheLifecycleOverHttp:
 
     def test_a_final_status_has_no_way_out(self, client: TestClient) -> None:
         ticket = created(client, TICKETS, a_ticket())
-        cancelled = patch(client, url(ticket),
-                          {**TYPE, "status": "cancelled", "statusChangeReason": "Duplicate"})
+        cancelled = patch(
+            client, url(ticket), {**TYPE, "status": "cancelled", "statusChangeReason": "Duplicate"}
+        )
         assert cancelled.status_code == 200, cancelled.text
 
         response = patch(client, url(ticket), {**TYPE, "status": "inProgress"})
 
-        assert_tmf_error(response, 409, "invalidStatusTransition",
-                         mentions=("'cancelled'", "'inProgress'"))
+        assert_tmf_error(
+            response, 409, "invalidStatusTransition", mentions=("'cancelled'", "'inProgress'")
+        )
         assert client.get(url(ticket)).json() == cancelled.json()
 
     @pytest.mark.parametrize("status", ["cancelled", "rejected"])
@@ -595,8 +632,9 @@ class TestTheLifecycleOverHttp:
 
         response = patch(client, url(ticket), body)
 
-        assert_tmf_error(response, 400, "statusChangeReasonRequired",
-                         mentions=(status, "statusChangeReason"))
+        assert_tmf_error(
+            response, 400, "statusChangeReasonRequired", mentions=(status, "statusChangeReason")
+        )
         assert client.get(url(ticket)).json() == ticket
 
     @pytest.mark.parametrize("status", ["cancelled", "rejected"])
@@ -606,8 +644,11 @@ class TestTheLifecycleOverHttp:
         ticket = created(client, TICKETS, a_ticket())
         clock.advance(minutes=1)
 
-        response = patch(client, url(ticket),
-                         {**TYPE, "status": status, "statusChangeReason": "Duplicate of TT-1"})
+        response = patch(
+            client,
+            url(ticket),
+            {**TYPE, "status": status, "statusChangeReason": "Duplicate of TT-1"},
+        )
 
         assert response.status_code == 200, response.text
         assert response.json()["statusChangeHistory"] == [
@@ -623,20 +664,28 @@ class TestTheLifecycleOverHttp:
         assert resolved.json()["resolutionDate"] == NOW
         clock.advance(minutes=1)
 
-        response = patch(client, url(ticket),
-                         {**TYPE, "status": "inProgress", "statusChangeReason": "Still down"})
+        response = patch(
+            client,
+            url(ticket),
+            {**TYPE, "status": "inProgress", "statusChangeReason": "Still down"},
+        )
 
         assert response.status_code == 200, response.text
         body = response.json()
         assert "resolutionDate" not in body
         assert [entry["status"] for entry in body["statusChangeHistory"]] == [
-            "acknowledged", "inProgress", "resolved", "inProgress"]
+            "acknowledged",
+            "inProgress",
+            "resolved",
+            "inProgress",
+        ]
 
     def test_creating_in_progress_records_acknowledged_then_in_progress(
         self, client: TestClient
     ) -> None:
-        response = client.post(TICKETS, json=a_ticket(status="inProgress",
-                                                      statusChangeReason="Triaged at intake"))
+        response = client.post(
+            TICKETS, json=a_ticket(status="inProgress", statusChangeReason="Triaged at intake")
+        )
 
         assert response.status_code == 201, response.text
         body = response.json()
@@ -650,8 +699,9 @@ class TestTheLifecycleOverHttp:
     def test_creating_closed_is_a_409_and_stores_nothing(self, client: TestClient) -> None:
         response = client.post(TICKETS, json=a_ticket(status="closed"))
 
-        assert_tmf_error(response, 409, "invalidStatusTransition",
-                         mentions=("'acknowledged'", "'closed'"))
+        assert_tmf_error(
+            response, 409, "invalidStatusTransition", mentions=("'acknowledged'", "'closed'")
+        )
         assert total(client, TICKETS) == 0
 
     def test_creating_cancelled_without_a_reason_is_refused_and_stores_nothing(
@@ -698,8 +748,9 @@ class TestServerOwnedAttributes:
         ticket = created(client, TICKETS, a_ticket())
         clock.advance(minutes=1)
 
-        response = patch(client, url(ticket),
-                         {**TYPE, "name": "x", attribute: SERVER_OWNED_ON_CREATE[attribute]})
+        response = patch(
+            client, url(ticket), {**TYPE, "name": "x", attribute: SERVER_OWNED_ON_CREATE[attribute]}
+        )
 
         assert_tmf_error(response, 400, "serverOwnedField", mentions=(attribute,))
         assert client.get(url(ticket)).json() == ticket
@@ -714,8 +765,11 @@ class TestServerOwnedAttributes:
         response = patch(client, url(ticket), {**TYPE, **echoed, "name": "Renamed"})
 
         assert response.status_code == 200, response.text
-        assert response.json() == {**ticket, "name": "Renamed",
-                                   "lastUpdate": "2026-11-20T08:01:00.000Z"}
+        assert response.json() == {
+            **ticket,
+            "name": "Renamed",
+            "lastUpdate": "2026-11-20T08:01:00.000Z",
+        }
 
 
 class TestThePublicBaseUrl:
@@ -723,8 +777,9 @@ class TestThePublicBaseUrl:
         self, client: TestClient, settings: Settings, clock: FrozenClock
     ) -> None:
         ticket = created(client, TICKETS, a_ticket())
-        other = create_app(Settings(store=settings.store, base_url="https://other.example/x"),
-                           clock=clock)
+        other = create_app(
+            Settings(store=settings.store, base_url="https://other.example/x"), clock=clock
+        )
 
         with other.test_client() as other_client:
             retrieved = other_client.get(url(ticket)).json()

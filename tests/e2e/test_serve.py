@@ -31,7 +31,16 @@ def server(tmp_path: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TT_")}
     env["TT_STORE"] = str(tmp_path / "served.sqlite3")
     process = subprocess.Popen(
-        [sys.executable, "-m", "troubleticket", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "troubleticket",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -34,23 +34,42 @@ class TestEachVariable:
             pytest.param("TT_PORT", "9090", "port", 9090, id="port"),
             pytest.param("TT_PORT", "65535", "port", 65535, id="port-highest"),
             pytest.param("TT_HOST", "0.0.0.0", "host", "0.0.0.0", id="host"),
-            pytest.param("TT_STORE", "/var/lib/tt/db.sqlite3", "store", "/var/lib/tt/db.sqlite3",
-                         id="store"),
-            pytest.param("TT_BASE_URL", "https://tt.example.com", "base_url",
-                         "https://tt.example.com", id="base-url"),
-            pytest.param("TT_BASE_URL", "https://tt.example.com/", "base_url",
-                         "https://tt.example.com", id="base-url-trailing-slash"),
-            pytest.param("TT_BASE_URL", "http://example.com:8443/gateway//", "base_url",
-                         "http://example.com:8443/gateway", id="base-url-prefix-slashes"),
+            pytest.param(
+                "TT_STORE", "/var/lib/tt/db.sqlite3", "store", "/var/lib/tt/db.sqlite3", id="store"
+            ),
+            pytest.param(
+                "TT_BASE_URL",
+                "https://tt.example.com",
+                "base_url",
+                "https://tt.example.com",
+                id="base-url",
+            ),
+            pytest.param(
+                "TT_BASE_URL",
+                "https://tt.example.com/",
+                "base_url",
+                "https://tt.example.com",
+                id="base-url-trailing-slash",
+            ),
+            pytest.param(
+                "TT_BASE_URL",
+                "http://example.com:8443/gateway//",
+                "base_url",
+                "http://example.com:8443/gateway",
+                id="base-url-prefix-slashes",
+            ),
             pytest.param("TT_MAX_BODY_BYTES", "2048", "max_body_bytes", 2048, id="max-body"),
-            pytest.param("TT_DEFAULT_PAGE_SIZE", "25", "default_page_size", 25,
-                         id="default-page-size"),
+            pytest.param(
+                "TT_DEFAULT_PAGE_SIZE", "25", "default_page_size", 25, id="default-page-size"
+            ),
             pytest.param("TT_MAX_PAGE_SIZE", "5000", "max_page_size", 5000, id="max-page-size"),
             pytest.param("TT_LOG_LEVEL", "debug", "log_level", "debug", id="log-level"),
-            pytest.param("TT_LOG_LEVEL", "WARNING", "log_level", "warning",
-                         id="log-level-upper-case"),
-            pytest.param("TT_LOG_LEVEL", "Critical", "log_level", "critical",
-                         id="log-level-critical"),
+            pytest.param(
+                "TT_LOG_LEVEL", "WARNING", "log_level", "warning", id="log-level-upper-case"
+            ),
+            pytest.param(
+                "TT_LOG_LEVEL", "Critical", "log_level", "critical", id="log-level-critical"
+            ),
         ],
     )
     def test_a_variable_sets_its_attribute(
@@ -102,15 +121,25 @@ class TestBadValues:
             pytest.param("TT_MAX_BODY_BYTES", "0", "greater than 0", id="max-body-zero"),
             pytest.param("TT_DEFAULT_PAGE_SIZE", "-5", "greater than 0", id="page-size"),
             pytest.param("TT_MAX_PAGE_SIZE", "many", "not an integer", id="max-page-size"),
-            pytest.param("TT_BASE_URL", "tt.example.com", "absolute http(s) URL",
-                         id="base-url-no-scheme"),
-            pytest.param("TT_BASE_URL", "ftp://tt.example.com", "absolute http(s) URL",
-                         id="base-url-ftp"),
+            pytest.param(
+                "TT_BASE_URL", "tt.example.com", "absolute http(s) URL", id="base-url-no-scheme"
+            ),
+            pytest.param(
+                "TT_BASE_URL", "ftp://tt.example.com", "absolute http(s) URL", id="base-url-ftp"
+            ),
             pytest.param("TT_BASE_URL", "http://", "absolute http(s) URL", id="base-url-no-host"),
-            pytest.param("TT_BASE_URL", "https://tt.example.com/?x=1", "query or fragment",
-                         id="base-url-query"),
-            pytest.param("TT_BASE_URL", "https://tt.example.com/#top", "query or fragment",
-                         id="base-url-fragment"),
+            pytest.param(
+                "TT_BASE_URL",
+                "https://tt.example.com/?x=1",
+                "query or fragment",
+                id="base-url-query",
+            ),
+            pytest.param(
+                "TT_BASE_URL",
+                "https://tt.example.com/#top",
+                "query or fragment",
+                id="base-url-fragment",
+            ),
             pytest.param("TT_LOG_LEVEL", "verbose", "expected debug", id="log-level"),
         ],
     )

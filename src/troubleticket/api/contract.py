@@ -7,8 +7,8 @@ it is applied the resulting document is checked again here against the resource 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable

@@ -117,7 +117,10 @@ def _http_exception_handler(
             headers["Allow"] = ", ".join(methods)
             message = f"{request.method} is not allowed here; allowed: {', '.join(methods)}"
         return error_response(
-            status, _FRAMEWORK_CODES.get(status, "error"), message or HTTPStatus(status).phrase, headers
+            status,
+            _FRAMEWORK_CODES.get(status, "error"),
+            message or HTTPStatus(status).phrase,
+            headers,
         )
 
     return handle

@@ -42,9 +42,7 @@ class ResourceHandlers:
         if unsupported:
             attributes = sorted(set(unsupported) - UNSUPPORTED_LIST_PARAMETERS)
             what = "attribute filtering" if attributes else "these list parameters"
-            raise NotSupported(
-                f"This server does not support {what} yet: {', '.join(unsupported)}"
-            )
+            raise NotSupported(f"This server does not support {what} yet: {', '.join(unsupported)}")
         selected = parse_fields(fields)
         page_request = paging(
             offset,
@@ -59,7 +57,9 @@ class ResourceHandlers:
         headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(items))}
         return items, 200, headers
 
-    async def create(self, body: JSON, fields: str | None = None) -> tuple[JSON, int, dict[str, str]]:
+    async def create(
+        self, body: JSON, fields: str | None = None
+    ) -> tuple[JSON, int, dict[str, str]]:
         selected = parse_fields(fields)
         doc = await run_in_threadpool(self._service.create, body)
         return select(doc, selected), 201, {"Location": doc["href"]}

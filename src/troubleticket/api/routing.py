@@ -41,7 +41,9 @@ async def not_served(**_: Any) -> None:
     raise NotSupported("This operation is part of TMF621 but not offered by this server yet")
 
 
-def handler_table(tickets: ResourceHandlers, specifications: ResourceHandlers) -> dict[str, Handler]:
+def handler_table(
+    tickets: ResourceHandlers, specifications: ResourceHandlers
+) -> dict[str, Handler]:
     return {
         "listTroubleTicket": tickets.list,
         "createTroubleTicket": tickets.create,

@@ -40,7 +40,9 @@ TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
 del S
 
 # Entering these statuses must be explained to the originator.
-REASON_REQUIRED: frozenset[TicketStatus] = frozenset({TicketStatus.CANCELLED, TicketStatus.REJECTED})
+REASON_REQUIRED: frozenset[TicketStatus] = frozenset(
+    {TicketStatus.CANCELLED, TicketStatus.REJECTED}
+)
 
 
 def allowed_from(status: TicketStatus) -> list[str]:

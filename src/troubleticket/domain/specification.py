@@ -18,7 +18,7 @@ RULES = DocumentRules(
 )
 
 
-def create_specification(body: JSON, *, spec_id: str, now: datetime) -> JSON:
+def create_specification(body: JSON, *, resource_id: str, now: datetime) -> JSON:
     """Build a new specification from a create request (TroubleTicketSpecification_FVO).
 
     Raises:
@@ -27,7 +27,7 @@ def create_specification(body: JSON, *, spec_id: str, now: datetime) -> JSON:
     """
     RULES.check_create(body)
     when = timestamp(now)
-    return {"id": spec_id, **body, "creationDate": when, "lastUpdate": when}
+    return {"id": resource_id, **body, "creationDate": when, "lastUpdate": when}
 
 
 def patch_specification(current: JSON, patch: JSON, *, now: datetime) -> JSON:

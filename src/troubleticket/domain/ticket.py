@@ -45,7 +45,7 @@ def _status_change(status: TicketStatus, when: str, reason: str | None) -> JSON:
     return entry
 
 
-def create_ticket(body: JSON, *, ticket_id: str, now: datetime) -> JSON:
+def create_ticket(body: JSON, *, resource_id: str, now: datetime) -> JSON:
     """Build a new ticket from a create request (TroubleTicket_FVO).
 
     Every ticket starts ``acknowledged``. A requested initial status is honoured when the lifecycle
@@ -62,13 +62,15 @@ def create_ticket(body: JSON, *, ticket_id: str, now: datetime) -> JSON:
     reason = body.get("statusChangeReason")
     requested = _status(body["status"]) if "status" in body else INITIAL_STATUS
 
-    history = [_status_change(INITIAL_STATUS, when, reason if requested is INITIAL_STATUS else None)]
+    history = [
+        _status_change(INITIAL_STATUS, when, reason if requested is INITIAL_STATUS else None)
+    ]
     if requested is not INITIAL_STATUS:
         check_transition(INITIAL_STATUS, requested, reason)
         history.append(_status_change(requested, when, reason))
 
     return {
-        "id": ticket_id,
+        "id": resource_id,
         **body,
         "status": requested.value,
         "creationDate": when,

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from troubleticket.domain.errors import Conflict, NotFound
 from troubleticket.store.port import Collection, DuplicateId, Page, Store
@@ -18,8 +19,15 @@ from troubleticket.types import JSON, Clock, IdFactory
 
 logger = logging.getLogger(__name__)
 
-CreateRule = Callable[[JSON, str, datetime], JSON]
-PatchRule = Callable[[JSON, JSON, datetime], JSON]
+
+class CreateRule(Protocol):
+    def __call__(self, body: JSON, *, resource_id: str, now: datetime) -> JSON: ...
+
+
+class PatchRule(Protocol):
+    def __call__(self, current: JSON, patch: JSON, *, now: datetime) -> JSON: ...
+
+
 # Checks a whole document against the resource's contract; raises InvalidRequest when it fails.
 Validate = Callable[[JSON], None]
 
@@ -76,7 +84,9 @@ class ResourceService:
         """
         while True:
             resource_id = self._new_id()
-            doc = self._present(self._rules.create(body, resource_id, self._clock()))
+            doc = self._present(
+                self._rules.create(body, resource_id=resource_id, now=self._clock())
+            )
             self._rules.validate(doc)
             try:
                 self._store.insert(self.collection, self._to_store(doc))
@@ -118,7 +128,7 @@ class ResourceService:
             if stored is None:
                 raise NotFound(self.collection.value, resource_id)
             current = self._present(stored.doc)
-            updated = self._rules.patch(current, patch, self._clock())
+            updated = self._rules.patch(current, patch, now=self._clock())
             if updated is current:
                 return current
             self._rules.validate(updated)

@@ -58,12 +58,10 @@ class Store(Protocol):
         ...
 
     def list(self, collection: Collection, *, offset: int, limit: int) -> Page:
-        """Return documents in insertion order, skipping ``offset`` and returning at most ``limit``."""
+        """Documents in insertion order: ``offset`` skipped, at most ``limit`` returned."""
         ...
 
-    def replace(
-        self, collection: Collection, doc: JSON, *, expected_version: int
-    ) -> Stored | None:
+    def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
         """Replace the document with ``doc["id"]`` if its version is still ``expected_version``.
 
         Returns the new stored version, or ``None`` when the document changed or disappeared since

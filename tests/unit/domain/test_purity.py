@@ -49,8 +49,10 @@ def clock_reads(tree: ast.AST) -> list[str]:
             continue
         owner = node.func.value
         owner_name = (
-            owner.id if isinstance(owner, ast.Name)
-            else owner.attr if isinstance(owner, ast.Attribute)
+            owner.id
+            if isinstance(owner, ast.Name)
+            else owner.attr
+            if isinstance(owner, ast.Attribute)
             else None
         )
         if owner_name in CLOCK_READS and node.func.attr in CLOCK_READS[owner_name]:

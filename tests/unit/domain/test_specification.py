@@ -47,25 +47,25 @@ class TestCreateSpecification:
     def test_the_server_sets_id_and_both_dates_and_keeps_the_request(self) -> None:
         body = spec_request()
 
-        spec = create_specification(body, spec_id="SP-1", now=NOW)
+        spec = create_specification(body, resource_id="SP-1", now=NOW)
 
         assert spec == {"id": "SP-1", **body, "creationDate": T_NOW, "lastUpdate": T_NOW}
 
     def test_specifications_get_no_ticket_lifecycle_attributes(self) -> None:
-        spec = create_specification(spec_request(), spec_id="SP-1", now=NOW)
+        spec = create_specification(spec_request(), resource_id="SP-1", now=NOW)
         assert "status" not in spec
         assert "statusChangeHistory" not in spec
 
     @pytest.mark.parametrize("name", SERVER_OWNED)
     def test_a_server_owned_attribute_in_the_request_is_refused_by_name(self, name: str) -> None:
         with pytest.raises(ServerOwnedField) as caught:
-            create_specification(spec_request(**{name: "client"}), spec_id="SP-1", now=NOW)
+            create_specification(spec_request(**{name: "client"}), resource_id="SP-1", now=NOW)
         assert caught.value.fields == [name]
 
     def test_the_request_is_not_mutated(self) -> None:
         body = spec_request()
         before = copy.deepcopy(body)
-        create_specification(body, spec_id="SP-1", now=NOW)
+        create_specification(body, resource_id="SP-1", now=NOW)
         assert body == before
 
 

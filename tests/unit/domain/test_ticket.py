@@ -85,7 +85,7 @@ def stored_ticket(status: str = "acknowledged", **overrides: Any) -> dict[str, A
 
 class TestCreateTicket:
     def test_the_server_sets_id_dates_status_and_first_history_entry(self) -> None:
-        ticket = create_ticket(create_request(), ticket_id="TT-1", now=NOW)
+        ticket = create_ticket(create_request(), resource_id="TT-1", now=NOW)
 
         assert ticket["id"] == "TT-1"
         assert ticket["creationDate"] == T_NOW
@@ -101,21 +101,27 @@ class TestCreateTicket:
             relatedParty=[{"@type": "RelatedPartyRefOrPartyRoleRef", "role": "customer"}],
             externalIdentifier=[{"@type": "ExternalIdentifier", "id": "EXT-9"}],
         )
-        ticket = create_ticket(body, ticket_id="TT-1", now=NOW)
+        ticket = create_ticket(body, resource_id="TT-1", now=NOW)
 
-        server_set = {"id", "status", "creationDate", "lastUpdate", "statusChangeDate",
-                      "statusChangeHistory"}
+        server_set = {
+            "id",
+            "status",
+            "creationDate",
+            "lastUpdate",
+            "statusChangeDate",
+            "statusChangeHistory",
+        }
         assert set(ticket) == set(body) | server_set
         for name, value in body.items():
             assert ticket[name] == value, name
 
     def test_dates_are_rendered_in_utc_with_milliseconds(self) -> None:
-        ticket = create_ticket(create_request(), ticket_id="TT-1", now=LATER)
+        ticket = create_ticket(create_request(), resource_id="TT-1", now=LATER)
         assert ticket["creationDate"] == T_LATER
 
     def test_an_explicit_acknowledged_status_keeps_its_reason_in_the_history(self) -> None:
         body = create_request(status="acknowledged", statusChangeReason="Reported by phone")
-        ticket = create_ticket(body, ticket_id="TT-1", now=NOW)
+        ticket = create_ticket(body, resource_id="TT-1", now=NOW)
 
         assert ticket["status"] == "acknowledged"
         assert ticket["statusChangeHistory"] == [change("acknowledged", T_NOW, "Reported by phone")]
@@ -124,7 +130,7 @@ class TestCreateTicket:
     def test_a_requested_initial_status_reachable_from_acknowledged_records_both_steps(
         self, status: str
     ) -> None:
-        ticket = create_ticket(create_request(status=status), ticket_id="TT-1", now=NOW)
+        ticket = create_ticket(create_request(status=status), resource_id="TT-1", now=NOW)
 
         assert ticket["status"] == status
         assert ticket["statusChangeHistory"] == [
@@ -137,7 +143,7 @@ class TestCreateTicket:
         self, status: str
     ) -> None:
         body = create_request(status=status, statusChangeReason="Duplicate of TT-7")
-        ticket = create_ticket(body, ticket_id="TT-1", now=NOW)
+        ticket = create_ticket(body, resource_id="TT-1", now=NOW)
 
         assert ticket["status"] == status
         assert ticket["statusChangeReason"] == "Duplicate of TT-7"
@@ -151,7 +157,7 @@ class TestCreateTicket:
         self, status: str
     ) -> None:
         with pytest.raises(InvalidTransition) as caught:
-            create_ticket(create_request(status=status), ticket_id="TT-1", now=NOW)
+            create_ticket(create_request(status=status), resource_id="TT-1", now=NOW)
         assert caught.value.from_status == "acknowledged"
         assert caught.value.to_status == status
 
@@ -163,32 +169,32 @@ class TestCreateTicket:
         if reason is not None:
             body["statusChangeReason"] = reason
         with pytest.raises(ReasonRequired) as caught:
-            create_ticket(body, ticket_id="TT-1", now=NOW)
+            create_ticket(body, resource_id="TT-1", now=NOW)
         assert caught.value.status == "cancelled"
 
     def test_an_unknown_status_is_an_invalid_request(self) -> None:
         with pytest.raises(InvalidRequest, match="Unknown status 'open'"):
-            create_ticket(create_request(status="open"), ticket_id="TT-1", now=NOW)
+            create_ticket(create_request(status="open"), resource_id="TT-1", now=NOW)
 
     @pytest.mark.parametrize("name", SERVER_OWNED)
     def test_a_server_owned_attribute_in_the_request_is_refused_by_name(self, name: str) -> None:
         body = create_request(**{name: "client value"})
         with pytest.raises(ServerOwnedField) as caught:
-            create_ticket(body, ticket_id="TT-1", now=NOW)
+            create_ticket(body, resource_id="TT-1", now=NOW)
         assert caught.value.fields == [name]
         assert name in str(caught.value)
 
     def test_all_server_owned_attributes_in_the_request_are_named_together(self) -> None:
         body = create_request(id="X", lastUpdate=T_NOW)
         with pytest.raises(ServerOwnedField) as caught:
-            create_ticket(body, ticket_id="TT-1", now=NOW)
+            create_ticket(body, resource_id="TT-1", now=NOW)
         assert caught.value.fields == ["id", "lastUpdate"]
 
     def test_the_request_is_not_mutated(self) -> None:
         body = create_request(status="inProgress", statusChangeReason="Engineer assigned")
         before = copy.deepcopy(body)
 
-        create_ticket(body, ticket_id="TT-1", now=NOW)
+        create_ticket(body, resource_id="TT-1", now=NOW)
 
         assert body == before
 
@@ -271,9 +277,7 @@ class TestPatchStatus:
 
     def test_a_same_status_patch_adds_no_history_entry(self) -> None:
         current = stored_ticket("inProgress")
-        patched = patch_ticket(
-            current, {"status": "inProgress", "priority": "Low"}, now=LATER
-        )
+        patched = patch_ticket(current, {"status": "inProgress", "priority": "Low"}, now=LATER)
 
         assert patched["priority"] == "Low"
         assert patched["statusChangeHistory"] == current["statusChangeHistory"]

@@ -15,7 +15,7 @@ import pytest
 
 from tests.builders import a_ticket
 from tests.conftest import FrozenClock, SequentialIds
-from troubleticket.api.contract import document_validator
+from troubleticket.app import ticket_rules
 from troubleticket.domain.errors import (
     Conflict,
     InvalidRequest,
@@ -23,8 +23,8 @@ from troubleticket.domain.errors import (
     NotFound,
     ServerOwnedField,
 )
-from troubleticket.domain.ticket import create_ticket, patch_ticket
-from troubleticket.services.resources import MAX_WRITE_ATTEMPTS, ResourceRules, ResourceService
+from troubleticket.domain.ticket import create_ticket
+from troubleticket.services.resources import MAX_WRITE_ATTEMPTS, ResourceService
 from troubleticket.store.port import Collection, Page, Store, Stored
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.types import JSON, IdFactory
@@ -34,15 +34,6 @@ TICKET_URL = f"{BASE_URL}/tmf-api/troubleTicket/v5/troubleTicket"
 TICKETS = Collection.TROUBLE_TICKET
 CREATED_AT = "2026-11-20T08:00:00.000Z"
 JOIN_TIMEOUT = 60.0
-
-
-def ticket_rules() -> ResourceRules:
-    """The rules app.create_app gives the trouble ticket service."""
-    return ResourceRules(
-        create=lambda body, rid, now: create_ticket(body, ticket_id=rid, now=now),
-        patch=lambda doc, patch, now: patch_ticket(doc, patch, now=now),
-        validate=document_validator("TroubleTicket_RES"),
-    )
 
 
 def ticket_service(
@@ -239,7 +230,7 @@ def test_get_returns_the_ticket_with_href(service: ResourceService) -> None:
 def test_get_derives_href_from_the_base_url_since_the_store_has_none(
     service: ResourceService, db: SqliteStore, clock: FrozenClock
 ) -> None:
-    doc = create_ticket(a_ticket(), ticket_id="put-by-hand", now=clock())
+    doc = create_ticket(a_ticket(), resource_id="put-by-hand", now=clock())
     db.insert(TICKETS, doc)
 
     got = service.get("put-by-hand")
