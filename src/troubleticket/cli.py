@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from troubleticket import __version__
@@ -40,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(settings: Settings) -> int:
+    # connexion imports Starlette's TestClient at import time, which warns about httpx on every
+    # start; the server never uses the test client.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     import uvicorn
 
     from troubleticket.app import create_app
