@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.threads import TIMEOUT_S, run_together
 from troubleticket.store.port import Collection, DuplicateId, Page, Stored
 from troubleticket.store.sqlite import SqliteStore
 
 TICKETS = Collection.TROUBLE_TICKET
 SPECS = Collection.TROUBLE_TICKET_SPECIFICATION
 TABLES = ("trouble_ticket", "trouble_ticket_specification")
-JOIN_TIMEOUT = 60.0
 
 
 def a_doc(doc_id: str, **attributes: Any) -> dict[str, Any]:
@@ -148,27 +148,17 @@ def test_of_two_writers_that_read_the_same_version_exactly_one_wins(
     sqlite_store.insert(TICKETS, a_doc("t-1", description="v1"))
     both_have_read = threading.Barrier(2)
     results: dict[str, Stored | None] = {}
-    errors: list[BaseException] = []
 
     def writer(name: str) -> None:
-        try:
-            current = sqlite_store.get(TICKETS, "t-1")
-            assert current is not None
-            both_have_read.wait(timeout=JOIN_TIMEOUT)
-            results[name] = sqlite_store.replace(
-                TICKETS, a_doc("t-1", description=name), expected_version=current.version
-            )
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread below
-            errors.append(exc)
+        current = sqlite_store.get(TICKETS, "t-1")
+        assert current is not None
+        both_have_read.wait(timeout=TIMEOUT_S)
+        results[name] = sqlite_store.replace(
+            TICKETS, a_doc("t-1", description=name), expected_version=current.version
+        )
 
-    threads = [threading.Thread(target=writer, args=(name,)) for name in ("left", "right")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
+    run_together(writer, ["left", "right"])
 
-    assert not [thread for thread in threads if thread.is_alive()], "writers did not finish"
-    assert errors == []
     winners = [name for name, result in results.items() if result is not None]
     losers = [name for name, result in results.items() if result is None]
     assert len(winners) == 1
@@ -194,7 +184,7 @@ def test_an_in_memory_store_serves_calls_from_any_thread() -> None:
 
         thread = threading.Thread(target=reader)
         thread.start()
-        thread.join(timeout=JOIN_TIMEOUT)
+        thread.join(timeout=TIMEOUT_S)
 
         assert not thread.is_alive()
         assert seen == [Stored(a_doc("t-1"), 1)]

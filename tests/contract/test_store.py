@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from typing import Any
 
 import pytest
 
+from tests.threads import run_together
 from troubleticket.store.port import Collection, DuplicateId, Page, Store, Stored
 
 TICKETS = Collection.TROUBLE_TICKET
@@ -449,36 +449,23 @@ def test_a_deleted_id_can_be_inserted_again_at_version_1_at_the_end_of_the_listi
 # -- concurrency ----------------------------------------------------------------------------------
 
 WRITERS = 20
-JOIN_TIMEOUT = 60.0
 MAX_ATTEMPTS_PER_WRITER = 10_000  # a safety net so a broken store fails the test, not hangs it
 
 
 def test_concurrent_read_modify_write_loops_lose_no_update(store: Store) -> None:
     store.insert(TICKETS, a_doc("counter", items=[]))
-    start = threading.Barrier(WRITERS)
-    errors: list[BaseException] = []
 
     def writer(i: int) -> None:
-        try:
-            start.wait(timeout=JOIN_TIMEOUT)
-            for _ in range(MAX_ATTEMPTS_PER_WRITER):
-                current = store.get(TICKETS, "counter")
-                assert current is not None
-                updated = {**current.doc, "items": [*current.doc["items"], f"writer-{i}"]}
-                if store.replace(TICKETS, updated, expected_version=current.version):
-                    return
-            raise AssertionError(f"writer {i} never won a compare-and-set")
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread below
-            errors.append(exc)
+        for _ in range(MAX_ATTEMPTS_PER_WRITER):
+            current = store.get(TICKETS, "counter")
+            assert current is not None
+            updated = {**current.doc, "items": [*current.doc["items"], f"writer-{i}"]}
+            if store.replace(TICKETS, updated, expected_version=current.version):
+                return
+        raise AssertionError(f"writer {i} never won a compare-and-set")
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
+    run_together(writer, range(WRITERS))
 
-    assert not [thread for thread in threads if thread.is_alive()], "writers did not finish"
-    assert errors == []
     final = store.get(TICKETS, "counter")
     assert final is not None
     assert sorted(final.doc["items"]) == sorted(f"writer-{i}" for i in range(WRITERS))

@@ -6,7 +6,6 @@ The store is a real ``SqliteStore`` on a temporary file; where a test needs to s
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 
 from tests.builders import a_ticket
 from tests.conftest import FrozenClock, SequentialIds
+from tests.threads import run_together
 from troubleticket.app import ticket_rules
 from troubleticket.domain.errors import (
     Conflict,
@@ -33,7 +33,6 @@ BASE_URL = "https://tt.example.com"
 TICKET_URL = f"{BASE_URL}/tmf-api/troubleTicket/v5/troubleTicket"
 TICKETS = Collection.TROUBLE_TICKET
 CREATED_AT = "2026-11-20T08:00:00.000Z"
-JOIN_TIMEOUT = 60.0
 
 
 def ticket_service(
@@ -381,24 +380,8 @@ def test_concurrent_patches_of_different_attributes_are_all_kept(
         {"ticketType": "complaint"},
         {"priority": "Urgent"},
     ]
-    start = threading.Barrier(len(patches))
-    errors: list[BaseException] = []
+    run_together(lambda patch: service.patch(created["id"], patch), patches)
 
-    def writer(patch: dict[str, Any]) -> None:
-        try:
-            start.wait(timeout=JOIN_TIMEOUT)
-            service.patch(created["id"], patch)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(patch,)) for patch in patches]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-
-    assert not [thread for thread in threads if thread.is_alive()], "writers did not finish"
-    assert errors == []
     final = stored(db, created["id"])
     for patch in patches:
         for key, value in patch.items():
