@@ -318,19 +318,6 @@ class TestTheBodySizeLimit:
 
 
 class TestFeaturesNotOffered:
-    @pytest.mark.parametrize(
-        "media_type", ["application/json-patch+json", "application/json-patch-query+json"]
-    )
-    def test_json_patch_is_a_501_and_changes_nothing(
-        self, client: TestClient, ticket: dict[str, Any], media_type: str
-    ) -> None:
-        operations = [{"op": "replace", "path": "/severity", "value": "Critical"}]
-
-        response = patch(client, f"{TICKETS}/{ticket['id']}", operations, media_type=media_type)
-
-        assert_tmf_error(response, 501, "notImplemented", mentions=(media_type,))
-        assert client.get(f"{TICKETS}/{ticket['id']}").json() == ticket
-
     @pytest.mark.parametrize("collection", [TICKETS, SPECIFICATIONS])
     @pytest.mark.parametrize(
         "query",

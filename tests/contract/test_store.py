@@ -423,6 +423,22 @@ def test_delete_of_a_missing_id_returns_false_and_removes_nothing(store: Store) 
     assert ids(store.list(TICKETS, offset=0, limit=10)) == ["t-1"]
 
 
+def test_delete_at_the_expected_version_removes_the_document(store: Store) -> None:
+    store.insert(TICKETS, a_doc("doc-1"))
+    store.replace(TICKETS, a_doc("doc-1", edited=True), expected_version=1)
+
+    assert store.delete(TICKETS, "doc-1", expected_version=2)
+    assert store.get(TICKETS, "doc-1") is None
+
+
+def test_delete_at_another_version_returns_false_and_keeps_the_document(store: Store) -> None:
+    store.insert(TICKETS, a_doc("doc-1"))
+    store.replace(TICKETS, a_doc("doc-1", edited=True), expected_version=1)
+
+    assert not store.delete(TICKETS, "doc-1", expected_version=1)
+    assert store.get(TICKETS, "doc-1") == Stored(a_doc("doc-1", edited=True), 2)
+
+
 def test_a_deleted_document_is_gone_from_get_and_list(store: Store) -> None:
     inserted = fill(store, 3)
 

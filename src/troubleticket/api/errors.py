@@ -37,6 +37,9 @@ STATUS: dict[type[domain.TroubleTicketError], int] = {
     domain.InvalidRequest: 400,
     domain.InvalidTransition: 409,
     domain.Conflict: 409,
+    domain.PreconditionFailed: 412,
+    # A JSON Patch test that does not hold is a conflict with the current state of the resource.
+    domain.PatchTestFailed: 409,
     domain.NotSupported: 501,
     PayloadTooLarge: 413,
 }

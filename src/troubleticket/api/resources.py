@@ -7,12 +7,14 @@ synchronous) and shape the response; the rules live in the service and the domai
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from connexion import request
 from connexion.lifecycle import ConnexionResponse
 from starlette.concurrency import run_in_threadpool
 
+from troubleticket.api.conditional import etag, if_match, none_match
 from troubleticket.api.representation import paging, parse_fields, select
 from troubleticket.config import Settings
 from troubleticket.domain.errors import NotSupported
@@ -22,7 +24,6 @@ from troubleticket.types import JSON
 LIST_PARAMETERS = frozenset({"fields", "offset", "limit"})
 # Declared by TMF621 v5 for lists, not offered by this server yet: answered with 501.
 UNSUPPORTED_LIST_PARAMETERS = frozenset({"before", "after", "sort", "filter"})
-MERGE_MEDIA_TYPES = frozenset({"application/json", "application/merge-patch+json"})
 
 
 def _media_type() -> str:
@@ -61,22 +62,31 @@ class ResourceHandlers:
         self, body: JSON, fields: str | None = None
     ) -> tuple[JSON, int, dict[str, str]]:
         selected = parse_fields(fields)
-        doc = await run_in_threadpool(self._service.create, body)
-        return select(doc, selected), 201, {"Location": doc["href"]}
+        created = await run_in_threadpool(self._service.create, body)
+        headers = {"Location": created.doc["href"], "ETag": etag(created.version)}
+        return select(created.doc, selected), 201, headers
 
-    async def retrieve(self, id_: str, fields: str | None = None) -> tuple[JSON, int]:
+    async def retrieve(
+        self, id_: str, fields: str | None = None
+    ) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
         selected = parse_fields(fields)
-        doc = await run_in_threadpool(self._service.get, id_)
-        return select(doc, selected), 200
+        found = await run_in_threadpool(self._service.get, id_)
+        headers = {"ETag": etag(found.version)}
+        if none_match(request.headers.get("if-none-match"), found.version):
+            return ConnexionResponse(status_code=304, headers=headers)
+        return select(found.doc, selected), 200, headers
 
-    async def patch(self, id_: str, body: Any, fields: str | None = None) -> tuple[JSON, int]:
-        media_type = _media_type()
-        if media_type not in MERGE_MEDIA_TYPES:
-            raise NotSupported(f"PATCH with {media_type} is not supported yet; use merge patch")
+    async def patch(
+        self, id_: str, body: Any, fields: str | None = None
+    ) -> tuple[JSON, int, dict[str, str]]:
         selected = parse_fields(fields)
-        doc = await run_in_threadpool(self._service.patch, id_, body)
-        return select(doc, selected), 200
+        condition = if_match(request.headers.get("if-match"))
+        patched = await run_in_threadpool(
+            partial(self._service.patch, id_, body, media_type=_media_type(), if_match=condition)
+        )
+        return select(patched.doc, selected), 200, {"ETag": etag(patched.version)}
 
     async def delete(self, id_: str) -> ConnexionResponse:
-        await run_in_threadpool(self._service.delete, id_)
+        condition = if_match(request.headers.get("if-match"))
+        await run_in_threadpool(partial(self._service.delete, id_, if_match=condition))
         return ConnexionResponse(status_code=204)

@@ -39,6 +39,59 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def merge_diff(source: JSON, target: JSON) -> JSON:
+    """The RFC 7396 merge patch that turns ``source`` into ``target``.
+
+    Members ``target`` lacks become ``null``, objects on both sides are diffed member by member,
+    any other changed value (arrays included) is replaced whole, and unchanged members are left
+    out, so ``merge_patch(source, merge_diff(source, target)) == target``. Neither argument is
+    modified; the patch may share values with ``target``.
+
+    Raises:
+        InvalidRequest: ``target`` has a ``null`` object member (at any depth not inside an
+            array): a merge patch reads ``null`` as "remove", so it cannot set one, and no TMF
+            schema allows one. Inside arrays ``null`` is kept, as arrays are replaced whole.
+    """
+    _reject_null_members(target, "")
+    return _object_diff(source, target)
+
+
+def _object_diff(source: Mapping[str, Any], target: Mapping[str, Any]) -> JSON:
+    patch: JSON = {}
+    for key, new in target.items():
+        if key in source and _same_json(source[key], new):
+            continue
+        old = source.get(key)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            patch[key] = _object_diff(old, new)
+        else:
+            patch[key] = new
+    patch.update((key, None) for key in source if key not in target)
+    return patch
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equality as JSON sees it: unlike Python's ``==``, ``true`` is not ``1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same_json(a[key], b[key]) for key in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _reject_null_members(value: Any, pointer: str) -> None:
+    if not isinstance(value, Mapping):
+        return
+    for key, member in value.items():
+        # RFC 6901 escaping, so the message names the member as a JSON Pointer.
+        path = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+        if member is None:
+            raise InvalidRequest(f"{path} would be null: attributes cannot be set to null")
+        _reject_null_members(member, path)
+
+
 def require_type(body: Mapping[str, Any], expected: str) -> None:
     """Refuse a document whose ``@type`` is not the resource's own type.
 

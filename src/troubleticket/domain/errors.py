@@ -9,7 +9,9 @@
      |    +-- ReasonRequired      the target status needs a statusChangeReason
      +-- InvalidTransition        the lifecycle table forbids from_status -> to_status
      +-- Conflict                 the resource kept changing under a write; nothing was written
+     +-- PreconditionFailed       the resource is not at a version the client's If-Match names
      +-- NotSupported             a declared feature this server does not offer
+     +-- PatchTestFailed          a JSON Patch ``test`` operation did not hold
 
 ``api/errors.py`` maps each class to an HTTP status; every class carries a stable ``code`` that
 clients can branch on.
@@ -76,5 +78,15 @@ class Conflict(TroubleTicketError):
     code = "conflict"
 
 
+class PreconditionFailed(TroubleTicketError):
+    code = "preconditionFailed"
+
+
 class NotSupported(TroubleTicketError):
     code = "notImplemented"
+
+
+class PatchTestFailed(TroubleTicketError):
+    """A JSON Patch (RFC 6902) ``test`` operation found another value; nothing was changed."""
+
+    code = "patchTestFailed"

@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from troubleticket.domain.errors import Conflict, NotFound
-from troubleticket.store.port import Collection, DuplicateId, Page, Store
+from troubleticket.domain.errors import Conflict, NotFound, PreconditionFailed
+from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
+from troubleticket.store.port import Collection, DuplicateId, Page, Store, Stored
 from troubleticket.types import JSON, Clock, IdFactory
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class PatchRule(Protocol):
     def __call__(self, current: JSON, patch: JSON, *, now: datetime) -> JSON: ...
 
 
+# Whether a stored version satisfies the client's If-Match condition.
+VersionCondition = Callable[[int], bool]
 # Checks a whole document against the resource's contract; raises InvalidRequest when it fails.
 Validate = Callable[[JSON], None]
 
@@ -76,8 +79,11 @@ class ResourceService:
     def _to_store(doc: JSON) -> JSON:
         return {key: value for key, value in doc.items() if key != "href"}
 
-    def create(self, body: JSON) -> JSON:
-        """Create a resource from a create request and return it as stored.
+    def _stored(self, stored: Stored) -> Stored:
+        return Stored(self._present(stored.doc), stored.version)
+
+    def create(self, body: JSON) -> Stored:
+        """Create a resource from a create request; return it with its version.
 
         Raises:
             TroubleTicketError: the request breaks a rule of the resource.
@@ -89,60 +95,85 @@ class ResourceService:
             )
             self._rules.validate(doc)
             try:
-                self._store.insert(self.collection, self._to_store(doc))
+                inserted = self._store.insert(self.collection, self._to_store(doc))
             except DuplicateId:
                 logger.warning("generated id %s was taken; drawing another", resource_id)
                 continue
-            return doc
+            return Stored(doc, inserted.version)
 
-    def get(self, resource_id: str) -> JSON:
-        """Return one resource.
+    def get(self, resource_id: str) -> Stored:
+        """Return one resource with its version.
 
         Raises:
             NotFound: there is no resource with that id.
         """
+        return self._stored(self._read(resource_id))
+
+    def _read(self, resource_id: str, if_match: VersionCondition | None = None) -> Stored:
         stored = self._store.get(self.collection, resource_id)
         if stored is None:
             raise NotFound(self.collection.value, resource_id)
-        return self._present(stored.doc)
+        if if_match is not None and not if_match(stored.version):
+            raise PreconditionFailed(
+                f"{self.collection.value} {resource_id} is at version {stored.version}, "
+                "which the If-Match condition does not name"
+            )
+        return stored
 
     def list(self, *, offset: int, limit: int) -> Page:
         """Return one page of resources in creation order, with the total count."""
         page = self._store.list(self.collection, offset=offset, limit=limit)
         return Page([self._present(doc) for doc in page.items], page.total)
 
-    def patch(self, resource_id: str, patch: JSON) -> JSON:
-        """Apply a merge patch and return the resource after it.
+    def patch(
+        self,
+        resource_id: str,
+        patch: Any,
+        *,
+        media_type: str = MERGE_PATCH,
+        if_match: VersionCondition | None = None,
+    ) -> Stored:
+        """Apply a patch in any TMF621 PATCH format; return the resource after it, with its version.
 
-        The rules run against the version just read and the write succeeds only if nobody wrote
-        in between; otherwise the patch is re-applied to the newer version, so concurrent
-        patches are serialised rather than lost.
+        The patch is translated and the rules run against the version just read, and the write
+        succeeds only if nobody wrote in between; otherwise all of it is redone on the newer
+        version, so concurrent patches are serialised rather than lost (a JSON Patch ``test``
+        or query path is always evaluated against what is then written over). With
+        ``if_match`` the client named the version(s) it edits: a newer one fails the
+        precondition instead of being patched.
 
         Raises:
             NotFound: there is no resource with that id.
+            PreconditionFailed: the current version does not satisfy ``if_match``.
+            PatchTestFailed: a JSON Patch ``test`` operation did not hold.
+            NotSupported: ``media_type`` is not a PATCH format TMF621 declares.
             TroubleTicketError: the patch breaks a rule of the resource.
             Conflict: the resource kept changing under the patch.
         """
         for _ in range(MAX_WRITE_ATTEMPTS):
-            stored = self._store.get(self.collection, resource_id)
-            if stored is None:
-                raise NotFound(self.collection.value, resource_id)
+            stored = self._read(resource_id, if_match)
             current = self._present(stored.doc)
-            updated = self._rules.patch(current, patch, now=self._clock())
+            merge = as_merge_patch(current, patch, media_type)
+            updated = self._rules.patch(current, merge, now=self._clock())
             if updated is current:
-                return current
+                return Stored(current, stored.version)
             self._rules.validate(updated)
-            if self._store.replace(
+            written = self._store.replace(
                 self.collection, self._to_store(updated), expected_version=stored.version
-            ):
-                return updated
+            )
+            if written:
+                return Stored(updated, written.version)
         raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")
 
-    def delete(self, resource_id: str) -> None:
-        """Delete a resource.
+    def delete(self, resource_id: str, *, if_match: VersionCondition | None = None) -> None:
+        """Delete a resource, if its version satisfies ``if_match`` when one is given.
 
         Raises:
             NotFound: there is no resource with that id.
+            PreconditionFailed: the current version does not satisfy ``if_match``.
         """
-        if not self._store.delete(self.collection, resource_id):
-            raise NotFound(self.collection.value, resource_id)
+        expected = None if if_match is None else self._read(resource_id, if_match).version
+        if not self._store.delete(self.collection, resource_id, expected_version=expected):
+            # Gone, or changed since it was read: read again to tell which.
+            self._read(resource_id, if_match)
+            raise PreconditionFailed(f"{self.collection.value} {resource_id} changed meanwhile")

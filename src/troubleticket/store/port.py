@@ -69,8 +69,13 @@ class Store(Protocol):
         """
         ...
 
-    def delete(self, collection: Collection, doc_id: str) -> bool:
-        """Remove a document; ``False`` when there was none."""
+    def delete(
+        self, collection: Collection, doc_id: str, *, expected_version: int | None = None
+    ) -> bool:
+        """Remove a document (only at ``expected_version`` when one is given).
+
+        ``False`` when there was none, or it is at another version.
+        """
         ...
 
     def close(self) -> None:

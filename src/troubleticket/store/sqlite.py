@@ -130,9 +130,14 @@ class SqliteStore:
             )
         return Stored(doc, expected_version + 1) if cursor.rowcount == 1 else None
 
-    def delete(self, collection: Collection, doc_id: str) -> bool:
+    def delete(
+        self, collection: Collection, doc_id: str, *, expected_version: int | None = None
+    ) -> bool:
         with self._transaction() as conn:
-            cursor = conn.execute(f"DELETE FROM {_TABLES[collection]} WHERE id = ?", (doc_id,))
+            cursor = conn.execute(
+                f"DELETE FROM {_TABLES[collection]} WHERE id = ? AND (? IS NULL OR version = ?)",
+                (doc_id, expected_version, expected_version),
+            )
         return cursor.rowcount == 1
 
     def close(self) -> None:

@@ -149,7 +149,7 @@ class ScriptedIds:
 
 
 def test_create_returns_the_ticket_with_its_id_and_derived_href(service: ResourceService) -> None:
-    created = service.create(a_ticket(name="Line down"))
+    created = service.create(a_ticket(name="Line down")).doc
 
     assert created["id"] == "tt-1"
     assert created["href"] == f"{TICKET_URL}/tt-1"
@@ -163,7 +163,7 @@ def test_create_returns_the_ticket_with_its_id_and_derived_href(service: Resourc
 def test_create_stores_the_ticket_without_href_at_version_1(
     service: ResourceService, db: SqliteStore
 ) -> None:
-    created = service.create(a_ticket())
+    created = service.create(a_ticket()).doc
 
     in_store = stored(db, created["id"])
     assert "href" not in in_store.doc
@@ -172,8 +172,8 @@ def test_create_stores_the_ticket_without_href_at_version_1(
 
 
 def test_create_draws_a_fresh_id_for_each_ticket(service: ResourceService) -> None:
-    first = service.create(a_ticket())
-    second = service.create(a_ticket())
+    first = service.create(a_ticket()).doc
+    second = service.create(a_ticket()).doc
 
     assert (first["id"], second["id"]) == ("tt-1", "tt-2")
     assert second["href"] == f"{TICKET_URL}/tt-2"
@@ -184,9 +184,9 @@ def test_create_retries_with_a_new_id_when_the_generated_one_is_taken(
 ) -> None:
     ids = ScriptedIds("taken", "taken", "fresh")
     service = ticket_service(db, clock, ids)
-    original = service.create(a_ticket(description="the original"))
+    original = service.create(a_ticket(description="the original")).doc
 
-    retried = service.create(a_ticket(description="the newcomer"))
+    retried = service.create(a_ticket(description="the newcomer")).doc
 
     assert retried["id"] == "fresh"
     assert retried["href"] == f"{TICKET_URL}/fresh"
@@ -218,9 +218,9 @@ def test_create_refuses_a_schema_invalid_ticket_and_writes_nothing(
 
 
 def test_get_returns_the_ticket_with_href(service: ResourceService) -> None:
-    created = service.create(a_ticket(name="Line down"))
+    created = service.create(a_ticket(name="Line down")).doc
 
-    got = service.get(created["id"])
+    got = service.get(created["id"]).doc
 
     assert got == created
     assert got["href"] == f"{TICKET_URL}/{created['id']}"
@@ -232,7 +232,7 @@ def test_get_derives_href_from_the_base_url_since_the_store_has_none(
     doc = create_ticket(a_ticket(), resource_id="put-by-hand", now=clock())
     db.insert(TICKETS, doc)
 
-    got = service.get("put-by-hand")
+    got = service.get("put-by-hand").doc
 
     assert got == {"id": "put-by-hand", "href": f"{TICKET_URL}/put-by-hand", **doc}
 
@@ -246,7 +246,7 @@ def test_get_of_an_unknown_id_raises_not_found(service: ResourceService) -> None
 
 
 def test_list_presents_every_ticket_with_href_in_creation_order(service: ResourceService) -> None:
-    created = [service.create(a_ticket(name=f"ticket {n}")) for n in range(3)]
+    created = [service.create(a_ticket(name=f"ticket {n}")).doc for n in range(3)]
 
     page = service.list(offset=0, limit=10)
 
@@ -271,11 +271,11 @@ def test_list_pages_and_keeps_the_total(service: ResourceService) -> None:
 def test_patch_applies_the_ticket_rules_and_persists_the_result(
     service: ResourceService, db: SqliteStore, clock: FrozenClock
 ) -> None:
-    created = service.create(a_ticket())
+    created = service.create(a_ticket()).doc
     later = "2026-11-20T09:30:00.000Z"
     clock.advance(minutes=90)
 
-    patched = service.patch(created["id"], {"status": "inProgress", "priority": "High"})
+    patched = service.patch(created["id"], {"status": "inProgress", "priority": "High"}).doc
 
     assert patched["href"] == created["href"]
     assert patched["status"] == "inProgress"
@@ -288,16 +288,16 @@ def test_patch_applies_the_ticket_rules_and_persists_the_result(
     ]
     assert patched["creationDate"] == CREATED_AT
     assert stored(db, created["id"]) == Stored(without_href(patched), 2)
-    assert service.get(created["id"]) == patched
+    assert service.get(created["id"]).doc == patched
 
 
 def test_patch_that_changes_nothing_does_not_write(
     service: ResourceService, db: SqliteStore, clock: FrozenClock
 ) -> None:
-    created = service.create(a_ticket(name="Same"))
+    created = service.create(a_ticket(name="Same")).doc
     clock.advance(hours=1)
 
-    result = service.patch(created["id"], {"name": "Same", "href": created["href"]})
+    result = service.patch(created["id"], {"name": "Same", "href": created["href"]}).doc
 
     assert result == created
     assert stored(db, created["id"]) == Stored(without_href(created), 1)
@@ -306,7 +306,7 @@ def test_patch_that_changes_nothing_does_not_write(
 def test_patch_with_an_illegal_transition_leaves_the_ticket_untouched(
     service: ResourceService, db: SqliteStore, clock: FrozenClock
 ) -> None:
-    created = service.create(a_ticket())
+    created = service.create(a_ticket()).doc
     clock.advance(hours=1)
 
     with pytest.raises(InvalidTransition):
@@ -318,7 +318,7 @@ def test_patch_with_an_illegal_transition_leaves_the_ticket_untouched(
 def test_patch_whose_result_breaks_the_schema_raises_invalid_request_and_writes_nothing(
     service: ResourceService, db: SqliteStore, clock: FrozenClock
 ) -> None:
-    created = service.create(a_ticket(note=[{"@type": "Note", "text": "typed"}]))
+    created = service.create(a_ticket(note=[{"@type": "Note", "text": "typed"}])).doc
     clock.advance(hours=1)
 
     with pytest.raises(InvalidRequest, match="note"):
@@ -339,12 +339,12 @@ def test_a_patch_that_loses_a_race_is_reapplied_to_the_newer_version(
 ) -> None:
     proxy = InterleavingStore(db)
     service = ticket_service(proxy, clock)
-    created = service.create(a_ticket(name="Original", priority="Low"))
+    created = service.create(a_ticket(name="Original", priority="Low")).doc
     ticket_id = created["id"]
     # While the rename is on its way to the store, another writer changes the priority.
-    proxy.interleave = lambda: service.patch(ticket_id, {"priority": "High"})
+    proxy.interleave = lambda: service.patch(ticket_id, {"priority": "High"}).doc
 
-    result = service.patch(ticket_id, {"name": "Renamed"})
+    result = service.patch(ticket_id, {"name": "Renamed"}).doc
 
     assert result["name"] == "Renamed"
     assert result["priority"] == "High"
@@ -360,7 +360,7 @@ def test_patch_raises_conflict_after_max_write_attempts_and_changes_nothing(
 ) -> None:
     proxy = AlwaysStaleStore(db)
     service = ticket_service(proxy, clock)
-    created = service.create(a_ticket(name="Original"))
+    created = service.create(a_ticket(name="Original")).doc
 
     with pytest.raises(Conflict):
         service.patch(created["id"], {"name": "Never stored"})
@@ -372,7 +372,7 @@ def test_patch_raises_conflict_after_max_write_attempts_and_changes_nothing(
 def test_concurrent_patches_of_different_attributes_are_all_kept(
     service: ResourceService, db: SqliteStore
 ) -> None:
-    created = service.create(a_ticket())
+    created = service.create(a_ticket()).doc
     patches: list[dict[str, Any]] = [
         {"name": "renamed"},
         {"description": "redescribed"},
@@ -380,7 +380,7 @@ def test_concurrent_patches_of_different_attributes_are_all_kept(
         {"ticketType": "complaint"},
         {"priority": "Urgent"},
     ]
-    run_together(lambda patch: service.patch(created["id"], patch), patches)
+    run_together(lambda patch: service.patch(created["id"], patch).doc, patches)
 
     final = stored(db, created["id"])
     for patch in patches:
@@ -395,7 +395,7 @@ def test_concurrent_patches_of_different_attributes_are_all_kept(
 def test_delete_removes_the_ticket_so_get_raises_not_found(
     service: ResourceService, db: SqliteStore
 ) -> None:
-    created = service.create(a_ticket())
+    created = service.create(a_ticket()).doc
 
     service.delete(created["id"])
 
@@ -406,16 +406,16 @@ def test_delete_removes_the_ticket_so_get_raises_not_found(
 
 
 def test_delete_of_an_unknown_id_raises_not_found(service: ResourceService) -> None:
-    kept = service.create(a_ticket())
+    kept = service.create(a_ticket()).doc
 
     with pytest.raises(NotFound):
         service.delete("nope")
 
-    assert service.get(kept["id"]) == kept
+    assert service.get(kept["id"]).doc == kept
 
 
 def test_deleting_twice_raises_not_found_the_second_time(service: ResourceService) -> None:
-    created = service.create(a_ticket())
+    created = service.create(a_ticket()).doc
     service.delete(created["id"])
 
     with pytest.raises(NotFound):
