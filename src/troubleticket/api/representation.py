@@ -1,8 +1,9 @@
-"""TMF630 attribute selection (``fields=``) and offset/limit paging parameters."""
+"""TMF630 attribute selection (``fields=``), offset/limit paging and its RFC 8288 Link header."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.types import JSON
@@ -56,3 +57,31 @@ def paging(offset: int | None, limit: int | None, *, default_limit: int, max_lim
     if not 0 <= limit <= max_limit:
         raise InvalidRequest(f"limit must be between 0 and {max_limit}, not {limit}")
     return Paging(offset, limit)
+
+
+def link_header(url: str, raw_query: str, page: Paging, total: int) -> str | None:
+    """RFC 8288 links to the first, previous, next and last pages of the same query.
+
+    The other query terms are kept exactly as the client sent them (TMF630 filters can carry
+    encoded operators that re-encoding would change); only offset and limit are replaced.
+    """
+    if page.limit == 0:
+        return None
+    kept = [
+        term
+        for term in raw_query.split("&")
+        if term and unquote(term.split("=", 1)[0]) not in ("offset", "limit")
+    ]
+
+    def at(offset: int) -> str:
+        query = "&".join([*kept, f"offset={offset}", f"limit={page.limit}"])
+        return f"{url}?{query}"
+
+    last = max(0, (total - 1) // page.limit * page.limit)
+    links = [(at(0), "first")]
+    if page.offset > 0:
+        links.append((at(max(0, page.offset - page.limit)), "prev"))
+    if page.offset + page.limit < total:
+        links.append((at(page.offset + page.limit), "next"))
+    links.append((at(last), "last"))
+    return ", ".join(f'<{target}>; rel="{rel}"' for target, rel in links)

@@ -15,15 +15,12 @@ from connexion.lifecycle import ConnexionResponse
 from starlette.concurrency import run_in_threadpool
 
 from troubleticket.api.conditional import etag, if_match, none_match
-from troubleticket.api.representation import paging, parse_fields, select
+from troubleticket.api.representation import link_header, paging, parse_fields, select
 from troubleticket.config import Settings
 from troubleticket.domain.errors import NotSupported
 from troubleticket.services.resources import ResourceService
+from troubleticket.store.query import parse_filter, parse_sort
 from troubleticket.types import JSON
-
-LIST_PARAMETERS = frozenset({"fields", "offset", "limit"})
-# Declared by TMF621 v5 for lists, not offered by this server yet: answered with 501.
-UNSUPPORTED_LIST_PARAMETERS = frozenset({"before", "after", "sort", "filter"})
 
 
 def _media_type() -> str:
@@ -37,13 +34,25 @@ class ResourceHandlers:
         self._settings = settings
 
     async def list(
-        self, fields: str | None = None, offset: int | None = None, limit: int | None = None
+        self,
+        fields: str | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        sort: str | None = None,
+        filter_: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
-        unsupported = sorted(set(request.query_params) - LIST_PARAMETERS)
+        unsupported = [
+            name
+            for name, value in (("filter", filter_), ("before", before), ("after", after))
+            if value  # an empty value asks for nothing
+        ]
         if unsupported:
-            attributes = sorted(set(unsupported) - UNSUPPORTED_LIST_PARAMETERS)
-            what = "attribute filtering" if attributes else "these list parameters"
-            raise NotSupported(f"This server does not support {what} yet: {', '.join(unsupported)}")
+            raise NotSupported(
+                f"This server does not support {', '.join(unsupported)} on lists yet; "
+                "use attribute filters, sort, offset and limit"
+            )
         selected = parse_fields(fields)
         page_request = paging(
             offset,
@@ -51,11 +60,26 @@ class ResourceHandlers:
             default_limit=self._settings.default_page_size,
             max_limit=self._settings.max_page_size,
         )
+        raw_query = request.url.query
         page = await run_in_threadpool(
-            self._service.list, offset=page_request.offset, limit=page_request.limit
+            partial(
+                self._service.list,
+                offset=page_request.offset,
+                limit=page_request.limit,
+                where=parse_filter(raw_query),
+                sort=parse_sort(sort),
+            )
         )
         items = [select(doc, selected) for doc in page.items]
         headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(items))}
+        link = link_header(
+            f"{self._settings.public_base_url}{request.url.path}",
+            raw_query,
+            page_request,
+            page.total,
+        )
+        if link:
+            headers["Link"] = link
         return items, 200, headers
 
     async def create(

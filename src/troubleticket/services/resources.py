@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from troubleticket.domain.errors import Conflict, NotFound, PreconditionFailed
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
-from troubleticket.store.port import Collection, DuplicateId, Page, Store, Stored
+from troubleticket.store.port import MATCH_ALL, Collection, DuplicateId, Page, Store, Stored
+from troubleticket.store.query import Filter, SortKey
 from troubleticket.types import JSON, Clock, IdFactory
 
 logger = logging.getLogger(__name__)
@@ -120,9 +121,16 @@ class ResourceService:
             )
         return stored
 
-    def list(self, *, offset: int, limit: int) -> Page:
-        """Return one page of resources in creation order, with the total count."""
-        page = self._store.list(self.collection, offset=offset, limit=limit)
+    def list(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        where: Filter = MATCH_ALL,
+        sort: tuple[SortKey, ...] = (),
+    ) -> Page:
+        """One page of the resources ``where`` matches, with the total count of matches."""
+        page = self._store.list(self.collection, offset=offset, limit=limit, where=where, sort=sort)
         return Page([self._present(doc) for doc in page.items], page.total)
 
     def patch(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from troubleticket.store.query import Filter, SortKey
 from troubleticket.types import JSON
 
 
@@ -37,6 +38,10 @@ class Page:
     total: int
 
 
+# The filter of an unfiltered listing.
+MATCH_ALL = Filter()
+
+
 class DuplicateId(Exception):
     """A document with that id already exists in the collection."""
 
@@ -57,8 +62,20 @@ class Store(Protocol):
         """Return the document and its version, or ``None`` when there is none."""
         ...
 
-    def list(self, collection: Collection, *, offset: int, limit: int) -> Page:
-        """Documents in insertion order: ``offset`` skipped, at most ``limit`` returned."""
+    def list(
+        self,
+        collection: Collection,
+        *,
+        offset: int,
+        limit: int,
+        where: Filter = MATCH_ALL,
+        sort: tuple[SortKey, ...] = (),
+    ) -> Page:
+        """The documents ``where`` matches, ``offset`` skipped, at most ``limit`` returned.
+
+        Without ``sort`` they come in insertion order; with it, by the keys and then by ``id``.
+        ``where`` and ``sort`` mean exactly what ``store.query``'s evaluator says they mean.
+        """
         ...
 
     def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:

@@ -20,13 +20,38 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from troubleticket.store.port import Collection, DuplicateId, Page, Stored
+from troubleticket.store.port import MATCH_ALL, Collection, DuplicateId, Page, Stored
+from troubleticket.store.query import Filter, SortKey, values_at
+from troubleticket.store.sqlite_query import (
+    PARTY_ID_PATH,
+    Kind,
+    Layout,
+    order_clause,
+    register_functions,
+    where_clause,
+)
 from troubleticket.types import JSON
 
-_TABLES = {
-    Collection.TROUBLE_TICKET: "trouble_ticket",
-    Collection.TROUBLE_TICKET_SPECIFICATION: "trouble_ticket_specification",
+# Indexed attributes of tickets: (path, column, kind). Each column is generated from the document
+# and indexed together with seq, so a filtered page in insertion order reads the index only.
+_TICKET_COLUMNS = (
+    (("status",), "status", Kind.TEXT),
+    (("severity",), "severity", Kind.TEXT),
+    (("priority",), "priority", Kind.TEXT),
+    (("ticketType",), "ticket_type", Kind.TEXT),
+    (("creationDate",), "creation_date", Kind.INSTANT),
+    (("lastUpdate",), "last_update", Kind.INSTANT),
+)
+
+_LAYOUTS = {
+    Collection.TROUBLE_TICKET: Layout(
+        table="trouble_ticket",
+        columns={path: (column, kind) for path, column, kind in _TICKET_COLUMNS},
+        party_ids=("trouble_ticket_party", "party_id"),
+    ),
+    Collection.TROUBLE_TICKET_SPECIFICATION: Layout(table="trouble_ticket_specification"),
 }
+_TABLES = {collection: layout.table for collection, layout in _LAYOUTS.items()}
 
 
 def _dumps(doc: JSON) -> str:
@@ -54,6 +79,22 @@ class SqliteStore:
         schema = resources.files("troubleticket.store").joinpath("schema.sql").read_text()
         # executescript manages its own transaction; every statement in it is idempotent.
         self._connection().executescript(schema)
+        self._add_indexed_columns()
+
+    def _add_indexed_columns(self) -> None:
+        with self._transaction() as conn:
+            for layout in _LAYOUTS.values():
+                existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({layout.table})")}
+                for path, (column, _kind) in layout.columns.items():
+                    if column not in existing:
+                        conn.execute(
+                            f"ALTER TABLE {layout.table} ADD COLUMN {column} "
+                            f"GENERATED ALWAYS AS (json_extract(doc, '$.{'.'.join(path)}')) VIRTUAL"
+                        )
+                    conn.execute(
+                        f"CREATE INDEX IF NOT EXISTS {layout.table}_by_{column} "
+                        f"ON {layout.table} ({column}, seq)"
+                    )
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -67,6 +108,8 @@ class SqliteStore:
                 uri=self._memory_keeper is not None,
             )
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            register_functions(conn)
             # FULL syncs the WAL on every commit: a 201 means the ticket survives a power cut,
             # not only a process crash (NORMAL would guarantee the latter only).
             conn.execute("PRAGMA synchronous=FULL")
@@ -91,13 +134,29 @@ class SqliteStore:
     def insert(self, collection: Collection, doc: JSON) -> Stored:
         try:
             with self._transaction() as conn:
-                conn.execute(
+                cursor = conn.execute(
                     f"INSERT INTO {_TABLES[collection]} (id, version, doc) VALUES (?, 1, ?)",
                     (doc["id"], _dumps(doc)),
                 )
+                self._index_parties(conn, collection, cursor.lastrowid, doc)
         except sqlite3.IntegrityError as exc:
             raise DuplicateId(doc["id"]) from exc
         return Stored(doc, 1)
+
+    @staticmethod
+    def _index_parties(
+        conn: sqlite3.Connection, collection: Collection, seq: int | None, doc: JSON
+    ) -> None:
+        side = _LAYOUTS[collection].party_ids
+        if side is None or seq is None:
+            return
+        table, column = side
+        conn.execute(f"DELETE FROM {table} WHERE seq = ?", (seq,))
+        party_ids = {str(v) for v in values_at(doc, PARTY_ID_PATH) if isinstance(v, str | int)}
+        conn.executemany(
+            f"INSERT INTO {table} (seq, {column}) VALUES (?, ?)",
+            [(seq, party_id) for party_id in sorted(party_ids)],
+        )
 
     def get(self, collection: Collection, doc_id: str) -> Stored | None:
         row = (
@@ -107,15 +166,28 @@ class SqliteStore:
         )
         return Stored(json.loads(row[0]), row[1]) if row else None
 
-    def list(self, collection: Collection, *, offset: int, limit: int) -> Page:
-        table = _TABLES[collection]
+    def list(
+        self,
+        collection: Collection,
+        *,
+        offset: int,
+        limit: int,
+        where: Filter = MATCH_ALL,
+        sort: tuple[SortKey, ...] = (),
+    ) -> Page:
+        layout = _LAYOUTS[collection]
+        condition, params = where_clause(layout, where)
+        order, order_params = order_clause(layout, sort)
         conn = self._connection()
         # One read transaction so the count and the page agree with each other.
         conn.execute("BEGIN")
         try:
-            total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            total = conn.execute(
+                f"SELECT count(*) FROM {layout.table} {condition}", params
+            ).fetchone()[0]
             rows = conn.execute(
-                f"SELECT doc FROM {table} ORDER BY seq LIMIT ? OFFSET ?", (limit, offset)
+                f"SELECT doc FROM {layout.table} {condition} {order} LIMIT ? OFFSET ?",
+                [*params, *order_params, limit, offset],
             ).fetchall()
         finally:
             conn.execute("COMMIT")
@@ -123,12 +195,15 @@ class SqliteStore:
 
     def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
         with self._transaction() as conn:
-            cursor = conn.execute(
+            row = conn.execute(
                 f"UPDATE {_TABLES[collection]} SET doc = ?, version = version + 1 "
-                "WHERE id = ? AND version = ?",
+                "WHERE id = ? AND version = ? RETURNING seq",
                 (_dumps(doc), doc["id"], expected_version),
-            )
-        return Stored(doc, expected_version + 1) if cursor.rowcount == 1 else None
+            ).fetchone()
+            if row is None:
+                return None
+            self._index_parties(conn, collection, row[0], doc)
+        return Stored(doc, expected_version + 1)
 
     def delete(
         self, collection: Collection, doc_id: str, *, expected_version: int | None = None

@@ -1,0 +1,173 @@
+"""The last translation step for SQLite: a store-neutral ``Filter``/``SortKey`` list to SQL.
+
+Attributes that lists filter and sort on most (status, severity, priority, ticketType, the
+creation and update dates, the related party id) have indexed columns; conditions on them become
+plain SQL and use the index. Any other attribute path is evaluated by ``store.query``'s reference
+evaluator, registered as SQL functions, so every path — through arrays too — means exactly what
+it means for every other store. Literals always travel as SQL parameters, never as SQL text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from functools import lru_cache
+from typing import Any
+
+from troubleticket.store.query import (
+    AnyOf,
+    Comparison,
+    Filter,
+    Op,
+    SortKey,
+    canonical_instant,
+    compare,
+    group_matches,
+    instant,
+    sort_value,
+)
+
+Path = tuple[str, ...]
+SQL = tuple[str, list[Any]]
+
+
+class Kind(Enum):
+    TEXT = "text"
+    # Written by the server in one canonical form (UTC, milliseconds, "Z"), so text order is
+    # time order and a literal in any offset is compared after converting it to that form.
+    INSTANT = "instant"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How one collection is laid out: its table, indexed columns and side tables."""
+
+    table: str
+    columns: Mapping[Path, tuple[str, Kind]] = field(default_factory=dict)
+    # (table, column) holding each related party id of a document, keyed by the document's seq.
+    party_ids: tuple[str, str] | None = None
+
+
+PARTY_ID_PATH: Path = ("relatedParty", "partyOrPartyRole", "id")
+
+_SQL_OPS = {Op.EQ: "=", Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
+
+
+def _day_bounds(literal: str) -> tuple[str, str] | None:
+    """For a date-only literal, the canonical instants starting that UTC day and the next."""
+    if len(literal) != 10:
+        return None
+    start = instant(literal)
+    if start is None:
+        return None
+    render = "%Y-%m-%dT%H:%M:%S.000Z"
+    return start.strftime(render), (start + timedelta(days=1)).strftime(render)
+
+
+def _column_condition(column: str, kind: Kind, comparison: Comparison) -> SQL:
+    op, literal = comparison.op, comparison.value
+    if op is Op.REGEX:
+        return f"tt_regex(?, {column})", [literal]
+    if op is Op.NE:
+        inner, params = _column_condition(column, kind, Comparison(comparison.path, Op.EQ, literal))
+        return f"({column} IS NULL OR NOT ({inner}))", params
+    if kind is Kind.INSTANT:
+        day = _day_bounds(literal)
+        if op is Op.EQ and day is not None:
+            return f"({column} >= ? AND {column} < ?)", list(day)
+        canonical = canonical_instant(literal)
+        if canonical is not None:
+            return f"{column} {_SQL_OPS[op]} ?", [canonical]
+    return f"{column} {_SQL_OPS[op]} ?", [literal]
+
+
+def _encode(comparisons: list[Comparison]) -> str:
+    return json.dumps([[list(c.path), c.op.value, c.value] for c in comparisons])
+
+
+@lru_cache(maxsize=256)
+def _decode(encoded: str) -> AnyOf:
+    return AnyOf(tuple(Comparison(tuple(p), Op(op), value) for p, op, value in json.loads(encoded)))
+
+
+def _group_condition(layout: Layout, group: AnyOf) -> SQL:
+    parts: list[str] = []
+    params: list[Any] = []
+    evaluated: list[Comparison] = []
+    for comparison in group.comparisons:
+        indexed = layout.columns.get(comparison.path)
+        if indexed is not None:
+            sql, values = _column_condition(*indexed, comparison)
+        elif comparison.path == PARTY_ID_PATH and comparison.op is Op.EQ and layout.party_ids:
+            side, column = layout.party_ids
+            sql, values = f"seq IN (SELECT seq FROM {side} WHERE {column} = ?)", [comparison.value]
+        else:
+            evaluated.append(comparison)
+            continue
+        parts.append(sql)
+        params.extend(values)
+    if evaluated:
+        parts.append("tt_match(doc, ?)")
+        params.append(_encode(evaluated))
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def where_clause(layout: Layout, flt: Filter) -> SQL:
+    """``WHERE …`` (or an empty string) and its parameters for a filter."""
+    if not flt.groups:
+        return "", []
+    parts: list[str] = []
+    params: list[Any] = []
+    for group in flt.groups:
+        sql, values = _group_condition(layout, group)
+        parts.append(sql)
+        params.extend(values)
+    return "WHERE " + " AND ".join(parts), params
+
+
+def order_clause(layout: Layout, sort: tuple[SortKey, ...]) -> SQL:
+    """``ORDER BY …`` and its parameters: insertion order, or the keys then ``id``."""
+    if not sort:
+        return "ORDER BY seq", []
+    parts: list[str] = []
+    params: list[Any] = []
+    for key in sort:
+        indexed = layout.columns.get(key.path)
+        if indexed is not None:
+            expression = indexed[0]
+        else:
+            expression = "tt_sort(doc, ?)"
+            params.append(json.dumps(list(key.path)))
+        parts.append(f"{expression} {'DESC' if key.descending else 'ASC'}")
+    # Deterministic pages: documents equal on every key are ordered by id.
+    parts.append("id ASC")
+    return "ORDER BY " + ", ".join(parts), params
+
+
+@lru_cache(maxsize=64)
+def _doc(text: str) -> Any:
+    # A row's document is decoded once even when several conditions of a query need it.
+    return json.loads(text)
+
+
+def _tt_match(doc: str, encoded: str) -> bool:
+    return group_matches(_doc(doc), _decode(encoded))
+
+
+def _tt_regex(pattern: str, value: Any) -> bool:
+    return value is not None and compare(value, Op.REGEX, pattern)
+
+
+def _tt_sort(doc: str, encoded_path: str) -> Any:
+    return sort_value(_doc(doc), tuple(json.loads(encoded_path)))
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Make the reference evaluator available to SQL on this connection."""
+    conn.create_function("tt_match", 2, _tt_match, deterministic=True)
+    conn.create_function("tt_regex", 2, _tt_regex, deterministic=True)
+    conn.create_function("tt_sort", 2, _tt_sort, deterministic=True)
