@@ -321,13 +321,8 @@ class TestFeaturesNotOffered:
     @pytest.mark.parametrize("collection", [TICKETS, SPECIFICATIONS])
     @pytest.mark.parametrize(
         "query",
-        [
-            {"filter": "$[?(@.status=='acknowledged')]"},
-            {"before": "abc"},
-            {"after": "abc"},
-            {"status": "acknowledged", "after": "abc"},
-        ],
-        ids=["filter", "before", "after", "attribute-with-cursor"],
+        [{"filter": "note[*].author"}, {"status": "acknowledged", "filter": "$..author"}],
+        ids=["jsonpath-wildcard", "attribute-with-recursive-descent"],
     )
     def test_a_list_query_the_server_cannot_honour_is_a_501_not_unfiltered_data(
         self, client: TestClient, collection: str, query: dict[str, str]
@@ -336,8 +331,7 @@ class TestFeaturesNotOffered:
 
         response = client.get(collection, params=query)
 
-        names = [name for name in query if name in ("filter", "before", "after")]
-        assert_tmf_error(response, 501, "notImplemented", mentions=tuple(names))
+        assert_tmf_error(response, 501, "notImplemented")
 
     @pytest.mark.parametrize(
         ("method", "path", "body"),

@@ -146,3 +146,67 @@ def test_an_unknown_sort_attribute_sorts_nothing_but_still_pages_by_id(
 
 def test_a_malformed_sort_is_a_400(client: TestClient) -> None:
     assert_tmf_error(client.get(f"{TICKETS}?sort=-"), 400, "invalidRequest")
+
+
+def link(response: Any, rel: str) -> str | None:
+    for target, found in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers.get("Link", "")):
+        if found == rel:
+            return target.removeprefix("https://tt.example.com")
+    return None
+
+
+class TestCursorPaging:
+    def test_following_next_links_visits_every_ticket_once_in_order(
+        self, client: TestClient, tickets: list[dict[str, Any]]
+    ) -> None:
+        seen: list[str] = []
+        url: str | None = f"{TICKETS}?sort=-creationDate&limit=4"
+        while url:
+            response = client.get(url)
+            seen += names(response)
+            url = link(response, "next")
+        assert seen == [f"ticket {n}" for n in range(5, -1, -1)]
+
+    def test_a_cursor_page_stays_put_when_tickets_are_created_meanwhile(
+        self, client: TestClient, tickets: list[dict[str, Any]]
+    ) -> None:
+        first = client.get(f"{TICKETS}?limit=3")
+        assert names(first) == ["ticket 0", "ticket 1", "ticket 2"]
+        client.post(TICKETS, json=a_ticket(name="newcomer"))
+
+        following = client.get(link(first, "next") or "")
+        assert names(following) == ["ticket 3", "ticket 4", "ticket 5"]
+        assert names(client.get(link(following, "next") or "")) == ["newcomer"]
+
+    def test_the_prev_link_walks_back(
+        self, client: TestClient, tickets: list[dict[str, Any]]
+    ) -> None:
+        first = client.get(f"{TICKETS}?sort=severity,name&limit=2")
+        second = client.get(link(first, "next") or "")
+        back = client.get(link(second, "prev") or "")
+        assert names(back) == names(first)
+        assert link(back, "prev") is None
+
+    def test_a_cursor_keeps_the_filter_and_the_total(
+        self, client: TestClient, tickets: list[dict[str, Any]]
+    ) -> None:
+        first = client.get(f"{TICKETS}?severity=Critical,Minor&limit=2")
+        second = client.get(link(first, "next") or "")
+        assert names(first) + names(second) == ["ticket 0", "ticket 1", "ticket 3", "ticket 4"]
+        assert second.headers["X-Total-Count"] == "4"
+
+    @pytest.mark.parametrize(
+        "query", ["after=garbage", "before=%21%21", "after=abc&before=abc", "after=abc&offset=2"]
+    )
+    def test_a_cursor_that_is_not_ours_or_mixed_paging_is_a_400(
+        self, client: TestClient, tickets: list[dict[str, Any]], query: str
+    ) -> None:
+        assert_tmf_error(client.get(f"{TICKETS}?{query}"), 400, "invalidRequest")
+
+    def test_a_cursor_of_another_sort_order_is_a_400(
+        self, client: TestClient, tickets: list[dict[str, Any]]
+    ) -> None:
+        cursor_link = link(client.get(f"{TICKETS}?sort=name&limit=2"), "next") or ""
+        cursor = cursor_link.split("after=")[1].split("&")[0]
+        response = client.get(f"{TICKETS}?sort=-name&after={cursor}")
+        assert_tmf_error(response, 400, "invalidRequest", mentions=("sort order",))

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from troubleticket.domain.errors import InvalidRequest
 from troubleticket.store.port import Collection, Store
 from troubleticket.store.query import Filter, SortKey, matches, parse_filter, parse_sort
 
@@ -215,3 +216,43 @@ def test_an_updated_ticket_is_found_by_its_new_values_only(corpus: Store) -> Non
 def test_a_deleted_ticket_is_no_longer_found_by_its_party(corpus: Store) -> None:
     assert corpus.delete(TICKETS, "t3")
     assert ids(corpus, parse_filter("relatedParty.partyOrPartyRole.id=42")) == ["t1"]
+
+
+@pytest.mark.parametrize(("raw", "expected"), SORTS, ids=[raw for raw, _ in SORTS])
+def test_cursors_walk_every_sort_order_forwards_and_backwards(
+    corpus: Store, raw: str, expected: list[str]
+) -> None:
+    sort = parse_sort(raw)
+    forwards: list[str] = []
+    page = corpus.list(TICKETS, offset=0, limit=1, sort=sort)
+    while True:
+        forwards += [doc["id"] for doc in page.items]
+        if page.next_cursor is None:
+            break
+        page = corpus.list(TICKETS, offset=0, limit=1, sort=sort, after=page.next_cursor)
+    assert forwards == expected
+
+    backwards: list[str] = [doc["id"] for doc in page.items]
+    while page.prev_cursor is not None:
+        page = corpus.list(TICKETS, offset=0, limit=1, sort=sort, before=page.prev_cursor)
+        backwards = [doc["id"] for doc in page.items] + backwards
+    assert backwards == expected
+
+
+def test_a_cursor_page_is_not_shifted_by_documents_inserted_before_it(corpus: Store) -> None:
+    first = corpus.list(TICKETS, offset=0, limit=2, sort=parse_sort("id"))
+    corpus.insert(TICKETS, {"id": "t0", "@type": "TroubleTicket", "status": "acknowledged"})
+
+    assert first.next_cursor is not None
+    second = corpus.list(TICKETS, offset=0, limit=2, sort=parse_sort("id"), after=first.next_cursor)
+    assert [doc["id"] for doc in second.items] == ["t3", "t4"]
+    assert second.total == len(CORPUS) + 1
+
+
+def test_a_cursor_for_another_sort_order_is_refused(corpus: Store) -> None:
+    page = corpus.list(TICKETS, offset=0, limit=1, sort=parse_sort("severity"))
+    assert page.next_cursor is not None
+    with pytest.raises(InvalidRequest, match="sort order"):
+        corpus.list(
+            TICKETS, offset=0, limit=1, sort=parse_sort("-severity"), after=page.next_cursor
+        )

@@ -1,4 +1,4 @@
-"""TMF630 attribute selection (``fields=``), offset/limit paging and its RFC 8288 Link header."""
+"""TMF630 attribute selection (``fields=``), paging parameters and RFC 8288 Link headers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from troubleticket.domain.errors import InvalidRequest
+from troubleticket.store.port import Page
 from troubleticket.types import JSON
 
 # TMF630 keeps id and href in every selection; TMF621 v5 requires @type on every resource
@@ -59,23 +60,28 @@ def paging(offset: int | None, limit: int | None, *, default_limit: int, max_lim
     return Paging(offset, limit)
 
 
-def link_header(url: str, raw_query: str, page: Paging, total: int) -> str | None:
-    """RFC 8288 links to the first, previous, next and last pages of the same query.
-
-    The other query terms are kept exactly as the client sent them (TMF630 filters can carry
-    encoded operators that re-encoding would change); only offset and limit are replaced.
-    """
-    if page.limit == 0:
-        return None
-    kept = [
+def _query_without(raw_query: str, names: tuple[str, ...]) -> list[str]:
+    # The other terms are kept exactly as the client sent them: TMF630 filters can carry encoded
+    # operators that decoding and re-encoding would change.
+    return [
         term
         for term in raw_query.split("&")
-        if term and unquote(term.split("=", 1)[0]) not in ("offset", "limit")
+        if term and unquote(term.split("=", 1)[0]) not in names
     ]
 
+
+def _links(links: list[tuple[str, str]]) -> str:
+    return ", ".join(f'<{target}>; rel="{rel}"' for target, rel in links)
+
+
+def offset_links(url: str, raw_query: str, page: Paging, total: int) -> str | None:
+    """RFC 8288 links to the first, previous, next and last pages by offset."""
+    if page.limit == 0:
+        return None
+    kept = _query_without(raw_query, ("offset", "limit"))
+
     def at(offset: int) -> str:
-        query = "&".join([*kept, f"offset={offset}", f"limit={page.limit}"])
-        return f"{url}?{query}"
+        return f"{url}?{'&'.join([*kept, f'offset={offset}', f'limit={page.limit}'])}"
 
     last = max(0, (total - 1) // page.limit * page.limit)
     links = [(at(0), "first")]
@@ -84,4 +90,24 @@ def link_header(url: str, raw_query: str, page: Paging, total: int) -> str | Non
     if page.offset + page.limit < total:
         links.append((at(page.offset + page.limit), "next"))
     links.append((at(last), "last"))
-    return ", ".join(f'<{target}>; rel="{rel}"' for target, rel in links)
+    return _links(links)
+
+
+def cursor_links(url: str, raw_query: str, limit: int, page: Page) -> str | None:
+    """RFC 8288 links to the first page and, by cursor, to the pages before and after this one.
+
+    Cursor pages stay put when tickets are created meanwhile, which offsets do not.
+    """
+    if limit == 0:
+        return None
+    kept = _query_without(raw_query, ("offset", "limit", "after", "before"))
+
+    def at(*extra: str) -> str:
+        return f"{url}?{'&'.join([*kept, *extra, f'limit={limit}'])}"
+
+    links = [(at(), "first")]
+    if page.prev_cursor:
+        links.append((at(f"before={page.prev_cursor}"), "prev"))
+    if page.next_cursor:
+        links.append((at(f"after={page.next_cursor}"), "next"))
+    return _links(links)

@@ -15,9 +15,15 @@ from connexion.lifecycle import ConnexionResponse
 from starlette.concurrency import run_in_threadpool
 
 from troubleticket.api.conditional import etag, if_match, none_match
-from troubleticket.api.representation import link_header, paging, parse_fields, select
+from troubleticket.api.representation import (
+    cursor_links,
+    offset_links,
+    paging,
+    parse_fields,
+    select,
+)
 from troubleticket.config import Settings
-from troubleticket.domain.errors import NotSupported
+from troubleticket.domain.errors import InvalidRequest, NotSupported
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.query import parse_filter, parse_sort
 from troubleticket.types import JSON
@@ -43,16 +49,14 @@ class ResourceHandlers:
         before: str | None = None,
         after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
-        unsupported = [
-            name
-            for name, value in (("filter", filter_), ("before", before), ("after", after))
-            if value  # an empty value asks for nothing
-        ]
-        if unsupported:
-            raise NotSupported(
-                f"This server does not support {', '.join(unsupported)} on lists yet; "
-                "use attribute filters, sort, offset and limit"
-            )
+        if filter_:
+            raise NotSupported("JSONPath filter= is not supported yet; use attribute filters")
+        # An empty cursor asks for nothing, like an absent one.
+        after, before = after or None, before or None
+        if after and before:
+            raise InvalidRequest("Send either after or before, not both")
+        if (after or before) and offset:
+            raise InvalidRequest("Page either by offset or by cursor (after/before), not both")
         selected = parse_fields(fields)
         page_request = paging(
             offset,
@@ -68,16 +72,17 @@ class ResourceHandlers:
                 limit=page_request.limit,
                 where=parse_filter(raw_query),
                 sort=parse_sort(sort),
+                after=after,
+                before=before,
             )
         )
         items = [select(doc, selected) for doc in page.items]
         headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(items))}
-        link = link_header(
-            f"{self._settings.public_base_url}{request.url.path}",
-            raw_query,
-            page_request,
-            page.total,
-        )
+        url = f"{self._settings.public_base_url}{request.url.path}"
+        if offset is None:
+            link = cursor_links(url, raw_query, page_request.limit, page)
+        else:
+            link = offset_links(url, raw_query, page_request, page.total)
         if link:
             headers["Link"] = link
         return items, 200, headers

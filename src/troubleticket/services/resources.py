@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -128,10 +128,24 @@ class ResourceService:
         limit: int,
         where: Filter = MATCH_ALL,
         sort: tuple[SortKey, ...] = (),
+        after: str | None = None,
+        before: str | None = None,
     ) -> Page:
-        """One page of the resources ``where`` matches, with the total count of matches."""
-        page = self._store.list(self.collection, offset=offset, limit=limit, where=where, sort=sort)
-        return Page([self._present(doc) for doc in page.items], page.total)
+        """One page of the resources ``where`` matches, with the total count of matches.
+
+        Raises:
+            InvalidRequest: a cursor that was not issued for this sort order.
+        """
+        page = self._store.list(
+            self.collection,
+            offset=offset,
+            limit=limit,
+            where=where,
+            sort=sort,
+            after=after,
+            before=before,
+        )
+        return replace(page, items=[self._present(doc) for doc in page.items])
 
     def patch(
         self,

@@ -32,10 +32,16 @@ class Stored:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a listing: ``items`` in store order, ``total`` matches before paging."""
+    """One page of a listing: ``items`` in order, ``total`` matches before paging.
+
+    ``next_cursor`` / ``prev_cursor`` are opaque positions to pass as ``after`` / ``before`` for
+    the neighbouring pages; ``None`` where there is no such page.
+    """
 
     items: list[JSON]
     total: int
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
 
 
 # The filter of an unfiltered listing.
@@ -70,11 +76,18 @@ class Store(Protocol):
         limit: int,
         where: Filter = MATCH_ALL,
         sort: tuple[SortKey, ...] = (),
+        after: str | None = None,
+        before: str | None = None,
     ) -> Page:
         """The documents ``where`` matches, ``offset`` skipped, at most ``limit`` returned.
 
         Without ``sort`` they come in insertion order; with it, by the keys and then by ``id``.
         ``where`` and ``sort`` mean exactly what ``store.query``'s evaluator says they mean.
+        ``after`` / ``before`` (a cursor from an earlier page of the same sort) start the page
+        right after / end it right before that position.
+
+        Raises:
+            InvalidRequest: a cursor this store did not issue for this sort order.
         """
         ...
 

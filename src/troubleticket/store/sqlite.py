@@ -19,15 +19,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+from troubleticket.domain.errors import InvalidRequest
+from troubleticket.store.cursor import decode, encode
 from troubleticket.store.port import MATCH_ALL, Collection, DuplicateId, Page, Stored
 from troubleticket.store.query import Filter, SortKey, values_at
 from troubleticket.store.sqlite_query import (
     PARTY_ID_PATH,
     Kind,
     Layout,
+    keyset_clause,
     order_clause,
     register_functions,
+    sort_expressions,
     where_clause,
 )
 from troubleticket.types import JSON
@@ -56,6 +61,23 @@ _TABLES = {collection: layout.table for collection, layout in _LAYOUTS.items()}
 
 def _dumps(doc: JSON) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def sort_signature(sort: tuple[SortKey, ...]) -> str:
+    """What a cursor must have been issued for: this sort order."""
+    return ",".join(("-" if key.descending else "") + ".".join(key.path) for key in sort)
+
+
+def cursor_values(cursor: str, signature: str, count: int) -> list[Any]:
+    """The key values of a cursor, checked against the number of keys of its order.
+
+    Raises:
+        InvalidRequest: the cursor is not one issued for this order.
+    """
+    values = decode(cursor, signature)
+    if len(values) != count:
+        raise InvalidRequest("The paging cursor is not one this server issued")
+    return values
 
 
 class SqliteStore:
@@ -174,10 +196,25 @@ class SqliteStore:
         limit: int,
         where: Filter = MATCH_ALL,
         sort: tuple[SortKey, ...] = (),
+        after: str | None = None,
+        before: str | None = None,
     ) -> Page:
         layout = _LAYOUTS[collection]
         condition, params = where_clause(layout, where)
-        order, order_params = order_clause(layout, sort)
+        keys = sort_expressions(layout, sort)
+        signature = sort_signature(sort)
+        forward = before is None
+        cursor = after if forward else before
+        paged, paged_params = condition, params
+        if cursor is not None:
+            keyset, keyset_params = keyset_clause(
+                keys, cursor_values(cursor, signature, len(keys)), forward=forward
+            )
+            paged = f"{condition} AND {keyset}" if condition else f"WHERE {keyset}"
+            paged_params = [*params, *keyset_params]
+        order, order_params = order_clause(keys, reverse=not forward)
+        key_columns = ", ".join(k.sql for k in keys)
+        key_params = [p for k in keys for p in k.params]
         conn = self._connection()
         # One read transaction so the count and the page agree with each other.
         conn.execute("BEGIN")
@@ -185,13 +222,25 @@ class SqliteStore:
             total = conn.execute(
                 f"SELECT count(*) FROM {layout.table} {condition}", params
             ).fetchone()[0]
+            # One row beyond the page tells whether there is more in the walking direction.
             rows = conn.execute(
-                f"SELECT doc FROM {layout.table} {condition} {order} LIMIT ? OFFSET ?",
-                [*params, *order_params, limit, offset],
+                f"SELECT doc, {key_columns} FROM {layout.table} {paged} {order} LIMIT ? OFFSET ?",
+                [*key_params, *paged_params, *order_params, limit + 1, offset],
             ).fetchall()
         finally:
             conn.execute("COMMIT")
-        return Page([json.loads(row[0]) for row in rows], total)
+        more = len(rows) > limit
+        rows = rows[:limit] if forward else rows[:limit][::-1]
+        if not rows:
+            return Page([], total)
+        earlier = more if not forward else (cursor is not None or offset > 0)
+        later = more if forward else True
+        return Page(
+            [json.loads(row[0]) for row in rows],
+            total,
+            next_cursor=encode(list(rows[-1][1:]), signature) if later else None,
+            prev_cursor=encode(list(rows[0][1:]), signature) if earlier else None,
+        )
 
     def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
         with self._transaction() as conn:

@@ -129,23 +129,67 @@ def where_clause(layout: Layout, flt: Filter) -> SQL:
     return "WHERE " + " AND ".join(parts), params
 
 
-def order_clause(layout: Layout, sort: tuple[SortKey, ...]) -> SQL:
-    """``ORDER BY …`` and its parameters: insertion order, or the keys then ``id``."""
+@dataclass(frozen=True, slots=True)
+class SortExpression:
+    sql: str
+    params: list[Any]
+    descending: bool
+
+
+def sort_expressions(layout: Layout, sort: tuple[SortKey, ...]) -> list[SortExpression]:
+    """The ordering of a listing: insertion order (``seq``), or the keys and then ``id``."""
     if not sort:
-        return "ORDER BY seq", []
-    parts: list[str] = []
-    params: list[Any] = []
+        return [SortExpression("seq", [], False)]
+    expressions = []
     for key in sort:
         indexed = layout.columns.get(key.path)
         if indexed is not None:
-            expression = indexed[0]
+            expressions.append(SortExpression(indexed[0], [], key.descending))
         else:
-            expression = "tt_sort(doc, ?)"
-            params.append(json.dumps(list(key.path)))
-        parts.append(f"{expression} {'DESC' if key.descending else 'ASC'}")
+            expressions.append(
+                SortExpression("tt_sort(doc, ?)", [json.dumps(list(key.path))], key.descending)
+            )
     # Deterministic pages: documents equal on every key are ordered by id.
-    parts.append("id ASC")
-    return "ORDER BY " + ", ".join(parts), params
+    expressions.append(SortExpression("id", [], False))
+    return expressions
+
+
+def order_clause(expressions: list[SortExpression], *, reverse: bool = False) -> SQL:
+    """``ORDER BY …``; ``reverse`` walks the same order backwards (for ``before`` pages)."""
+    parts = [f"{e.sql} {'ASC' if e.descending == reverse else 'DESC'}" for e in expressions]
+    return "ORDER BY " + ", ".join(parts), [p for e in expressions for p in e.params]
+
+
+def _beyond(expression: SortExpression, value: Any, upward: bool) -> SQL:
+    # SQLite orders NULL before every value; ``upward`` means towards larger values.
+    if upward:
+        if value is None:
+            return f"{expression.sql} IS NOT NULL", list(expression.params)
+        return f"{expression.sql} > ?", [*expression.params, value]
+    if value is None:
+        return "0", []
+    return f"({expression.sql} < ? OR {expression.sql} IS NULL)", [
+        *expression.params,
+        value,
+        *expression.params,
+    ]
+
+
+def keyset_clause(expressions: list[SortExpression], values: list[Any], *, forward: bool) -> SQL:
+    """The rows strictly after (``forward``) or before the position ``values`` in the order."""
+    alternatives: list[str] = []
+    params: list[Any] = []
+    for i, (expression, value) in enumerate(zip(expressions, values, strict=True)):
+        terms: list[str] = []
+        for earlier, earlier_value in zip(expressions[:i], values[:i], strict=True):
+            terms.append(f"{earlier.sql} IS ?")
+            params.extend([*earlier.params, earlier_value])
+        upward = forward != expression.descending
+        sql, beyond_params = _beyond(expression, value, upward)
+        terms.append(sql)
+        params.extend(beyond_params)
+        alternatives.append("(" + " AND ".join(terms) + ")")
+    return "(" + " OR ".join(alternatives) + ")", params
 
 
 @lru_cache(maxsize=64)
