@@ -17,6 +17,7 @@ import pytest
 
 from tests.threads import TIMEOUT_S, run_together
 from troubleticket.store.port import Collection, DuplicateId, Page, Stored
+from troubleticket.store.query import parse_filter, parse_sort
 from troubleticket.store.sqlite import SqliteStore
 
 TICKETS = Collection.TROUBLE_TICKET
@@ -190,3 +191,26 @@ def test_an_in_memory_store_serves_calls_from_any_thread() -> None:
         assert seen == [Stored(a_doc("t-1"), 1)]
     finally:
         in_memory.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "sort", "index"),
+    [
+        ("status=acknowledged", "-creationDate", "trouble_ticket_by_status"),
+        ("relatedParty.partyOrPartyRole.id=42", "", "trouble_ticket_party_by_id"),
+        (
+            "creationDate.gte=2026-11-01T00:00:00Z",
+            "-creationDate",
+            "trouble_ticket_by_creation_date",
+        ),
+        ("", "-lastUpdate", "trouble_ticket_by_last_update"),
+    ],
+)
+def test_typical_list_queries_use_an_index_instead_of_scanning_every_ticket(
+    sqlite_store: SqliteStore, query: str, sort: str, index: str
+) -> None:
+    plan = sqlite_store.explain(TICKETS, limit=20, where=parse_filter(query), sort=parse_sort(sort))
+
+    assert any(index in line for line in plan), plan
+    # "SCAN t USING INDEX" walks the index in order and stops at the limit; a bare SCAN reads all.
+    assert "page: SCAN trouble_ticket" not in plan, plan

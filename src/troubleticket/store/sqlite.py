@@ -11,12 +11,14 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from troubleticket.store.sqlite_query import (
     PARTY_ID_PATH,
     Kind,
     Layout,
+    SortExpression,
     keyset_clause,
     order_clause,
     register_functions,
@@ -78,6 +81,60 @@ def cursor_values(cursor: str, signature: str, count: int) -> list[Any]:
     if len(values) != count:
         raise InvalidRequest("The paging cursor is not one this server issued")
     return values
+
+
+@dataclass(frozen=True, slots=True)
+class _ListPlan:
+    """The two statements of one listing: the count of matches and the page."""
+
+    table: str
+    condition: str
+    params: list[Any]
+    keys: list[SortExpression]
+    signature: str
+    forward: bool
+    cursor: str | None
+    paged: str
+    paged_params: list[Any]
+
+    @classmethod
+    def build(
+        cls,
+        layout: Layout,
+        where: Filter,
+        sort: tuple[SortKey, ...],
+        after: str | None,
+        before: str | None,
+    ) -> _ListPlan:
+        condition, params = where_clause(layout, where)
+        keys = sort_expressions(layout, sort)
+        signature = sort_signature(sort)
+        forward = before is None
+        cursor = after if forward else before
+        paged, paged_params = condition, params
+        if cursor is not None:
+            keyset, keyset_params = keyset_clause(
+                keys, cursor_values(cursor, signature, len(keys)), forward=forward
+            )
+            paged = f"{condition} AND {keyset}" if condition else f"WHERE {keyset}"
+            paged_params = [*params, *keyset_params]
+        return cls(
+            layout.table, condition, params, keys, signature, forward, cursor, paged, paged_params
+        )
+
+    def count_sql(self) -> tuple[str, list[Any]]:
+        return f"SELECT count(*) FROM {self.table} {self.condition}", self.params
+
+    def page_sql(self, limit: int, offset: int) -> tuple[str, list[Any]]:
+        # Selects the sort keys too (they make the cursors), and one row beyond the page, which
+        # tells whether there is more in the walking direction.
+        order, order_params = order_clause(self.keys, reverse=not self.forward)
+        key_columns = ", ".join(k.sql for k in self.keys)
+        key_params = [p for k in self.keys for p in k.params]
+        return (
+            f"SELECT doc, {key_columns} FROM {self.table} {self.paged} {order} LIMIT ? OFFSET ?",
+            [*key_params, *self.paged_params, *order_params, limit + 1, offset],
+        )
 
 
 class SqliteStore:
@@ -199,36 +256,16 @@ class SqliteStore:
         after: str | None = None,
         before: str | None = None,
     ) -> Page:
-        layout = _LAYOUTS[collection]
-        condition, params = where_clause(layout, where)
-        keys = sort_expressions(layout, sort)
-        signature = sort_signature(sort)
-        forward = before is None
-        cursor = after if forward else before
-        paged, paged_params = condition, params
-        if cursor is not None:
-            keyset, keyset_params = keyset_clause(
-                keys, cursor_values(cursor, signature, len(keys)), forward=forward
-            )
-            paged = f"{condition} AND {keyset}" if condition else f"WHERE {keyset}"
-            paged_params = [*params, *keyset_params]
-        order, order_params = order_clause(keys, reverse=not forward)
-        key_columns = ", ".join(k.sql for k in keys)
-        key_params = [p for k in keys for p in k.params]
+        plan = _ListPlan.build(_LAYOUTS[collection], where, sort, after, before)
         conn = self._connection()
         # One read transaction so the count and the page agree with each other.
         conn.execute("BEGIN")
         try:
-            total = conn.execute(
-                f"SELECT count(*) FROM {layout.table} {condition}", params
-            ).fetchone()[0]
-            # One row beyond the page tells whether there is more in the walking direction.
-            rows = conn.execute(
-                f"SELECT doc, {key_columns} FROM {layout.table} {paged} {order} LIMIT ? OFFSET ?",
-                [*key_params, *paged_params, *order_params, limit + 1, offset],
-            ).fetchall()
+            total = conn.execute(*plan.count_sql()).fetchone()[0]
+            rows = conn.execute(*plan.page_sql(limit, offset)).fetchall()
         finally:
             conn.execute("COMMIT")
+        forward, cursor, signature = plan.forward, plan.cursor, plan.signature
         more = len(rows) > limit
         rows = rows[:limit] if forward else rows[:limit][::-1]
         if not rows:
@@ -241,6 +278,26 @@ class SqliteStore:
             next_cursor=encode(list(rows[-1][1:]), signature) if later else None,
             prev_cursor=encode(list(rows[0][1:]), signature) if earlier else None,
         )
+
+    def explain(
+        self,
+        collection: Collection,
+        *,
+        limit: int,
+        where: Filter = MATCH_ALL,
+        sort: tuple[SortKey, ...] = (),
+    ) -> builtins.list[str]:  # the method above shadows the builtin in this class
+        """SQLite's query plan for the page and the count of a listing, one step a line."""
+        plan = _ListPlan.build(_LAYOUTS[collection], where, sort, None, None)
+        conn = self._connection()
+        lines: builtins.list[str] = []
+        for label, (sql, params) in (
+            ("page", plan.page_sql(limit, 0)),
+            ("count", plan.count_sql()),
+        ):
+            for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params):
+                lines.append(f"{label}: {row[3]}")
+        return lines
 
     def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
         with self._transaction() as conn:
@@ -268,5 +325,9 @@ class SqliteStore:
         with self._lock:
             self._generation += 1
             for conn in self._connections:
+                # Refreshes the planner's statistics where the queries of this run need them;
+                # a connection caught mid-transaction at shutdown just skips it.
+                with suppress(sqlite3.Error):
+                    conn.execute("PRAGMA optimize")
                 conn.close()
             self._connections.clear()
