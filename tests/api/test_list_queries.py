@@ -210,3 +210,38 @@ class TestCursorPaging:
         cursor = cursor_link.split("after=")[1].split("&")[0]
         response = client.get(f"{TICKETS}?sort=-name&after={cursor}")
         assert_tmf_error(response, 400, "invalidRequest", mentions=("sort order",))
+
+
+class TestJsonPathFilter:
+    def test_a_jsonpath_filter_selects_tickets_with_a_matching_element(
+        self, client: TestClient, tickets: list[dict[str, Any]]
+    ) -> None:
+        response = client.get(
+            f"{TICKETS}",
+            params={"filter": "relatedParty[?(@.partyOrPartyRole.id=='43')]", "sort": "name"},
+        )
+        assert names(response) == ["ticket 1", "ticket 3", "ticket 5"]
+
+    def test_a_jsonpath_filter_combines_with_attribute_filters(
+        self, client: TestClient, tickets: list[dict[str, Any]]
+    ) -> None:
+        response = client.get(
+            f"{TICKETS}",
+            params={
+                "filter": "$[?(@.severity=='Minor' || @.severity=='Major')]",
+                "name": "ticket 2",
+            },
+        )
+        assert names(response) == ["ticket 2"]
+
+    def test_an_unsupported_jsonpath_is_a_501(
+        self, client: TestClient, tickets: list[dict[str, Any]]
+    ) -> None:
+        response = client.get(f"{TICKETS}", params={"filter": "$..author"})
+        assert_tmf_error(response, 501, "notImplemented")
+
+    def test_a_malformed_jsonpath_is_a_400(
+        self, client: TestClient, tickets: list[dict[str, Any]]
+    ) -> None:
+        response = client.get(f"{TICKETS}", params={"filter": "note[?(@.author=='x')"})
+        assert_tmf_error(response, 400, "invalidRequest")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.store.port import Page
@@ -66,7 +66,7 @@ def _query_without(raw_query: str, names: tuple[str, ...]) -> list[str]:
     return [
         term
         for term in raw_query.split("&")
-        if term and unquote(term.split("=", 1)[0]) not in names
+        if term and unquote_plus(term.split("=", 1)[0]) not in names
     ]
 
 

@@ -23,15 +23,24 @@ from troubleticket.api.representation import (
     select,
 )
 from troubleticket.config import Settings
-from troubleticket.domain.errors import InvalidRequest, NotSupported
+from troubleticket.domain.errors import InvalidRequest
 from troubleticket.services.resources import ResourceService
-from troubleticket.store.query import parse_filter, parse_sort
+from troubleticket.store.jsonpath import parse_jsonpath_filter
+from troubleticket.store.query import Filter, parse_filter, parse_sort
 from troubleticket.types import JSON
 
 
 def _media_type() -> str:
     header: str = request.headers.get("content-type", "application/json")
     return header.split(";")[0].strip().lower()
+
+
+def list_filter(raw_query: str, jsonpath: str | None) -> Filter:
+    """Attribute filters and a JSONPath ``filter=`` together: a resource must satisfy both."""
+    where = parse_filter(raw_query)
+    if jsonpath:
+        where = Filter(where.groups + parse_jsonpath_filter(jsonpath).groups)
+    return where
 
 
 class ResourceHandlers:
@@ -49,8 +58,6 @@ class ResourceHandlers:
         before: str | None = None,
         after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
-        if filter_:
-            raise NotSupported("JSONPath filter= is not supported yet; use attribute filters")
         # An empty cursor asks for nothing, like an absent one.
         after, before = after or None, before or None
         if after and before:
@@ -70,7 +77,7 @@ class ResourceHandlers:
                 self._service.list,
                 offset=page_request.offset,
                 limit=page_request.limit,
-                where=parse_filter(raw_query),
+                where=list_filter(raw_query, filter_),
                 sort=parse_sort(sort),
                 after=after,
                 before=before,

@@ -72,6 +72,8 @@ _MAX_PATTERN_LENGTH = MAX_REGEX_LENGTH - len(_ANCHORED.format(""))
 _MAX_NESTING = 16
 _SHOWN_LENGTH = 80
 _WHITESPACE = " \t\r\n"
+# What may come right after an @ path: the start of an operator, a ')' or the predicate's ']'.
+_PATH_FOLLOWERS = "=!<>&|)]"
 
 _FLIPPED = {Op.EQ: Op.EQ, Op.NE: Op.NE, Op.LT: Op.GT, Op.GT: Op.LT, Op.LTE: Op.GTE, Op.GTE: Op.LTE}
 _TWO_CHAR_TOKENS = {
@@ -175,6 +177,7 @@ class _Token:
     start: int
     text: str = ""
     path: tuple[str, ...] = ()
+    value: str = ""
 
 
 class _Parser:
@@ -215,7 +218,7 @@ class _Parser:
         if closing.kind == "end":
             raise self.malformed("missing ']' closing the predicate", closing.start)
         if closing.kind != "]":
-            raise self.malformed(f"unexpected {closing.text!r}", closing.start)
+            raise self.malformed(f"unexpected {_described(closing)}", closing.start)
         rest = self.text[self.pos :]
         if rest[:1] in (".", "["):
             raise self.unsupported(
@@ -412,7 +415,7 @@ class _Parser:
         op = _OPS[operator.text]
         if left.kind == "literal":
             left, right, op = right, left, _FLIPPED[op]
-        return self.comparison(left, op, right.text)
+        return self.comparison(left, op, right.value)
 
     def comparison(self, path: _Token, op: Op, value: str) -> Comparison:
         if not path.path:
@@ -520,7 +523,7 @@ class _Parser:
                 f"A literal in the JSONPath filter {_shown(self.text)} is longer than "
                 f"{MAX_VALUE_LENGTH} characters"
             )
-        return _Token("literal", start, value)
+        return _Token("literal", start, self.text[start : self.pos], value=value)
 
     def word(self, word: str) -> _Token:
         start = self.pos
@@ -552,8 +555,10 @@ class _Parser:
                 raise self.bracket_refusal(self.pos)
             elif char == "(":
                 raise self.unsupported("JSONPath functions are not supported")
-            else:
+            elif char == "" or char in _WHITESPACE or char in _PATH_FOLLOWERS:
                 return _Token("path", start, self.text[start : self.pos], tuple(segments))
+            else:
+                raise self.malformed(f"unexpected {char!r} in an attribute path", self.pos)
 
     def regex_literal(self) -> str:
         """The ``/pattern/`` after ``=~``, anchored, checked and compiled once."""
@@ -597,7 +602,7 @@ class _Parser:
 
 
 def _described(token: _Token) -> str:
-    return "the end" if token.kind == "end" else repr(token.text)
+    return "the end" if token.kind == "end" else _shown(token.text)
 
 
 def _shown(text: str) -> str:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 import re2
 
@@ -111,6 +111,16 @@ _INSTANT = re.compile(
 )
 
 _SHOWN_LENGTH = 80
+
+# A date-time whose "+hh:mm" offset was written into the URL unencoded, so that form decoding
+# turned the "+" into a space: "2026-11-21T10:00:00 02:00".
+_SPACED_OFFSET = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9:.]+) ([0-9]{2}:[0-9]{2})")
+
+
+def _restore_offset(value: str) -> str:
+    """Give back the "+" of a date-time offset that form decoding made a space."""
+    found = _SPACED_OFFSET.fullmatch(value)
+    return f"{found.group(1)}+{found.group(2)}" if found else value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,8 +209,10 @@ def _parse_term(term: str, reserved: frozenset[str], budget: _Budget) -> list[_C
     # Each alternative in conjunctive form: a list of clauses that must all hold.
     forms: list[list[_Clause]] = []
     for position, raw_alternative in enumerate(alternatives):
-        alternative = unquote(raw_alternative)
+        # A query string is form-encoded: "+" is a space, as every form-encoding client sends it.
+        alternative = unquote_plus(raw_alternative)
         name, token, value = _split_operator(alternative, term)
+        value = _restore_offset(value)
         if position == 0 and token == "=" and name in reserved:
             return None
         form = _parse_alternative(name, token, value, term)

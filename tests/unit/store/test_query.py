@@ -116,12 +116,18 @@ PARSED = [
     ("name=R%26D", one("name", EQ, "R&D")),
     ("name=a%3Bb", one("name", EQ, "a;b")),
     ("name=", one("name", EQ, "")),
-    # '+' is not a space in a query value
+    # an unencoded '+' of a date-time offset is kept
     (
         "creationDate.gt=2026-01-01T10:00:00+02:00",
         one("creationDate", GT, "2026-01-01T10:00:00+02:00"),
     ),
-    ("name=a+b", one("name", EQ, "a+b")),
+    # form encoding: "+" is a space, "%2B" a plus
+    ("name=a+b", one("name", EQ, "a b")),
+    ("name=a%2Bb", one("name", EQ, "a+b")),
+    (
+        "creationDate.gt=2026-01-01T10:00:00+02:00",
+        one("creationDate", GT, "2026-01-01T10:00:00+02:00"),
+    ),
     ("name=a%20b", one("name", EQ, "a b")),
     # only equality splits on commas
     ("name*=a,b", one("name", REGEX, "a,b")),
