@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.threads import TIMEOUT_S, run_together
-from troubleticket.store.port import Collection, DuplicateId, Page, Stored
+from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Stored
 from troubleticket.store.query import parse_filter, parse_sort
 from troubleticket.store.sqlite import SqliteStore
 
@@ -62,7 +62,7 @@ def test_documents_survive_closing_and_reopening_the_store(db_path: Path) -> Non
         )
         assert second.get(TICKETS, "t-2") == Stored(a_doc("t-2", description="replaced"), 2)
         assert second.get(TICKETS, "t-3") is None
-        assert second.list(TICKETS, offset=0, limit=10) == Page(
+        assert second.list(TICKETS, ListQuery(offset=0, limit=10)) == Page(
             [
                 a_doc("t-1", description="Störung ☎️", note=[{"text": "n1"}]),
                 a_doc("t-2", description="replaced"),
@@ -88,7 +88,7 @@ def test_documents_inserted_after_reopening_are_listed_after_the_old_ones(db_pat
     second = SqliteStore(db_path)
     try:
         second.insert(TICKETS, a_doc("a-new"))
-        assert [doc["id"] for doc in second.list(TICKETS, offset=0, limit=10).items] == [
+        assert [doc["id"] for doc in second.list(TICKETS, ListQuery(offset=0, limit=10)).items] == [
             "z-old",
             "a-new",
         ]
@@ -209,7 +209,9 @@ def test_an_in_memory_store_serves_calls_from_any_thread() -> None:
 def test_typical_list_queries_use_an_index_instead_of_scanning_every_ticket(
     sqlite_store: SqliteStore, query: str, sort: str, index: str
 ) -> None:
-    plan = sqlite_store.explain(TICKETS, limit=20, where=parse_filter(query), sort=parse_sort(sort))
+    plan = sqlite_store.explain(
+        TICKETS, ListQuery(where=parse_filter(query), sort=parse_sort(sort), limit=20)
+    )
 
     assert any(index in line for line in plan), plan
     # "SCAN t USING INDEX" walks the index in order and stops at the limit; a bare SCAN reads all.

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.threads import run_together
-from troubleticket.store.port import Collection, DuplicateId, Page, Store, Stored
+from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
 
 TICKETS = Collection.TROUBLE_TICKET
 SPECS = Collection.TROUBLE_TICKET_SPECIFICATION
@@ -171,7 +171,7 @@ def test_inserting_a_taken_id_raises_duplicate_id_and_keeps_the_original(store: 
     assert got is not None
     assert got.doc == a_doc("t-1", description="original")
     assert got.version == 1
-    assert store.list(TICKETS, offset=0, limit=10).total == 1
+    assert store.list(TICKETS, ListQuery(offset=0, limit=10)).total == 1
 
 
 def test_duplicate_id_is_refused_even_after_the_original_was_replaced(store: Store) -> None:
@@ -204,8 +204,8 @@ def test_listing_one_collection_does_not_show_the_other(store: Store) -> None:
     store.insert(TICKETS, a_doc("ticket-2"))
     store.insert(SPECS, a_doc("spec-1"))
 
-    tickets = store.list(TICKETS, offset=0, limit=10)
-    specs = store.list(SPECS, offset=0, limit=10)
+    tickets = store.list(TICKETS, ListQuery(offset=0, limit=10))
+    specs = store.list(SPECS, ListQuery(offset=0, limit=10))
 
     assert ids(tickets) == ["ticket-1", "ticket-2"]
     assert tickets.total == 2
@@ -236,7 +236,7 @@ def test_replace_and_delete_in_one_collection_leave_the_other_alone(store: Store
 
 
 def test_list_of_an_empty_collection_is_empty_with_total_0(store: Store) -> None:
-    page = store.list(TICKETS, offset=0, limit=10)
+    page = store.list(TICKETS, ListQuery(offset=0, limit=10))
 
     assert page == Page([], 0)
 
@@ -247,7 +247,7 @@ def test_list_returns_documents_in_insertion_order(store: Store) -> None:
     for doc_id in order:
         store.insert(TICKETS, a_doc(doc_id))
 
-    page = store.list(TICKETS, offset=0, limit=100)
+    page = store.list(TICKETS, ListQuery(offset=0, limit=100))
 
     assert ids(page) == order
     assert page.total == len(order)
@@ -256,7 +256,7 @@ def test_list_returns_documents_in_insertion_order(store: Store) -> None:
 def test_list_returns_whole_documents(store: Store) -> None:
     store.insert(TICKETS, copy.deepcopy(RICH_DOC))
 
-    page = store.list(TICKETS, offset=0, limit=1)
+    page = store.list(TICKETS, ListQuery(offset=0, limit=1))
 
     assert len(page.items) == 1
     assert_same_json(page.items[0], RICH_DOC)
@@ -279,7 +279,7 @@ def test_list_slices_by_offset_and_limit_and_total_counts_everything(
 ) -> None:
     inserted = fill(store, 7)
 
-    page = store.list(TICKETS, offset=offset, limit=limit)
+    page = store.list(TICKETS, ListQuery(offset=offset, limit=limit))
 
     assert ids(page) == [inserted[n] for n in expected]
     assert page.total == 7
@@ -288,15 +288,15 @@ def test_list_slices_by_offset_and_limit_and_total_counts_everything(
 def test_list_with_offset_at_or_beyond_the_end_is_empty_but_keeps_the_total(store: Store) -> None:
     fill(store, 4)
 
-    assert store.list(TICKETS, offset=4, limit=10) == Page([], 4)
-    assert store.list(TICKETS, offset=1000, limit=10) == Page([], 4)
+    assert store.list(TICKETS, ListQuery(offset=4, limit=10)) == Page([], 4)
+    assert store.list(TICKETS, ListQuery(offset=1000, limit=10)) == Page([], 4)
 
 
 def test_list_with_limit_0_returns_no_items_but_the_total(store: Store) -> None:
     fill(store, 4)
 
-    assert store.list(TICKETS, offset=0, limit=0) == Page([], 4)
-    assert store.list(TICKETS, offset=2, limit=0) == Page([], 4)
+    assert store.list(TICKETS, ListQuery(offset=0, limit=0)) == Page([], 4)
+    assert store.list(TICKETS, ListQuery(offset=2, limit=0)) == Page([], 4)
 
 
 def test_pages_walked_in_sequence_cover_every_document_once(store: Store) -> None:
@@ -304,7 +304,7 @@ def test_pages_walked_in_sequence_cover_every_document_once(store: Store) -> Non
 
     seen: list[str] = []
     for offset in range(0, 15, 4):
-        page = store.list(TICKETS, offset=offset, limit=4)
+        page = store.list(TICKETS, ListQuery(offset=offset, limit=4))
         assert page.total == 11
         seen.extend(ids(page))
 
@@ -316,7 +316,7 @@ def test_a_replaced_document_keeps_its_place_in_the_listing(store: Store) -> Non
 
     assert store.replace(TICKETS, a_doc("doc-00", n=0, changed=True), expected_version=1)
 
-    page = store.list(TICKETS, offset=0, limit=10)
+    page = store.list(TICKETS, ListQuery(offset=0, limit=10))
     assert ids(page) == inserted
     assert page.items[0] == a_doc("doc-00", n=0, changed=True)
 
@@ -325,7 +325,9 @@ def test_list_shows_the_latest_version_of_each_document(store: Store) -> None:
     store.insert(TICKETS, a_doc("t-1", description="v1"))
     assert store.replace(TICKETS, a_doc("t-1", description="v2"), expected_version=1)
 
-    assert store.list(TICKETS, offset=0, limit=10).items == [a_doc("t-1", description="v2")]
+    assert store.list(TICKETS, ListQuery(offset=0, limit=10)).items == [
+        a_doc("t-1", description="v2")
+    ]
 
 
 # -- replace --------------------------------------------------------------------------------------
@@ -393,7 +395,7 @@ def test_replace_of_a_missing_id_returns_none_and_creates_nothing(store: Store) 
     assert store.replace(TICKETS, a_doc("ghost"), expected_version=1) is None
 
     assert store.get(TICKETS, "ghost") is None
-    assert store.list(TICKETS, offset=0, limit=10).total == 1
+    assert store.list(TICKETS, ListQuery(offset=0, limit=10)).total == 1
 
 
 def test_replace_of_a_deleted_document_returns_none(store: Store) -> None:
@@ -420,7 +422,7 @@ def test_delete_of_a_missing_id_returns_false_and_removes_nothing(store: Store) 
 
     assert store.delete(TICKETS, "ghost") is False
 
-    assert ids(store.list(TICKETS, offset=0, limit=10)) == ["t-1"]
+    assert ids(store.list(TICKETS, ListQuery(offset=0, limit=10))) == ["t-1"]
 
 
 def test_delete_at_the_expected_version_removes_the_document(store: Store) -> None:
@@ -445,7 +447,7 @@ def test_a_deleted_document_is_gone_from_get_and_list(store: Store) -> None:
     assert store.delete(TICKETS, "doc-01") is True
 
     assert store.get(TICKETS, "doc-01") is None
-    page = store.list(TICKETS, offset=0, limit=10)
+    page = store.list(TICKETS, ListQuery(offset=0, limit=10))
     assert ids(page) == [inserted[0], inserted[2]]
     assert page.total == 2
 
@@ -459,7 +461,7 @@ def test_a_deleted_id_can_be_inserted_again_at_version_1_at_the_end_of_the_listi
     store.insert(TICKETS, a_doc("doc-00", reborn=True))
 
     assert store.get(TICKETS, "doc-00") == Stored(a_doc("doc-00", reborn=True), 1)
-    assert ids(store.list(TICKETS, offset=0, limit=10)) == ["doc-01", "doc-02", "doc-00"]
+    assert ids(store.list(TICKETS, ListQuery(offset=0, limit=10))) == ["doc-01", "doc-02", "doc-00"]
 
 
 # -- concurrency ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from troubleticket.domain.errors import InvalidRequest
-from troubleticket.store.port import Collection, Store
+from troubleticket.store.port import Collection, ListQuery, Store
 from troubleticket.store.query import Filter, SortKey, matches, parse_filter, parse_sort
 
 TICKETS = Collection.TROUBLE_TICKET
@@ -140,7 +140,7 @@ def corpus(store: Store) -> Store:
 
 
 def ids(store: Store, where: Filter, sort: tuple[SortKey, ...] = ()) -> list[str]:
-    page = store.list(TICKETS, offset=0, limit=100, where=where, sort=sort)
+    page = store.list(TICKETS, ListQuery(offset=0, limit=100, where=where, sort=sort))
     assert page.total == len(page.items)
     return [doc["id"] for doc in page.items]
 
@@ -164,7 +164,9 @@ def test_sql_text_in_a_value_is_matched_literally_and_leaves_the_store_intact(
 
 
 def test_the_total_counts_every_match_while_the_page_holds_only_limit(corpus: Store) -> None:
-    page = corpus.list(TICKETS, offset=1, limit=1, where=parse_filter("severity=Critical"))
+    page = corpus.list(
+        TICKETS, ListQuery(offset=1, limit=1, where=parse_filter("severity=Critical"))
+    )
     assert page.total == 2
     assert [doc["id"] for doc in page.items] == ["t3"]
 
@@ -193,10 +195,12 @@ def test_sorting_orders_by_the_keys_then_by_id(
 def test_sorting_and_filtering_combine_with_paging(corpus: Store) -> None:
     page = corpus.list(
         TICKETS,
-        offset=1,
-        limit=2,
-        where=parse_filter("status.ne=inProgress"),
-        sort=parse_sort("-creationDate"),
+        ListQuery(
+            offset=1,
+            limit=2,
+            where=parse_filter("status.ne=inProgress"),
+            sort=parse_sort("-creationDate"),
+        ),
     )
     assert page.total == 3
     assert [doc["id"] for doc in page.items] == ["t3", "t1"]
@@ -224,35 +228,40 @@ def test_cursors_walk_every_sort_order_forwards_and_backwards(
 ) -> None:
     sort = parse_sort(raw)
     forwards: list[str] = []
-    page = corpus.list(TICKETS, offset=0, limit=1, sort=sort)
+    page = corpus.list(TICKETS, ListQuery(offset=0, limit=1, sort=sort))
     while True:
         forwards += [doc["id"] for doc in page.items]
         if page.next_cursor is None:
             break
-        page = corpus.list(TICKETS, offset=0, limit=1, sort=sort, after=page.next_cursor)
+        page = corpus.list(TICKETS, ListQuery(offset=0, limit=1, sort=sort, after=page.next_cursor))
     assert forwards == expected
 
     backwards: list[str] = [doc["id"] for doc in page.items]
     while page.prev_cursor is not None:
-        page = corpus.list(TICKETS, offset=0, limit=1, sort=sort, before=page.prev_cursor)
+        page = corpus.list(
+            TICKETS, ListQuery(offset=0, limit=1, sort=sort, before=page.prev_cursor)
+        )
         backwards = [doc["id"] for doc in page.items] + backwards
     assert backwards == expected
 
 
 def test_a_cursor_page_is_not_shifted_by_documents_inserted_before_it(corpus: Store) -> None:
-    first = corpus.list(TICKETS, offset=0, limit=2, sort=parse_sort("id"))
+    first = corpus.list(TICKETS, ListQuery(offset=0, limit=2, sort=parse_sort("id")))
     corpus.insert(TICKETS, {"id": "t0", "@type": "TroubleTicket", "status": "acknowledged"})
 
     assert first.next_cursor is not None
-    second = corpus.list(TICKETS, offset=0, limit=2, sort=parse_sort("id"), after=first.next_cursor)
+    second = corpus.list(
+        TICKETS, ListQuery(offset=0, limit=2, sort=parse_sort("id"), after=first.next_cursor)
+    )
     assert [doc["id"] for doc in second.items] == ["t3", "t4"]
     assert second.total == len(CORPUS) + 1
 
 
 def test_a_cursor_for_another_sort_order_is_refused(corpus: Store) -> None:
-    page = corpus.list(TICKETS, offset=0, limit=1, sort=parse_sort("severity"))
+    page = corpus.list(TICKETS, ListQuery(offset=0, limit=1, sort=parse_sort("severity")))
     assert page.next_cursor is not None
     with pytest.raises(InvalidRequest, match="sort order"):
         corpus.list(
-            TICKETS, offset=0, limit=1, sort=parse_sort("-severity"), after=page.next_cursor
+            TICKETS,
+            ListQuery(offset=0, limit=1, sort=parse_sort("-severity"), after=page.next_cursor),
         )

@@ -26,6 +26,7 @@ from troubleticket.config import Settings
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.jsonpath import parse_jsonpath_filter
+from troubleticket.store.port import ListQuery
 from troubleticket.store.query import Filter, parse_filter, parse_sort
 from troubleticket.types import JSON
 
@@ -72,17 +73,15 @@ class ResourceHandlers:
             max_limit=self._settings.max_page_size,
         )
         raw_query = request.url.query
-        page = await run_in_threadpool(
-            partial(
-                self._service.list,
-                offset=page_request.offset,
-                limit=page_request.limit,
-                where=list_filter(raw_query, filter_),
-                sort=parse_sort(sort),
-                after=after,
-                before=before,
-            )
+        query = ListQuery(
+            where=list_filter(raw_query, filter_),
+            sort=parse_sort(sort),
+            offset=page_request.offset,
+            limit=page_request.limit,
+            after=after,
+            before=before,
         )
+        page = await run_in_threadpool(self._service.list, query)
         items = [select(doc, selected) for doc in page.items]
         headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(items))}
         url = f"{self._settings.public_base_url}{request.url.path}"

@@ -15,8 +15,7 @@ from typing import Any, Protocol
 
 from troubleticket.domain.errors import Conflict, NotFound, PreconditionFailed
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
-from troubleticket.store.port import MATCH_ALL, Collection, DuplicateId, Page, Store, Stored
-from troubleticket.store.query import Filter, SortKey
+from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
 from troubleticket.types import JSON, Clock, IdFactory
 
 logger = logging.getLogger(__name__)
@@ -121,30 +120,13 @@ class ResourceService:
             )
         return stored
 
-    def list(
-        self,
-        *,
-        offset: int,
-        limit: int,
-        where: Filter = MATCH_ALL,
-        sort: tuple[SortKey, ...] = (),
-        after: str | None = None,
-        before: str | None = None,
-    ) -> Page:
-        """One page of the resources ``where`` matches, with the total count of matches.
+    def list(self, query: ListQuery) -> Page:
+        """One page of the resources ``query`` selects, with the total count of its matches.
 
         Raises:
             InvalidRequest: a cursor that was not issued for this sort order.
         """
-        page = self._store.list(
-            self.collection,
-            offset=offset,
-            limit=limit,
-            where=where,
-            sort=sort,
-            after=after,
-            before=before,
-        )
+        page = self._store.list(self.collection, query)
         return replace(page, items=[self._present(doc) for doc in page.items])
 
     def patch(

@@ -48,6 +48,24 @@ class Page:
 MATCH_ALL = Filter()
 
 
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """One page of a listing.
+
+    ``where`` selects, ``sort`` orders (by the keys, then ``id``; insertion order without keys)
+    — both meaning exactly what ``store.query``'s evaluator says. The page starts ``offset``
+    documents in, or right after / before the position of an ``after`` / ``before`` cursor from
+    an earlier page of the same sort, and holds at most ``limit`` documents.
+    """
+
+    where: Filter = MATCH_ALL
+    sort: tuple[SortKey, ...] = ()
+    offset: int = 0
+    limit: int = 100
+    after: str | None = None
+    before: str | None = None
+
+
 class DuplicateId(Exception):
     """A document with that id already exists in the collection."""
 
@@ -68,23 +86,8 @@ class Store(Protocol):
         """Return the document and its version, or ``None`` when there is none."""
         ...
 
-    def list(
-        self,
-        collection: Collection,
-        *,
-        offset: int,
-        limit: int,
-        where: Filter = MATCH_ALL,
-        sort: tuple[SortKey, ...] = (),
-        after: str | None = None,
-        before: str | None = None,
-    ) -> Page:
-        """The documents ``where`` matches, ``offset`` skipped, at most ``limit`` returned.
-
-        Without ``sort`` they come in insertion order; with it, by the keys and then by ``id``.
-        ``where`` and ``sort`` mean exactly what ``store.query``'s evaluator says they mean.
-        ``after`` / ``before`` (a cursor from an earlier page of the same sort) start the page
-        right after / end it right before that position.
+    def list(self, collection: Collection, query: ListQuery) -> Page:
+        """The page of documents ``query`` asks for, with the count of all its matches.
 
         Raises:
             InvalidRequest: a cursor this store did not issue for this sort order.

@@ -25,8 +25,8 @@ from typing import Any
 
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.store.cursor import decode, encode
-from troubleticket.store.port import MATCH_ALL, Collection, DuplicateId, Page, Stored
-from troubleticket.store.query import Filter, SortKey, values_at
+from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Stored
+from troubleticket.store.query import SortKey, values_at
 from troubleticket.store.sqlite_query import (
     PARTY_ID_PATH,
     Kind,
@@ -98,19 +98,12 @@ class _ListPlan:
     paged_params: list[Any]
 
     @classmethod
-    def build(
-        cls,
-        layout: Layout,
-        where: Filter,
-        sort: tuple[SortKey, ...],
-        after: str | None,
-        before: str | None,
-    ) -> _ListPlan:
-        condition, params = where_clause(layout, where)
-        keys = sort_expressions(layout, sort)
-        signature = sort_signature(sort)
-        forward = before is None
-        cursor = after if forward else before
+    def build(cls, layout: Layout, query: ListQuery) -> _ListPlan:
+        condition, params = where_clause(layout, query.where)
+        keys = sort_expressions(layout, query.sort)
+        signature = sort_signature(query.sort)
+        forward = query.before is None
+        cursor = query.after if forward else query.before
         paged, paged_params = condition, params
         if cursor is not None:
             keyset, keyset_params = keyset_clause(
@@ -245,18 +238,9 @@ class SqliteStore:
         )
         return Stored(json.loads(row[0]), row[1]) if row else None
 
-    def list(
-        self,
-        collection: Collection,
-        *,
-        offset: int,
-        limit: int,
-        where: Filter = MATCH_ALL,
-        sort: tuple[SortKey, ...] = (),
-        after: str | None = None,
-        before: str | None = None,
-    ) -> Page:
-        plan = _ListPlan.build(_LAYOUTS[collection], where, sort, after, before)
+    def list(self, collection: Collection, query: ListQuery) -> Page:
+        plan = _ListPlan.build(_LAYOUTS[collection], query)
+        limit, offset = query.limit, query.offset
         conn = self._connection()
         # One read transaction so the count and the page agree with each other.
         conn.execute("BEGIN")
@@ -280,21 +264,14 @@ class SqliteStore:
         )
 
     def explain(
-        self,
-        collection: Collection,
-        *,
-        limit: int,
-        where: Filter = MATCH_ALL,
-        sort: tuple[SortKey, ...] = (),
+        self, collection: Collection, query: ListQuery
     ) -> builtins.list[str]:  # the method above shadows the builtin in this class
         """SQLite's query plan for the page and the count of a listing, one step a line."""
-        plan = _ListPlan.build(_LAYOUTS[collection], where, sort, None, None)
+        plan = _ListPlan.build(_LAYOUTS[collection], query)
         conn = self._connection()
         lines: builtins.list[str] = []
-        for label, (sql, params) in (
-            ("page", plan.page_sql(limit, 0)),
-            ("count", plan.count_sql()),
-        ):
+        page = plan.page_sql(query.limit, query.offset)
+        for label, (sql, params) in (("page", page), ("count", plan.count_sql())):
             for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params):
                 lines.append(f"{label}: {row[3]}")
         return lines

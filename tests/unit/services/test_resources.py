@@ -25,7 +25,7 @@ from troubleticket.domain.errors import (
 )
 from troubleticket.domain.ticket import create_ticket
 from troubleticket.services.resources import MAX_WRITE_ATTEMPTS, ResourceService
-from troubleticket.store.port import Collection, Page, Store, Stored
+from troubleticket.store.port import Collection, ListQuery, Page, Store, Stored
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.types import JSON, IdFactory
 
@@ -86,7 +86,7 @@ class ForwardingStore:
         return self.inner.get(collection, doc_id)
 
     def list(self, collection: Collection, *, offset: int, limit: int) -> Page:
-        return self.inner.list(collection, offset=offset, limit=limit)
+        return self.inner.list(collection, ListQuery(offset=offset, limit=limit))
 
     def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
         return self.inner.replace(collection, doc, expected_version=expected_version)
@@ -193,7 +193,7 @@ def test_create_retries_with_a_new_id_when_the_generated_one_is_taken(
     assert ids.issued == ["taken", "taken", "fresh"]
     assert stored(db, "taken") == Stored(without_href(original), 1)
     assert stored(db, "fresh").doc["description"] == "the newcomer"
-    assert db.list(TICKETS, offset=0, limit=10).total == 2
+    assert db.list(TICKETS, ListQuery(offset=0, limit=10)).total == 2
 
 
 def test_create_refuses_a_server_owned_attribute_and_writes_nothing(
@@ -202,7 +202,7 @@ def test_create_refuses_a_server_owned_attribute_and_writes_nothing(
     with pytest.raises(ServerOwnedField):
         service.create(a_ticket(creationDate="2020-01-01T00:00:00.000Z"))
 
-    assert db.list(TICKETS, offset=0, limit=10) == Page([], 0)
+    assert db.list(TICKETS, ListQuery(offset=0, limit=10)) == Page([], 0)
 
 
 def test_create_refuses_a_schema_invalid_ticket_and_writes_nothing(
@@ -211,7 +211,7 @@ def test_create_refuses_a_schema_invalid_ticket_and_writes_nothing(
     with pytest.raises(InvalidRequest, match="@type"):
         service.create(a_ticket(note=[{"text": "no type"}]))
 
-    assert db.list(TICKETS, offset=0, limit=10) == Page([], 0)
+    assert db.list(TICKETS, ListQuery(offset=0, limit=10)) == Page([], 0)
 
 
 # -- get and list ---------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def test_get_of_an_unknown_id_raises_not_found(service: ResourceService) -> None
 def test_list_presents_every_ticket_with_href_in_creation_order(service: ResourceService) -> None:
     created = [service.create(a_ticket(name=f"ticket {n}")).doc for n in range(3)]
 
-    page = service.list(offset=0, limit=10)
+    page = service.list(ListQuery(offset=0, limit=10))
 
     assert page.total == 3
     assert page.items == created
@@ -259,7 +259,7 @@ def test_list_pages_and_keeps_the_total(service: ResourceService) -> None:
     for n in range(5):
         service.create(a_ticket(name=f"ticket {n}"))
 
-    page = service.list(offset=1, limit=2)
+    page = service.list(ListQuery(offset=1, limit=2))
 
     assert [item["id"] for item in page.items] == ["tt-2", "tt-3"]
     assert page.total == 5
@@ -402,7 +402,7 @@ def test_delete_removes_the_ticket_so_get_raises_not_found(
     with pytest.raises(NotFound):
         service.get(created["id"])
     assert db.get(TICKETS, created["id"]) is None
-    assert service.list(offset=0, limit=10) == Page([], 0)
+    assert service.list(ListQuery(offset=0, limit=10)) == Page([], 0)
 
 
 def test_delete_of_an_unknown_id_raises_not_found(service: ResourceService) -> None:
