@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from troubleticket.domain.errors import InvalidRequest
-from troubleticket.store.port import Page
+from troubleticket.store.jsonpath import parse_jsonpath_filter
+from troubleticket.store.port import ListQuery, Page
+from troubleticket.store.query import Filter, parse_filter, parse_sort
 from troubleticket.types import JSON
 
 # TMF630 keeps id and href in every selection; TMF621 v5 requires @type on every resource
@@ -58,6 +60,55 @@ def paging(offset: int | None, limit: int | None, *, default_limit: int, max_lim
     if not 0 <= limit <= max_limit:
         raise InvalidRequest(f"limit must be between 0 and {max_limit}, not {limit}")
     return Paging(offset, limit)
+
+
+def list_query(
+    raw_query: str,
+    *,
+    sort: str | None,
+    jsonpath: str | None,
+    offset: int | None,
+    limit: int | None,
+    after: str | None,
+    before: str | None,
+    default_limit: int,
+    max_limit: int,
+) -> ListQuery:
+    """The listing a request asks for: attribute filters and JSONPath together, sort, page.
+
+    Raises:
+        InvalidRequest: malformed filters or sort, bad paging values, both cursors, or a cursor
+            together with an offset.
+        NotSupported: a JSONPath form the server does not offer.
+    """
+    # An empty cursor asks for nothing, like an absent one.
+    after, before = after or None, before or None
+    if after and before:
+        raise InvalidRequest("Send either after or before, not both")
+    if (after or before) and offset:
+        raise InvalidRequest("Page either by offset or by cursor (after/before), not both")
+    page = paging(offset, limit, default_limit=default_limit, max_limit=max_limit)
+    where = parse_filter(raw_query)
+    if jsonpath:
+        # A resource must satisfy both the attribute filters and the JSONPath predicate.
+        where = Filter(where.groups + parse_jsonpath_filter(jsonpath).groups)
+    return ListQuery(
+        where=where,
+        sort=parse_sort(sort),
+        offset=page.offset,
+        limit=page.limit,
+        after=after,
+        before=before,
+    )
+
+
+def page_links(
+    url: str, raw_query: str, query: ListQuery, page: Page, *, by_offset: bool
+) -> str | None:
+    """The Link header: by offset when the client paged by offset, else by cursor."""
+    if by_offset:
+        return offset_links(url, raw_query, Paging(query.offset, query.limit), page.total)
+    return cursor_links(url, raw_query, query.limit, page)
 
 
 def _query_without(raw_query: str, names: tuple[str, ...]) -> list[str]:

@@ -15,33 +15,15 @@ from connexion.lifecycle import ConnexionResponse
 from starlette.concurrency import run_in_threadpool
 
 from troubleticket.api.conditional import etag, if_match, none_match
-from troubleticket.api.representation import (
-    cursor_links,
-    offset_links,
-    paging,
-    parse_fields,
-    select,
-)
+from troubleticket.api.representation import list_query, page_links, parse_fields, select
 from troubleticket.config import Settings
-from troubleticket.domain.errors import InvalidRequest
 from troubleticket.services.resources import ResourceService
-from troubleticket.store.jsonpath import parse_jsonpath_filter
-from troubleticket.store.port import ListQuery
-from troubleticket.store.query import Filter, parse_filter, parse_sort
 from troubleticket.types import JSON
 
 
 def _media_type() -> str:
     header: str = request.headers.get("content-type", "application/json")
     return header.split(";")[0].strip().lower()
-
-
-def list_filter(raw_query: str, jsonpath: str | None) -> Filter:
-    """Attribute filters and a JSONPath ``filter=`` together: a resource must satisfy both."""
-    where = parse_filter(raw_query)
-    if jsonpath:
-        where = Filter(where.groups + parse_jsonpath_filter(jsonpath).groups)
-    return where
 
 
 class ResourceHandlers:
@@ -59,36 +41,24 @@ class ResourceHandlers:
         before: str | None = None,
         after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
-        # An empty cursor asks for nothing, like an absent one.
-        after, before = after or None, before or None
-        if after and before:
-            raise InvalidRequest("Send either after or before, not both")
-        if (after or before) and offset:
-            raise InvalidRequest("Page either by offset or by cursor (after/before), not both")
         selected = parse_fields(fields)
-        page_request = paging(
-            offset,
-            limit,
-            default_limit=self._settings.default_page_size,
-            max_limit=self._settings.max_page_size,
-        )
         raw_query = request.url.query
-        query = ListQuery(
-            where=list_filter(raw_query, filter_),
-            sort=parse_sort(sort),
-            offset=page_request.offset,
-            limit=page_request.limit,
+        query = list_query(
+            raw_query,
+            sort=sort,
+            jsonpath=filter_,
+            offset=offset,
+            limit=limit,
             after=after,
             before=before,
+            default_limit=self._settings.default_page_size,
+            max_limit=self._settings.max_page_size,
         )
         page = await run_in_threadpool(self._service.list, query)
         items = [select(doc, selected) for doc in page.items]
         headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(items))}
         url = f"{self._settings.public_base_url}{request.url.path}"
-        if offset is None:
-            link = cursor_links(url, raw_query, page_request.limit, page)
-        else:
-            link = offset_links(url, raw_query, page_request, page.total)
+        link = page_links(url, raw_query, query, page, by_offset=offset is not None)
         if link:
             headers["Link"] = link
         return items, 200, headers
