@@ -489,3 +489,25 @@ def test_concurrent_read_modify_write_loops_lose_no_update(store: Store) -> None
     assert sorted(final.doc["items"]) == sorted(f"writer-{i}" for i in range(WRITERS))
     assert len(final.doc["items"]) == WRITERS
     assert final.version == 1 + WRITERS
+
+
+# -- bulk insert ----------------------------------------------------------------------------------
+
+
+def test_insert_many_stores_every_document_at_version_1_in_order(store: Store) -> None:
+    docs = [a_doc(f"bulk-{n}", n=n) for n in range(5)]
+
+    assert store.insert_many(TICKETS, iter(docs)) == 5
+
+    assert [store.get(TICKETS, doc["id"]) for doc in docs] == [Stored(doc, 1) for doc in docs]
+    assert ids(store.list(TICKETS, ListQuery(offset=0, limit=10))) == [d["id"] for d in docs]
+
+
+def test_insert_many_with_a_taken_id_stores_nothing(store: Store) -> None:
+    store.insert(TICKETS, a_doc("taken"))
+
+    with pytest.raises(DuplicateId):
+        store.insert_many(TICKETS, [a_doc("new-1"), a_doc("taken"), a_doc("new-2")])
+
+    assert store.get(TICKETS, "new-1") is None
+    assert store.list(TICKETS, ListQuery(offset=0, limit=10)).total == 1

@@ -7,6 +7,7 @@ that read the same version cannot both succeed and no update is lost.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -79,6 +80,16 @@ class Store(Protocol):
 
         Raises:
             DuplicateId: the id is taken.
+        """
+        ...
+
+    def insert_many(self, collection: Collection, docs: Iterable[JSON]) -> int:
+        """Store many new documents at version 1 in one write; returns how many.
+
+        All or none: when one id is taken (or repeated), nothing is stored.
+
+        Raises:
+            DuplicateId: an id is taken.
         """
         ...
 

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib import resources
@@ -204,26 +204,39 @@ class SqliteStore:
         conn.execute("COMMIT")
 
     def insert(self, collection: Collection, doc: JSON) -> Stored:
+        self.insert_many(collection, [doc])
+        return Stored(doc, 1)
+
+    def insert_many(self, collection: Collection, docs: Iterable[JSON]) -> int:
+        count = 0
         try:
             with self._transaction() as conn:
-                cursor = conn.execute(
-                    f"INSERT INTO {_TABLES[collection]} (id, version, doc) VALUES (?, 1, ?)",
-                    (doc["id"], _dumps(doc)),
-                )
-                self._index_parties(conn, collection, cursor.lastrowid, doc)
+                for doc in docs:
+                    cursor = conn.execute(
+                        f"INSERT INTO {_TABLES[collection]} (id, version, doc) VALUES (?, 1, ?)",
+                        (doc["id"], _dumps(doc)),
+                    )
+                    self._index_parties(conn, collection, cursor.lastrowid, doc, replacing=False)
+                    count += 1
         except sqlite3.IntegrityError as exc:
-            raise DuplicateId(doc["id"]) from exc
-        return Stored(doc, 1)
+            raise DuplicateId(str(exc)) from exc
+        return count
 
     @staticmethod
     def _index_parties(
-        conn: sqlite3.Connection, collection: Collection, seq: int | None, doc: JSON
+        conn: sqlite3.Connection,
+        collection: Collection,
+        seq: int | None,
+        doc: JSON,
+        *,
+        replacing: bool = True,
     ) -> None:
         side = _LAYOUTS[collection].party_ids
         if side is None or seq is None:
             return
         table, column = side
-        conn.execute(f"DELETE FROM {table} WHERE seq = ?", (seq,))
+        if replacing:
+            conn.execute(f"DELETE FROM {table} WHERE seq = ?", (seq,))
         party_ids = {str(v) for v in values_at(doc, PARTY_ID_PATH) if isinstance(v, str | int)}
         conn.executemany(
             f"INSERT INTO {table} (seq, {column}) VALUES (?, ?)",
