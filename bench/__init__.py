@@ -1,0 +1,1 @@
+"""Benchmarks: the server beside in-run baselines (bare Starlette, trivial Connexion)."""

@@ -1,0 +1,159 @@
+"""Turn one run's figures into a Markdown report and PNG plots beside its results.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# workload -> least share of bare Starlette's GET req/s it should reach
+RATIO_TARGETS = {"get": 0.25, "post": 0.12, "page": 0.12}
+# At the largest store: workload -> p99 ceiling in ms; and the RSS ceiling.
+P99_TARGETS_MS = {"get": 5.0, "page": 25.0}
+RSS_TARGET_MB = 200.0
+
+
+def _index(figures: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    return {(f["target"], f["workload"], f["size"]): f for f in figures}
+
+
+def write(run: dict[str, Any], out: Path) -> None:
+    figures = run["figures"]
+    by = _index(figures)
+    sizes = sorted({f["size"] for f in figures})
+    workloads = [
+        w
+        for w in ("get", "page", "count", "patch", "post")
+        if any(f["workload"] == w and f["target"] == "troubleticket" for f in figures)
+    ]
+    lines = [
+        f"# Benchmark run {run['when']}",
+        "",
+        f"{run['machine']['cpus']} CPUs, Python {run['machine']['python']}; one server worker; "
+        f"wrk with {run['settings']['wrk_threads']} threads and "
+        f"{run['settings']['connections']} connections for {run['settings']['seconds']} s "
+        "per figure, after a 2 s warm-up; all on 127.0.0.1 in the same run. "
+        "Baselines: **bare** Starlette returning the stored ticket JSON, **trivial** Connexion "
+        "handlers on the same contract. Ratios are req/s over the baseline's GET req/s at the "
+        "same store size.",
+        "",
+    ]
+    if run.get("load_seconds"):
+        loaded = ", ".join(
+            f"{int(size):,} in {secs:.0f} s" for size, secs in run["load_seconds"].items()
+        )
+        lines += [f"Bulk load (tickets in seconds): {loaded}.", ""]
+    lines += [
+        "| store | target | workload | req/s | p50 ms | p99 ms | RSS MB | vs bare | vs trivial |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in sizes:
+        bare = by.get(("bare", "get", size))
+        trivial = by.get(("trivial", "get", size))
+        rows = [by[key] for key in (("bare", "get", size), ("trivial", "get", size)) if key in by]
+        rows += [
+            by[("troubleticket", w, size)] for w in workloads if ("troubleticket", w, size) in by
+        ]
+        for f in rows:
+            vs_bare = f["requests_per_s"] / bare["requests_per_s"] if bare else float("nan")
+            vs_trivial = (
+                f["requests_per_s"] / trivial["requests_per_s"] if trivial else float("nan")
+            )
+            lines.append(
+                f"| {size:,} | {f['target']} | {f['workload']} | {f['requests_per_s']:,.0f} | "
+                f"{f['p50_ms']:.2f} | {f['p99_ms']:.2f} | {f['rss_mb']:.0f} | "
+                f"{vs_bare:.0%} | {vs_trivial:.0%} |"
+            )
+    largest = sizes[-1]
+    lines += ["", "## Targets", "", "| target | figure | met |", "|---|---:|---|"]
+    bare = by.get(("bare", "get", largest))
+    for workload, share in RATIO_TARGETS.items():
+        f = by.get(("troubleticket", workload, largest))
+        if f and bare:
+            ratio = f["requests_per_s"] / bare["requests_per_s"]
+            lines.append(
+                f"| {workload} ≥ {share:.0%} of bare GET at {largest:,} | "
+                f"{ratio:.1%} | {'yes' if ratio >= share else 'no'} |"
+            )
+    for workload, ceiling in P99_TARGETS_MS.items():
+        f = by.get(("troubleticket", workload, largest))
+        if f:
+            lines.append(
+                f"| {workload} p99 < {ceiling:g} ms at {largest:,} | {f['p99_ms']:.2f} ms | "
+                f"{'yes' if f['p99_ms'] < ceiling else 'no'} |"
+            )
+    rss = max(
+        (f["rss_mb"] for f in figures if f["target"] == "troubleticket" and f["size"] == largest),
+        default=None,
+    )
+    if rss is not None:
+        lines.append(
+            f"| RSS < {RSS_TARGET_MB:g} MB at {largest:,} | {rss:.0f} MB | "
+            f"{'yes' if rss < RSS_TARGET_MB else 'no'} |"
+        )
+    lines += ["", "![latency](latency.png)", "", "![throughput](throughput.png)", ""]
+    (out / "report.md").write_text("\n".join(lines))
+    _plots(by, sizes, workloads, out)
+
+
+def _plots(
+    by: dict[tuple[str, str, int], dict[str, Any]],
+    sizes: list[int],
+    workloads: list[str],
+    out: Path,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for workload in workloads:
+        points = [
+            by[("troubleticket", workload, s)]
+            for s in sizes
+            if ("troubleticket", workload, s) in by
+        ]
+        xs = [p["size"] for p in points]
+        line = ax.plot(xs, [p["p50_ms"] for p in points], marker="o", label=f"{workload} p50")
+        ax.plot(
+            xs,
+            [p["p99_ms"] for p in points],
+            marker="x",
+            linestyle="--",
+            color=line[0].get_color(),
+            label=f"{workload} p99",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("tickets in store")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title("troubleticket latency by store size (SQLite)")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "latency.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for target, workload in [
+        ("bare", "get"),
+        ("trivial", "get"),
+        *[("troubleticket", w) for w in workloads],
+    ]:
+        points = [by[(target, workload, s)] for s in sizes if (target, workload, s) in by]
+        if points:
+            ax.plot(
+                [p["size"] for p in points],
+                [p["requests_per_s"] for p in points],
+                marker="o",
+                label=f"{target} {workload}",
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("tickets in store")
+    ax.set_ylabel("requests per second")
+    ax.set_title("throughput by store size, beside the baselines")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "throughput.png", dpi=110)
+    plt.close(fig)
