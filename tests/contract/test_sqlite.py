@@ -216,3 +216,29 @@ def test_typical_list_queries_use_an_index_instead_of_scanning_every_ticket(
     assert any(index in line for line in plan), plan
     # "SCAN t USING INDEX" walks the index in order and stops at the limit; a bare SCAN reads all.
     assert "page: SCAN trouble_ticket" not in plan, plan
+
+
+def test_a_database_from_before_the_indexed_columns_gains_them_and_keeps_its_tickets(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(
+            "CREATE TABLE trouble_ticket (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, doc TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO trouble_ticket (id, version, doc) VALUES (?, 3, ?)",
+            ("old-1", '{"id": "old-1", "status": "held", "severity": "Minor"}'),
+        )
+        conn.commit()
+
+    store = SqliteStore(path)
+    try:
+        page = store.list(TICKETS, ListQuery(where=parse_filter("status=held"), limit=10))
+        assert page.items == [{"id": "old-1", "status": "held", "severity": "Minor"}]
+        assert store.get(TICKETS, "old-1") == Stored(page.items[0], 3)
+        plan = store.explain(TICKETS, ListQuery(where=parse_filter("status=held"), limit=10))
+        assert any("trouble_ticket_by_status" in line for line in plan)
+    finally:
+        store.close()

@@ -55,6 +55,11 @@ _LAYOUTS = {
     Collection.TROUBLE_TICKET: Layout(
         table="trouble_ticket",
         columns={path: (column, kind) for path, column, kind in _TICKET_COLUMNS},
+        indexes=(
+            *((column, "seq") for _path, column, _kind in _TICKET_COLUMNS),
+            # "the tickets in this status, newest first": the list partners run most.
+            ("status", "creation_date"),
+        ),
         party_ids=("trouble_ticket_party", "party_id"),
     ),
     Collection.TROUBLE_TICKET_SPECIFICATION: Layout(table="trouble_ticket_specification"),
@@ -148,24 +153,39 @@ class SqliteStore:
         self._lock = threading.Lock()
         # close() bumps the generation; a thread holding a connection of an older one reconnects.
         self._generation = 0
+        self._create_tables()
         schema = resources.files("troubleticket.store").joinpath("schema.sql").read_text()
         # executescript manages its own transaction; every statement in it is idempotent.
         self._connection().executescript(schema)
-        self._add_indexed_columns()
 
-    def _add_indexed_columns(self) -> None:
+    def _create_tables(self) -> None:
         with self._transaction() as conn:
             for layout in _LAYOUTS.values():
+                generated = [
+                    f"{column} GENERATED ALWAYS AS (json_extract(doc, '$.{'.'.join(path)}'))"
+                    for path, (column, _kind) in layout.columns.items()
+                ]
+                # STORED: a filter on one indexed column reads the others from the row, not by
+                # parsing the document again.
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {layout.table} ("
+                    "seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, "
+                    "version INTEGER NOT NULL, doc TEXT NOT NULL CHECK (json_valid(doc))"
+                    + "".join(f", {column} STORED" for column in generated)
+                    + ")"
+                )
                 existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({layout.table})")}
-                for path, (column, _kind) in layout.columns.items():
+                for (column, _kind), definition in zip(
+                    layout.columns.values(), generated, strict=True
+                ):
                     if column not in existing:
-                        conn.execute(
-                            f"ALTER TABLE {layout.table} ADD COLUMN {column} "
-                            f"GENERATED ALWAYS AS (json_extract(doc, '$.{'.'.join(path)}')) VIRTUAL"
-                        )
+                        # A database from before the column existed: SQLite can only add a
+                        # generated column as VIRTUAL.
+                        conn.execute(f"ALTER TABLE {layout.table} ADD COLUMN {definition} VIRTUAL")
+                for index in layout.indexes:
+                    name = f"{layout.table}_by_{'_'.join(c for c in index if c != 'seq')}"
                     conn.execute(
-                        f"CREATE INDEX IF NOT EXISTS {layout.table}_by_{column} "
-                        f"ON {layout.table} ({column}, seq)"
+                        f"CREATE INDEX IF NOT EXISTS {name} ON {layout.table} ({', '.join(index)})"
                     )
 
     def _connection(self) -> sqlite3.Connection:

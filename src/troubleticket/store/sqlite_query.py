@@ -48,6 +48,8 @@ class Layout:
 
     table: str
     columns: Mapping[Path, tuple[str, Kind]] = field(default_factory=dict)
+    # Column lists to index, beyond the primary key and the unique id.
+    indexes: tuple[tuple[str, ...], ...] = ()
     # (table, column) holding each related party id of a document, keyed by the document's seq.
     party_ids: tuple[str, str] | None = None
 
