@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +151,7 @@ def _plots(
                 label=f"{target} {workload}",
             )
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("tickets in store")
     ax.set_ylabel("requests per second")
     ax.set_title("throughput by store size, beside the baselines")
@@ -157,3 +160,9 @@ def _plots(
     fig.tight_layout()
     fig.savefig(out / "throughput.png", dpi=110)
     plt.close(fig)
+
+
+if __name__ == "__main__":
+    # python -m bench.report bench/results/<run>: rebuild a run's report and plots.
+    run_dir = Path(sys.argv[1])
+    write(json.loads((run_dir / "results.json").read_text()), run_dir)
