@@ -1,18 +1,31 @@
-"""Shared fixtures: settings, a frozen clock, stores (one per adapter), the app and its client."""
+"""Shared fixtures: settings, a frozen clock, stores (one per adapter), the app and its client.
+
+Every test that takes ``store``, ``app`` or ``client`` runs once per adapter: SQLite, MongoDB
+through mongomock (pymongo semantics in memory), and a real MongoDB when ``TT_TEST_MONGODB_URI``
+names one (each test then gets a database of its own, dropped afterwards).
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pymongo
 import pytest
 
+from tests.mongomock_server import in_memory_server
 from troubleticket.app import create_app
 from troubleticket.config import Settings
+from troubleticket.store.mongo import MongoStore
 from troubleticket.store.port import Store
 from troubleticket.store.sqlite import SqliteStore
+
+MONGODB_URI = os.environ.get("TT_TEST_MONGODB_URI")
 
 START = datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC)
 
@@ -48,17 +61,45 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
+@contextmanager
+def sqlite_store(tmp: Path) -> Iterator[Store]:
+    opened = SqliteStore(tmp / "contract.sqlite3")
+    yield opened
+    opened.close()
+
+
+@contextmanager
+def mongomock_store(_tmp: Path) -> Iterator[Store]:
+    opened = MongoStore(in_memory_server(), database="troubleticket")
+    yield opened
+    opened.close()
+
+
+@contextmanager
+def mongodb_store(_tmp: Path) -> Iterator[Store]:
+    assert MONGODB_URI is not None
+    database = f"tt_test_{uuid.uuid4().hex[:12]}"
+    opened = MongoStore.from_uri(MONGODB_URI, database=database)
+    try:
+        yield opened
+    finally:
+        opened.close()
+        with pymongo.MongoClient(MONGODB_URI) as client:
+            client.drop_database(database)
+
+
 # Adapters the store contract runs against; a new adapter joins by adding a factory here.
-STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
-    "sqlite": lambda tmp: SqliteStore(tmp / "contract.sqlite3"),
+STORE_FACTORIES: dict[str, Callable[[Path], AbstractContextManager[Store]]] = {
+    "sqlite": sqlite_store,
+    "mongomock": mongomock_store,
+    **({"mongodb": mongodb_store} if MONGODB_URI else {}),
 }
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = STORE_FACTORIES[request.param](tmp_path)
-    yield opened
-    opened.close()
+    with STORE_FACTORIES[request.param](tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -67,8 +108,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    return create_app(settings, clock=clock)
+def app(settings: Settings, clock: FrozenClock, store: Store):  # type: ignore[no-untyped-def]
+    return create_app(settings, store=store, clock=clock)
 
 
 @pytest.fixture

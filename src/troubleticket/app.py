@@ -57,16 +57,14 @@ def specification_rules() -> ResourceRules:
 
 
 def open_store(settings: Settings) -> Store:
-    """The store ``TT_STORE`` names: a SQLite file path or ``sqlite:///path``.
+    """The store ``TT_STORE`` names: a SQLite file path, ``sqlite:///path``, or a MongoDB URI.
 
     Raises:
         ConfigError: the location names a store this server cannot open.
     """
     location = settings.store
     if location.startswith(("mongodb://", "mongodb+srv://")):
-        raise ConfigError(
-            "TT_STORE names a MongoDB server; this build offers the SQLite store only"
-        )
+        return open_mongo_store(location)
     if "://" in location:
         scheme, _, path = location.partition("://")
         if scheme != "sqlite" or not path.startswith("/"):
@@ -75,6 +73,26 @@ def open_store(settings: Settings) -> Store:
             )
         location = path[1:] or ":memory:"
     return SqliteStore(location)
+
+
+def open_mongo_store(uri: str) -> Store:
+    """The MongoDB store at ``uri``; a malformed URI is a configuration error.
+
+    Nothing is contacted yet: a server that is down now makes requests fail with 503 until it is
+    back, rather than keeping this server from starting.
+    """
+    from pymongo.errors import ConfigurationError, InvalidURI
+    from pymongo.uri_parser import parse_uri
+
+    from troubleticket.store.mongo import MongoStore
+
+    if uri.startswith("mongodb://"):
+        # mongodb+srv:// URIs need a DNS lookup to parse; pymongo checks them on connecting.
+        try:
+            parse_uri(uri)
+        except (InvalidURI, ConfigurationError, ValueError) as exc:
+            raise ConfigError(f"TT_STORE is not a valid MongoDB URI: {exc}") from None
+    return MongoStore.from_uri(uri)
 
 
 def create_app(

@@ -12,6 +12,7 @@ from tests.api.assertions import BASE_URL, MERGE_PATCH, assert_tmf_error, create
 from tests.builders import API, TICKETS, a_full_ticket, a_ticket
 from troubleticket.app import create_app
 from troubleticket.config import Settings
+from troubleticket.store.port import Store
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
@@ -774,11 +775,13 @@ class TestServerOwnedAttributes:
 
 class TestThePublicBaseUrl:
     def test_href_and_location_follow_the_configured_base_url(
-        self, client: TestClient, settings: Settings, clock: FrozenClock
+        self, client: TestClient, settings: Settings, clock: FrozenClock, store: Store
     ) -> None:
         ticket = created(client, TICKETS, a_ticket())
         other = create_app(
-            Settings(store=settings.store, base_url="https://other.example/x"), clock=clock
+            Settings(store=settings.store, base_url="https://other.example/x"),
+            store=store,
+            clock=clock,
         )
 
         with other.test_client() as other_client:

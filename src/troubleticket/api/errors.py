@@ -19,6 +19,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from troubleticket.domain import errors as domain
+from troubleticket.store.port import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ _FRAMEWORK_CODES = {
     415: "unsupportedMediaType",
     500: "internalError",
 }
+
+# Service Unavailable: the store is out of reach; the client should retry after a pause.
+UNAVAILABLE = 503
 
 
 def error_body(status: int, code: str, message: str) -> dict[str, Any]:
@@ -129,6 +133,16 @@ def _http_exception_handler(
     return handle
 
 
+def _store_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, StoreUnavailable)
+    return error_response(
+        UNAVAILABLE,
+        "storeUnavailable",
+        f"{exc.message}; retry in {exc.retry_after} s",
+        {"Retry-After": str(exc.retry_after)},
+    )
+
+
 def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     logger.error("unhandled error", exc_info=exc)
     return error_response(500, "internalError", "The server failed to process the request")
@@ -137,6 +151,7 @@ def _unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse
 def install(app: AsyncApp, allowed_methods: Callable[[str], list[str]]) -> None:
     """Register the handlers that turn every failure into a TMF Error response."""
     app.add_error_handler(domain.TroubleTicketError, _domain_error)
+    app.add_error_handler(StoreUnavailable, _store_unavailable)
     app.add_error_handler(ProblemException, _problem)
     app.add_error_handler(HTTPException, _http_exception_handler(allowed_methods))
     app.add_error_handler(Exception, _unexpected)

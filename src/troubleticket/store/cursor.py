@@ -14,6 +14,9 @@ import json
 from typing import Any
 
 from troubleticket.domain.errors import InvalidRequest
+from troubleticket.store.port import Page
+from troubleticket.store.query import SortKey
+from troubleticket.types import JSON
 
 MAX_CURSOR_LENGTH = 4096
 
@@ -43,3 +46,52 @@ def decode(cursor: str, signature: str) -> list[Any]:
             "The paging cursor belongs to another sort order; start again without a cursor"
         )
     return values
+
+
+def sort_signature(sort: tuple[SortKey, ...]) -> str:
+    """What a cursor must have been issued for: this sort order."""
+    return ",".join(("-" if key.descending else "") + ".".join(key.path) for key in sort)
+
+
+def cursor_values(cursor: str, signature: str, count: int) -> list[Any]:
+    """The key values of a cursor, checked against the number of keys of its order.
+
+    Raises:
+        InvalidRequest: the cursor is not one issued for this order.
+    """
+    values = decode(cursor, signature)
+    if len(values) != count or not all(
+        value is None or isinstance(value, str | int | float) for value in values
+    ):
+        raise InvalidRequest("The paging cursor is not one this server issued")
+    return values
+
+
+def assemble_page(
+    rows: list[tuple[JSON, list[Any]]],
+    *,
+    total: int,
+    limit: int,
+    offset: int,
+    forward: bool,
+    cursor: str | None,
+    signature: str,
+) -> Page:
+    """The page of a listing from the rows read for it, with cursors to its neighbours.
+
+    ``rows`` are (document, position) pairs in the walking direction — backwards for a
+    ``before`` page — with at most one row beyond the page, which tells whether there is more
+    in that direction.
+    """
+    more = len(rows) > limit
+    rows = rows[:limit] if forward else rows[:limit][::-1]
+    if not rows:
+        return Page([], total)
+    earlier = more if not forward else (cursor is not None or offset > 0)
+    later = more if forward else True
+    return Page(
+        [doc for doc, _position in rows],
+        total,
+        next_cursor=encode(rows[-1][1], signature) if later else None,
+        prev_cursor=encode(rows[0][1], signature) if earlier else None,
+    )

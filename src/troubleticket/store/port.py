@@ -71,6 +71,19 @@ class DuplicateId(Exception):
     """A document with that id already exists in the collection."""
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached right now; the same call may succeed later.
+
+    Nothing is known to be written: a write that failed this way may or may not have taken
+    effect, and the caller reports the failure rather than retrying blindly.
+    """
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
 @runtime_checkable
 class Store(Protocol):
     """Persistence for TMF resource documents."""

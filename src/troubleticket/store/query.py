@@ -371,7 +371,7 @@ def compare(actual: Any, op: Op, literal: str) -> bool:
     if isinstance(actual, int | float):
         if op is Op.REGEX:
             return _search(literal, json.dumps(actual))
-        number = _number(literal)
+        number = number_of(literal)
         return number is not None and _ordered(actual, op, number)
     if isinstance(actual, str):
         if op is Op.REGEX:
@@ -501,7 +501,7 @@ def _ordered(actual: Any, op: Op, literal: Any) -> bool:
     return False
 
 
-def _number(literal: str) -> int | float | None:
+def number_of(literal: str) -> int | float | None:
     """The finite number ``literal`` spells in plain ASCII int or float syntax, else None."""
     if not _NUMBER.fullmatch(literal):
         return None

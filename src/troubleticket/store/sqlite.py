@@ -23,10 +23,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from troubleticket.domain.errors import InvalidRequest
-from troubleticket.store.cursor import decode, encode
+from troubleticket.store.cursor import assemble_page, cursor_values, sort_signature
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Stored
-from troubleticket.store.query import SortKey, values_at
+from troubleticket.store.query import values_at
 from troubleticket.store.sqlite_query import (
     PARTY_ID_PATH,
     Kind,
@@ -71,23 +70,6 @@ _TABLES = {collection: layout.table for collection, layout in _LAYOUTS.items()}
 
 def _dumps(doc: JSON) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-
-
-def sort_signature(sort: tuple[SortKey, ...]) -> str:
-    """What a cursor must have been issued for: this sort order."""
-    return ",".join(("-" if key.descending else "") + ".".join(key.path) for key in sort)
-
-
-def cursor_values(cursor: str, signature: str, count: int) -> list[Any]:
-    """The key values of a cursor, checked against the number of keys of its order.
-
-    Raises:
-        InvalidRequest: the cursor is not one issued for this order.
-    """
-    values = decode(cursor, signature)
-    if len(values) != count:
-        raise InvalidRequest("The paging cursor is not one this server issued")
-    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,18 +276,14 @@ class SqliteStore:
             rows = conn.execute(*plan.page_sql(limit, offset)).fetchall() if limit else []
         finally:
             conn.execute("COMMIT")
-        forward, cursor, signature = plan.forward, plan.cursor, plan.signature
-        more = len(rows) > limit
-        rows = rows[:limit] if forward else rows[:limit][::-1]
-        if not rows:
-            return Page([], total)
-        earlier = more if not forward else (cursor is not None or offset > 0)
-        later = more if forward else True
-        return Page(
-            [json.loads(row[0]) for row in rows],
-            total,
-            next_cursor=encode(list(rows[-1][1:]), signature) if later else None,
-            prev_cursor=encode(list(rows[0][1:]), signature) if earlier else None,
+        return assemble_page(
+            [(json.loads(row[0]), list(row[1:])) for row in rows],
+            total=total,
+            limit=limit,
+            offset=offset,
+            forward=plan.forward,
+            cursor=plan.cursor,
+            signature=plan.signature,
         )
 
     def explain(

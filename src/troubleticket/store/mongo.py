@@ -1,0 +1,434 @@
+"""MongoStore: the store for production and scale-out, on MongoDB through pymongo.
+
+* One MongoDB document per resource: ``_id`` an ObjectId made at insert (insertion order), ``id``
+  (unique index), ``version``, ``doc`` (the resource as sent) and ``k`` (the keys of the keyed
+  attributes, see ``mongo_query``). Responses are built from ``doc`` alone, so ``_id`` never leaks.
+* Every update is one ``update_one`` filtered on ``id`` *and* ``version``: a single-document
+  compare-and-set, atomic in MongoDB without a transaction, so no update is lost.
+* Writes use write concern ``majority`` unless the URI names another (``w=1``, ``journal=true``),
+  so an acknowledged ticket survives the loss of the primary.
+* Indexes are created idempotently on first use. When MongoDB cannot be reached every call raises
+  ``StoreUnavailable`` (the API answers 503 with ``Retry-After``); pymongo reconnects on its own,
+  so the server recovers without a restart.
+* The sync driver runs in the server's worker threads, as SQLite does, behind the same port.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pymongo
+from bson import ObjectId
+from bson.errors import InvalidDocument, InvalidId
+from pymongo import errors as mongo_errors
+from pymongo.collection import Collection as MongoCollection
+
+from troubleticket.domain.errors import InvalidRequest
+from troubleticket.store.cursor import assemble_page, cursor_values, sort_signature
+from troubleticket.store.mongo_query import (
+    DOC,
+    ID,
+    KEYS,
+    SEQ,
+    CompiledFilter,
+    Layout,
+    OrderKey,
+    compile_filter,
+    keyset_condition,
+    native_order,
+    position_of,
+    sort_spec,
+)
+from troubleticket.store.port import (
+    Collection,
+    DuplicateId,
+    ListQuery,
+    Page,
+    Stored,
+    StoreUnavailable,
+)
+from troubleticket.store.query import AnyOf, SortKey, group_matches, sort_value
+from troubleticket.types import JSON
+
+DEFAULT_DATABASE = "troubleticket"
+DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
+RETRY_AFTER_SECONDS = 5
+
+_DUPLICATE_KEY = 11000
+
+_TICKET_KEYED = (
+    ("status",),
+    ("severity",),
+    ("priority",),
+    ("ticketType",),
+    ("creationDate",),
+    ("lastUpdate",),
+)
+
+LAYOUTS = {
+    Collection.TROUBLE_TICKET: Layout(
+        collection="troubleTicket",
+        keyed=_TICKET_KEYED,
+        indexes=(
+            # Filtered listings in insertion order read one index.
+            *(((f"{KEYS}.{path[0]}", 1), (SEQ, 1)) for path in _TICKET_KEYED[:4]),
+            # Sorted listings: the key, then id, as every keyed order ends.
+            *(((f"{KEYS}.{path[0]}", 1), (ID, 1)) for path in _TICKET_KEYED),
+            # "the tickets in this status (and severity), newest first"
+            ((f"{KEYS}.status", 1), (f"{KEYS}.creationDate", 1), (ID, 1)),
+            ((f"{KEYS}.status", 1), (f"{KEYS}.severity", 1), (f"{KEYS}.creationDate", 1), (ID, 1)),
+            # "the tickets of this customer" (multikey: one entry per related party)
+            ((f"{DOC}.relatedParty.partyOrPartyRole.id", 1), (SEQ, 1)),
+        ),
+    ),
+    Collection.TROUBLE_TICKET_SPECIFICATION: Layout(
+        collection="troubleTicketSpecification",
+        keyed=(("name",), ("lifecycleStatus",), ("lastUpdate",)),
+    ),
+}
+
+_PROJECTION = {SEQ: 1, ID: 1, "version": 1, DOC: 1, KEYS: 1, "escaped": 1}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reachable(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn "MongoDB cannot be reached" into ``StoreUnavailable``, and oversized data into 400."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (mongo_errors.ConnectionFailure, mongo_errors.WriteConcernError) as exc:
+            raise StoreUnavailable(
+                f"The MongoDB store cannot be reached: {type(exc).__name__}",
+                retry_after=RETRY_AFTER_SECONDS,
+            ) from exc
+        except (InvalidDocument, OverflowError) as exc:
+            # e.g. an integer beyond 64 bits, which BSON cannot hold
+            raise InvalidRequest(f"The document cannot be stored: {exc}") from exc
+
+    return call
+
+
+# ---------------------------------------------------------------------------------------------
+# Field names MongoDB reserves ("$" first, "."), NUL, and "%" (so the escaping can be undone) are
+# percent-escaped in stored keys. Query paths are made of plain names, so they never need it.
+
+_ESCAPES = {"%": "%25", ".": "%2E", "$": "%24", "\x00": "%00"}
+_UNESCAPES = {escaped: plain for plain, escaped in _ESCAPES.items()}
+
+
+def _escape_key(key: str) -> str:
+    return "".join(_ESCAPES.get(char, char) for char in key)
+
+
+def _unescape_key(key: str) -> str:
+    if "%" not in key:
+        return key
+    out, i = [], 0
+    while i < len(key):
+        token = key[i : i + 3]
+        if token in _UNESCAPES:
+            out.append(_UNESCAPES[token])
+            i += 3
+        else:
+            out.append(key[i])
+            i += 1
+    return "".join(out)
+
+
+def _needs_escape(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(
+            any(char in key for char in _ESCAPES) or _needs_escape(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return any(_needs_escape(item) for item in value)
+    return False
+
+
+def _map_keys(value: Any, rename: Callable[[str], str]) -> Any:
+    if isinstance(value, dict):
+        return {rename(key): _map_keys(item, rename) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_map_keys(item, rename) for item in value]
+    return value
+
+
+def client_options(uri: str) -> tuple[dict[str, Any], str]:
+    """The client options this server adds to a MongoDB URI, and the database the URI names.
+
+    Write concern ``majority`` (an acknowledged write survives the loss of the primary) and a 5 s
+    server selection timeout (a request fails with 503 in seconds, not the driver's 30 s), each
+    unless the URI sets its own ``w`` / ``serverSelectionTimeoutMS``.
+    """
+    parts = urlsplit(uri)
+    given = {name.lower() for name in parse_qs(parts.query)}
+    options: dict[str, Any] = {"appname": "troubleticket"}
+    if "w" not in given:
+        options["w"] = "majority"
+    if "serverselectiontimeoutms" not in given:
+        options["serverSelectionTimeoutMS"] = DEFAULT_SERVER_SELECTION_TIMEOUT_MS
+    return options, unquote(parts.path.lstrip("/")) or DEFAULT_DATABASE
+
+
+class MongoStore:
+    """Store port on a MongoDB database."""
+
+    def __init__(self, connect: Callable[[], Any], database: str = DEFAULT_DATABASE) -> None:
+        """``connect`` makes a pymongo ``MongoClient`` (or a compatible one); called lazily."""
+        self._connect = connect
+        self._database = database
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._indexed = False
+
+    @classmethod
+    def from_uri(cls, uri: str, *, database: str | None = None) -> MongoStore:
+        """The store at a ``mongodb://`` or ``mongodb+srv://`` URI (see ``client_options``).
+
+        The database is ``database``, else the URI's, else ``troubleticket``.
+        """
+        options, named = client_options(uri)
+
+        def connect() -> pymongo.MongoClient[Any]:
+            return pymongo.MongoClient(uri, **options)
+
+        return cls(connect, database or named)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _collection(self, collection: Collection) -> MongoCollection[Any]:
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            client = self._client
+        if not self._indexed:
+            self._create_indexes(client)
+        return client[self._database][LAYOUTS[collection].collection]  # type: ignore[no-any-return]
+
+    def _create_indexes(self, client: Any) -> None:
+        # Idempotent: MongoDB keeps an index that exists with the same keys and options.
+        database = client[self._database]
+        for layout in LAYOUTS.values():
+            target = database[layout.collection]
+            target.create_index([(ID, 1)], unique=True, name="id_unique")
+            for keys in layout.indexes:
+                target.create_index(list(keys), name="_".join(f"{f}_{d}" for f, d in keys))
+        self._indexed = True
+
+    @staticmethod
+    def _record(layout: Layout, doc: JSON) -> dict[str, Any]:
+        escaped = _needs_escape(doc)
+        return {
+            ID: doc["id"],
+            DOC: _map_keys(doc, _escape_key) if escaped else doc,
+            KEYS: layout.keys_of(doc),
+            "escaped": escaped,
+        }
+
+    @staticmethod
+    def _doc(record: dict[str, Any]) -> JSON:
+        doc: JSON = record[DOC]
+        return _map_keys(doc, _unescape_key) if record.get("escaped") else doc
+
+    # -- the port ------------------------------------------------------------------------------
+
+    @_reachable
+    def insert(self, collection: Collection, doc: JSON) -> Stored:
+        record = {SEQ: ObjectId(), **self._record(LAYOUTS[collection], doc), "version": 1}
+        try:
+            self._collection(collection).insert_one(record)
+        except mongo_errors.DuplicateKeyError as exc:
+            raise DuplicateId(f"{collection}: {doc['id']!r} exists") from exc
+        return Stored(doc, 1)
+
+    @_reachable
+    def insert_many(self, collection: Collection, docs: Iterable[JSON]) -> int:
+        layout = LAYOUTS[collection]
+        records = [{SEQ: ObjectId(), **self._record(layout, doc), "version": 1} for doc in docs]
+        if not records:
+            return 0
+        ids = [record[ID] for record in records]
+        if len(set(ids)) != len(ids):
+            raise DuplicateId(f"{collection}: an id is repeated in the batch")
+        target = self._collection(collection)
+        taken = target.find_one({ID: {"$in": ids}}, {ID: 1})
+        if taken is not None:
+            raise DuplicateId(f"{collection}: {taken[ID]!r} exists")
+        try:
+            target.insert_many(records, ordered=True)
+        except mongo_errors.BulkWriteError as exc:
+            # A writer took one of the ids meanwhile: take back what this call inserted, so the
+            # batch is all or nothing (as the port promises) once this call returns.
+            inserted = exc.details.get("nInserted", 0)
+            target.delete_many({SEQ: {"$in": [record[SEQ] for record in records[:inserted]]}})
+            if any(e.get("code") == _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise DuplicateId(f"{collection}: an id of the batch exists") from exc
+            raise
+        return len(records)
+
+    @_reachable
+    def get(self, collection: Collection, doc_id: str) -> Stored | None:
+        record = self._collection(collection).find_one({ID: doc_id}, _PROJECTION)
+        return Stored(self._doc(record), record["version"]) if record else None
+
+    @_reachable
+    def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
+        record = self._record(LAYOUTS[collection], doc)
+        result = self._collection(collection).update_one(
+            {ID: doc["id"], "version": expected_version},
+            {"$set": record, "$inc": {"version": 1}},
+        )
+        return Stored(doc, expected_version + 1) if result.matched_count == 1 else None
+
+    @_reachable
+    def delete(
+        self, collection: Collection, doc_id: str, *, expected_version: int | None = None
+    ) -> bool:
+        condition: dict[str, Any] = {ID: doc_id}
+        if expected_version is not None:
+            condition["version"] = expected_version
+        return self._collection(collection).delete_one(condition).deleted_count == 1
+
+    @_reachable
+    def list(self, collection: Collection, query: ListQuery) -> Page:
+        layout = LAYOUTS[collection]
+        compiled = compile_filter(layout, query.where)
+        order = native_order(layout, query.sort)
+        target = self._collection(collection)
+        if order is not None and not compiled.residual:
+            return self._list_native(target, compiled, order, query)
+        return self._list_scanned(target, compiled, query)
+
+    def _list_native(
+        self,
+        target: MongoCollection[Any],
+        compiled: CompiledFilter,
+        order: builtins.list[OrderKey],
+        query: ListQuery,
+    ) -> Page:
+        """Filter, order, count and page inside MongoDB, on its indexes."""
+        signature = sort_signature(query.sort)
+        forward = query.before is None
+        cursor = query.after if forward else query.before
+        condition = compiled.condition
+        paged = condition
+        if cursor is not None:
+            values = self._cursor_position(cursor, signature, order)
+            keyset = keyset_condition(order, values, forward=forward)
+            paged = {"$and": [condition, keyset]} if condition else keyset
+        total = target.count_documents(condition)
+        rows: list[tuple[JSON, list[Any]]] = []
+        if query.limit:
+            found = (
+                target.find(paged, _PROJECTION)
+                .sort(sort_spec(order, reverse=not forward))
+                .skip(query.offset)
+                .limit(query.limit + 1)
+            )
+            rows = [(self._doc(record), position_of(record, order)) for record in found]
+        return assemble_page(
+            rows,
+            total=total,
+            limit=query.limit,
+            offset=query.offset,
+            forward=forward,
+            cursor=cursor,
+            signature=signature,
+        )
+
+    def _list_scanned(
+        self, target: MongoCollection[Any], compiled: CompiledFilter, query: ListQuery
+    ) -> Page:
+        """Filter what MongoDB can, then evaluate, order and page the rest here.
+
+        Used when a filter group or a sort key has no exact MongoDB form; it reads every
+        document the MongoDB part selects, so its cost grows with those.
+        """
+        signature = sort_signature(query.sort)
+        forward = query.before is None
+        cursor = query.after if forward else query.before
+        matched: builtins.list[tuple[JSON, builtins.list[Any]]] = []
+        for record in target.find(compiled.condition, _PROJECTION).sort(SEQ, 1):
+            doc = self._doc(record)
+            if _residual_matches(doc, compiled.residual):
+                matched.append((doc, _scan_position(doc, record[SEQ], query.sort)))
+        descending = tuple(key.descending for key in query.sort)
+
+        def order(a: tuple[JSON, builtins.list[Any]], b: tuple[JSON, builtins.list[Any]]) -> int:
+            return _compare(a[1], b[1], descending)
+
+        ranked = sorted(matched, key=functools.cmp_to_key(order))
+        if cursor is not None:
+            mark = cursor_values(cursor, signature, len(query.sort) + 1 if query.sort else 1)
+            if forward:
+                ranked = [row for row in ranked if _compare(row[1], mark, descending) > 0]
+            else:
+                ranked = [row for row in ranked if _compare(row[1], mark, descending) < 0]
+        if not forward:
+            ranked.reverse()
+        window = ranked[query.offset : query.offset + query.limit + 1] if query.limit else []
+        return assemble_page(
+            window,
+            total=len(matched),
+            limit=query.limit,
+            offset=query.offset,
+            forward=forward,
+            cursor=cursor,
+            signature=signature,
+        )
+
+    @staticmethod
+    def _cursor_position(
+        cursor: str, signature: str, order: builtins.list[OrderKey]
+    ) -> builtins.list[Any]:
+        values = cursor_values(cursor, signature, len(order))
+        if order[0].name == SEQ:
+            try:
+                values[0] = ObjectId(values[0])
+            except (InvalidId, TypeError):
+                raise InvalidRequest("The paging cursor is not one this server issued") from None
+        return values
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            self._indexed = False
+        if client is not None:
+            client.close()
+
+
+def _residual_matches(doc: JSON, residual: tuple[AnyOf, ...]) -> bool:
+    return all(group_matches(doc, group) for group in residual)
+
+
+def _scan_position(doc: JSON, seq: ObjectId, sort: tuple[SortKey, ...]) -> list[Any]:
+    if not sort:
+        return [str(seq)]
+    return [*(sort_value(doc, key.path) for key in sort), doc["id"]]
+
+
+def _rank(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, 0)
+    return (1, value) if isinstance(value, int | float) else (2, value)
+
+
+def _compare(a: list[Any], b: list[Any], descending: tuple[bool, ...]) -> int:
+    """Order of two positions: per key null < numbers < strings, reversed for a descending key;
+    the last value (id, or the insertion sequence) always ascending."""
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        rx, ry = _rank(x), _rank(y)
+        if rx != ry:
+            result = -1 if rx < ry else 1
+            return -result if i < len(descending) and descending[i] else result
+    return 0
