@@ -1,21 +1,36 @@
-# The troubleticket server on the embedded SQLite store; data lives in the /data volume.
+# The troubleticket server. Run alone it keeps its tickets in a SQLite file in the /data volume;
+# TT_STORE=mongodb://... points it at MongoDB instead (docker-compose.yml does that).
 FROM python:3.11-slim
 
+# PIP_NO_CACHE_DIR also covers the pip subprocess that installs the build backend.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+
+# The dependencies come from pyproject.toml alone, so this layer is rebuilt when they change,
+# not on every source edit.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The package itself; src/troubleticket/openapi links to ../../openapi, so the spec comes along.
+COPY README.md ./
 COPY openapi ./openapi
 COPY src ./src
-RUN pip install . \
-    && useradd --system --uid 10001 --no-create-home --home-dir /data troubleticket \
+RUN pip install --no-cache-dir --no-deps . \
+    && rm -rf build src/*.egg-info \
+    && groupadd --system --gid 10001 troubleticket \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /data troubleticket \
     && mkdir -p /data \
-    && chown troubleticket /data
+    && chown 10001:10001 /data
 
-USER troubleticket
+# Numeric, so that a runtime (e.g. Kubernetes runAsNonRoot) can tell the user is not root.
+USER 10001:10001
 ENV TT_HOST=0.0.0.0 \
     TT_PORT=8080 \
     TT_STORE=/data/troubleticket.sqlite3
