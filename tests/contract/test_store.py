@@ -511,3 +511,60 @@ def test_insert_many_with_a_taken_id_stores_nothing(store: Store) -> None:
 
     assert store.get(TICKETS, "new-1") is None
     assert store.list(TICKETS, ListQuery(offset=0, limit=10)).total == 1
+
+
+def test_insert_many_with_an_id_repeated_in_the_batch_stores_nothing(store: Store) -> None:
+    with pytest.raises(DuplicateId):
+        store.insert_many(TICKETS, [a_doc("a"), a_doc("b"), a_doc("a")])
+
+    assert store.list(TICKETS, ListQuery(limit=10)).total == 0
+
+
+# -- moving data: scan and restore -----------------------------------------------------------------
+
+
+def test_scan_gives_every_document_with_its_version_in_insertion_order(store: Store) -> None:
+    for n in range(7):
+        store.insert(TICKETS, a_doc(f"s-{n}", n=n))
+    store.replace(TICKETS, a_doc("s-3", n=33), expected_version=1)
+    store.delete(TICKETS, "s-5")
+    store.insert(SPECS, a_doc("spec-1"))
+
+    scanned = list(store.scan(TICKETS))
+
+    assert [item.doc["id"] for item in scanned] == ["s-0", "s-1", "s-2", "s-3", "s-4", "s-6"]
+    assert [item.version for item in scanned] == [1, 1, 1, 2, 1, 1]
+    assert scanned[3].doc == a_doc("s-3", n=33)
+    assert [item.doc["id"] for item in store.scan(SPECS)] == ["spec-1"]
+
+
+def test_scan_reads_lazily_and_keeps_every_field(store: Store) -> None:
+    store.insert(TICKETS, copy.deepcopy(RICH_DOC))
+    store.insert(TICKETS, a_doc("second"))
+
+    walk = store.scan(TICKETS)
+    first = next(walk)
+
+    assert_same_json(first.doc, RICH_DOC)
+    assert [item.doc["id"] for item in walk] == ["second"]
+
+
+def test_restore_keeps_versions_so_etags_survive_a_move(store: Store) -> None:
+    items = [Stored(a_doc("r-1", n=1), 7), Stored(a_doc("r-2"), 1)]
+
+    assert store.restore(TICKETS, iter(items)) == 2
+
+    assert store.get(TICKETS, "r-1") == Stored(a_doc("r-1", n=1), 7)
+    assert store.replace(TICKETS, a_doc("r-1", n=2), expected_version=1) is None
+    assert store.replace(TICKETS, a_doc("r-1", n=2), expected_version=7) == Stored(
+        a_doc("r-1", n=2), 8
+    )
+
+
+def test_restore_with_a_taken_id_stores_nothing(store: Store) -> None:
+    store.insert(TICKETS, a_doc("taken"))
+
+    with pytest.raises(DuplicateId):
+        store.restore(TICKETS, [Stored(a_doc("new-1"), 3), Stored(a_doc("taken"), 2)])
+
+    assert store.get(TICKETS, "new-1") is None

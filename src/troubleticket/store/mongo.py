@@ -18,7 +18,7 @@ from __future__ import annotations
 import builtins
 import functools
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -251,10 +251,16 @@ class MongoStore:
             raise DuplicateId(f"{collection}: {doc['id']!r} exists") from exc
         return Stored(doc, 1)
 
-    @_reachable
     def insert_many(self, collection: Collection, docs: Iterable[JSON]) -> int:
+        return self.restore(collection, (Stored(doc, 1) for doc in docs))
+
+    @_reachable
+    def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
         layout = LAYOUTS[collection]
-        records = [{SEQ: ObjectId(), **self._record(layout, doc), "version": 1} for doc in docs]
+        records = [
+            {SEQ: ObjectId(), **self._record(layout, item.doc), "version": item.version}
+            for item in items
+        ]
         if not records:
             return 0
         ids = [record[ID] for record in records]
@@ -275,6 +281,16 @@ class MongoStore:
                 raise DuplicateId(f"{collection}: an id of the batch exists") from exc
             raise
         return len(records)
+
+    def scan(self, collection: Collection) -> Iterator[Stored]:
+        records = self._scan_cursor(collection)
+        while (record := _next_record(records)) is not None:
+            yield Stored(self._doc(record), record["version"])
+
+    @_reachable
+    def _scan_cursor(self, collection: Collection) -> Iterator[dict[str, Any]]:
+        found = self._collection(collection).find({}, _PROJECTION).sort(SEQ, 1)
+        return found.batch_size(500)
 
     @_reachable
     def get(self, collection: Collection, doc_id: str) -> Stored | None:
@@ -405,6 +421,11 @@ class MongoStore:
             self._indexed = False
         if client is not None:
             client.close()
+
+
+@_reachable
+def _next_record(records: Iterator[dict[str, Any]]) -> dict[str, Any] | None:
+    return next(records, None)
 
 
 def _residual_matches(doc: JSON, residual: tuple[AnyOf, ...]) -> bool:

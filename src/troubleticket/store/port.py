@@ -7,7 +7,7 @@ that read the same version cannot both succeed and no update is lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -104,6 +104,21 @@ class Store(Protocol):
         Raises:
             DuplicateId: an id is taken.
         """
+        ...
+
+    def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
+        """Store documents at the versions given (moving data between stores), like insert_many.
+
+        Keeping versions keeps ETags: a client's ``If-Match`` from before the move still names
+        the same state of the document.
+
+        Raises:
+            DuplicateId: an id is taken.
+        """
+        ...
+
+    def scan(self, collection: Collection) -> Iterator[Stored]:
+        """Every document with its version, in insertion order, read as it is consumed."""
         ...
 
     def get(self, collection: Collection, doc_id: str) -> Stored | None:

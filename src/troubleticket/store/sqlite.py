@@ -221,13 +221,17 @@ class SqliteStore:
         return Stored(doc, 1)
 
     def insert_many(self, collection: Collection, docs: Iterable[JSON]) -> int:
+        return self.restore(collection, (Stored(doc, 1) for doc in docs))
+
+    def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
         count = 0
         try:
             with self._transaction() as conn:
-                for doc in docs:
+                for item in items:
+                    doc = item.doc
                     cursor = conn.execute(
-                        f"INSERT INTO {_TABLES[collection]} (id, version, doc) VALUES (?, 1, ?)",
-                        (doc["id"], _dumps(doc)),
+                        f"INSERT INTO {_TABLES[collection]} (id, version, doc) VALUES (?, ?, ?)",
+                        (doc["id"], item.version, _dumps(doc)),
                     )
                     self._index_parties(conn, collection, cursor.lastrowid, doc, replacing=False)
                     count += 1
@@ -263,6 +267,19 @@ class SqliteStore:
             .fetchone()
         )
         return Stored(json.loads(row[0]), row[1]) if row else None
+
+    def scan(self, collection: Collection) -> Iterator[Stored]:
+        # A connection of its own, so the read transaction (one consistent snapshot, thanks to
+        # WAL, while writers go on) spans the whole walk whatever else this thread does.
+        conn = sqlite3.connect(self._path, uri=self._memory_keeper is not None, timeout=30)
+        try:
+            conn.execute("BEGIN")
+            rows = conn.execute(f"SELECT doc, version FROM {_TABLES[collection]} ORDER BY seq")
+            while batch := rows.fetchmany(500):
+                for doc, version in batch:
+                    yield Stored(json.loads(doc), version)
+        finally:
+            conn.close()
 
     def list(self, collection: Collection, query: ListQuery) -> Page:
         plan = _ListPlan.build(_LAYOUTS[collection], query)
