@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from connexion import AsyncApp
@@ -56,8 +57,11 @@ def specification_rules() -> ResourceRules:
     )
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, *, must_exist: bool = False) -> Store:
     """The store ``TT_STORE`` names: a SQLite file path, ``sqlite:///path``, or a MongoDB URI.
+
+    ``must_exist``: refuse a SQLite file that is not there yet (reading from a mistyped path
+    would otherwise create an empty store).
 
     Raises:
         ConfigError: the location names a store this server cannot open.
@@ -72,6 +76,8 @@ def open_store(settings: Settings) -> Store:
                 f"TT_STORE has value {location!r}: expected a file path or sqlite:///path"
             )
         location = path[1:] or ":memory:"
+    if must_exist and location != ":memory:" and not Path(location).is_file():
+        raise ConfigError(f"TT_STORE names no existing SQLite file: {location}")
     return SqliteStore(location)
 
 

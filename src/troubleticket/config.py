@@ -74,6 +74,17 @@ class Settings:
     log_level: str = "info"
 
     @property
+    def store_shown(self) -> str:
+        """``store`` fit for logs: a password in a URI replaced by ``***``."""
+        scheme, separator, rest = self.store.partition("://")
+        authority, slash, tail = rest.partition("/")
+        credentials, at, hosts = authority.rpartition("@")
+        if not separator or not at or ":" not in credentials:
+            return self.store
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{hosts}{slash}{tail}"
+
+    @property
     def public_base_url(self) -> str:
         if self.base_url:
             return self.base_url

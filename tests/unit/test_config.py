@@ -228,3 +228,20 @@ class TestWithOverrides:
     def test_a_bad_override_names_the_variable_it_stands_for(self) -> None:
         with pytest.raises(ConfigError, match="^TT_PORT has value 'x'"):
             Settings().with_overrides({"port": "x"})
+
+
+@pytest.mark.parametrize(
+    ("store", "shown"),
+    [
+        (
+            "mongodb://app:s3cr%40t@db1:27017,db2/tt?replicaSet=rs0",
+            "mongodb://app:***@db1:27017,db2/tt?replicaSet=rs0",
+        ),
+        ("mongodb+srv://app:pw@cluster.example.net", "mongodb+srv://app:***@cluster.example.net"),
+        ("mongodb://app@db1/tt", "mongodb://app@db1/tt"),
+        ("mongodb://db1/tt", "mongodb://db1/tt"),
+        ("./data/troubleticket.sqlite3", "./data/troubleticket.sqlite3"),
+    ],
+)
+def test_the_store_is_shown_without_its_password(store: str, shown: str) -> None:
+    assert Settings(store=store).store_shown == shown
