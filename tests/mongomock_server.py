@@ -1,11 +1,38 @@
-"""An in-memory MongoDB server for tests: mongomock with the data lifetime of a real server."""
+"""An in-memory MongoDB server for tests: mongomock with the data lifetime of a real server.
+
+mongomock keeps its data in plain dicts and lists, which threads may not change while another
+iterates them; a real server serializes its own work. So every collection operation and cursor
+step here runs under one lock, and concurrent tests see a server, not a data race of the fake.
+"""
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import mongomock_ng
+from mongomock_ng.collection import Collection, Cursor
 from mongomock_ng.store import ServerStore
+
+_LOCK = threading.RLock()
+
+
+def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            return method(*args, **kwargs)
+
+    return call
+
+
+for _name, _member in list(vars(Collection).items()):
+    if callable(_member) and not _name.startswith("_"):
+        setattr(Collection, _name, _serialized(_member))
+for _name in ("__next__", "next"):
+    setattr(Cursor, _name, _serialized(getattr(Cursor, _name)))
 
 
 class _Client(mongomock_ng.MongoClient):  # type: ignore[misc]
@@ -15,7 +42,7 @@ class _Client(mongomock_ng.MongoClient):  # type: ignore[misc]
         self._closed = True
 
 
-def in_memory_server() -> Callable[[], mongomock_ng.MongoClient]:
+def in_memory_server() -> Callable[[], Any]:
     """A connect function: each call is a new client of one in-memory server."""
     server = ServerStore()
     return lambda: _Client(_store=server)

@@ -275,3 +275,63 @@ def test_an_outage_answers_503_with_retry_after_and_the_server_recovers_without_
         assert error["status"] == "503" and error["reason"] == "Service Unavailable"
     assert after.status_code == 200
     assert [t["id"] for t in after.json()] == [created.json()["id"]]
+
+
+def an_event(event_id: str, ticket_id: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "eventType": "TroubleTicketCreateEvent",
+        "state": "recorded",
+        "recordedAt": "2026-11-20T08:00:00.000Z",
+        "resource": {"collection": "troubleTicket", "id": ticket_id},
+        "resourceKey": f"troubleTicket/{ticket_id}",
+        "orderKey": "000000000001.000",
+        "body": {"eventId": event_id},
+    }
+
+
+def test_a_change_and_its_events_are_one_document_write_until_relayed(
+    mongo: MongoStore, client: Any, database: str
+) -> None:
+    mongo.insert(TICKETS, a_ticket("t-1"), events=[an_event("e-1", "t-1")])
+
+    record = client[database]["troubleTicket"].find_one({"id": "t-1"})
+    assert record["pending"] is True
+    assert [event["id"] for event in record["outbox"]] == ["e-1"]
+    assert client[database]["event"].count_documents({}) == 0
+
+    assert mongo.relay_events() == 1
+
+    record = client[database]["troubleTicket"].find_one({"id": "t-1"})
+    assert "outbox" not in record and "pending" not in record
+    assert client[database]["event"].count_documents({"id": "e-1"}) == 1
+
+
+def test_a_relay_cut_short_after_copying_is_completed_without_a_second_copy(
+    mongo: MongoStore, client: Any, database: str
+) -> None:
+    mongo.insert(TICKETS, a_ticket("t-1"), events=[an_event("e-1", "t-1")])
+    # A relay that died after copying the event and before taking it out of the ticket:
+    record = client[database]["troubleTicket"].find_one({"id": "t-1"})
+    client[database]["event"].insert_one(record["outbox"][0])
+
+    assert mongo.relay_events() == 1
+
+    assert client[database]["event"].count_documents({"id": "e-1"}) == 1
+    assert "outbox" not in client[database]["troubleTicket"].find_one({"id": "t-1"})
+
+
+def test_a_deleted_document_stays_a_tombstone_only_until_its_events_are_relayed(
+    mongo: MongoStore, client: Any, database: str
+) -> None:
+    mongo.insert(TICKETS, a_ticket("t-1", status="acknowledged"))
+    assert mongo.delete(TICKETS, "t-1", events=[an_event("e-1", "t-1")])
+
+    tombstone = client[database]["troubleTicket"].find_one({"id": "t-1"})
+    assert tombstone["gone"] is True and "doc" not in tombstone and "k" not in tombstone
+    assert mongo.get(TICKETS, "t-1") is None
+
+    mongo.relay_events()
+
+    assert client[database]["troubleTicket"].count_documents({"id": "t-1"}) == 0
+    assert client[database]["event"].count_documents({"id": "e-1"}) == 1

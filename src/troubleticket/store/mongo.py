@@ -18,7 +18,7 @@ from __future__ import annotations
 import builtins
 import functools
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -45,6 +45,7 @@ from troubleticket.store.mongo_query import (
     sort_spec,
 )
 from troubleticket.store.port import (
+    RESOURCE_COLLECTIONS,
     Collection,
     DuplicateId,
     ListQuery,
@@ -70,6 +71,25 @@ _TICKET_KEYED = (
     ("lastUpdate",),
 )
 
+_DELIVERY_KEYED = (
+    ("state",),
+    ("nextAttemptAt",),
+    ("leaseUntil",),
+    ("hubId",),
+    ("resourceKey",),
+    ("orderKey",),
+    ("createdAt",),
+)
+
+# A changed document carries the events of its change in OUTBOX (with PENDING set) until
+# relay_events has copied them into the event collection: one single-document write records
+# both, which MongoDB makes atomic without a transaction. A deleted document whose events are
+# still to be relayed stays as a tombstone marked GONE, invisible to every read.
+OUTBOX = "outbox"
+PENDING = "pending"
+GONE = "gone"
+LIVE = {GONE: {"$exists": False}}
+
 LAYOUTS = {
     Collection.TROUBLE_TICKET: Layout(
         collection="troubleTicket",
@@ -84,12 +104,35 @@ LAYOUTS = {
             ((f"{KEYS}.status", 1), (f"{KEYS}.severity", 1), (f"{KEYS}.creationDate", 1), (ID, 1)),
             # "the tickets of this customer" (multikey: one entry per related party)
             ((f"{DOC}.relatedParty.partyOrPartyRole.id", 1), (SEQ, 1)),
+            # changes whose events are still to be relayed
+            ((PENDING, 1),),
         ),
     ),
     Collection.TROUBLE_TICKET_SPECIFICATION: Layout(
         collection="troubleTicketSpecification",
         keyed=(("name",), ("lifecycleStatus",), ("lastUpdate",)),
+        indexes=(((PENDING, 1),),),
     ),
+    Collection.HUB: Layout(collection="hub"),
+    Collection.EVENT: Layout(
+        collection="event",
+        keyed=(("state",), ("recordedAt",)),
+        indexes=(
+            ((f"{KEYS}.state", 1), (SEQ, 1)),
+            ((f"{KEYS}.recordedAt", 1), (SEQ, 1)),
+        ),
+    ),
+    Collection.DELIVERY: Layout(
+        collection="delivery",
+        keyed=_DELIVERY_KEYED,
+        indexes=(
+            ((f"{KEYS}.state", 1), (f"{KEYS}.nextAttemptAt", 1), (ID, 1)),
+            ((f"{KEYS}.state", 1), (f"{KEYS}.leaseUntil", 1), (ID, 1)),
+            ((f"{KEYS}.hubId", 1), (f"{KEYS}.resourceKey", 1), (f"{KEYS}.orderKey", 1), (ID, 1)),
+            ((f"{KEYS}.hubId", 1), (f"{KEYS}.createdAt", 1), (ID, 1)),
+        ),
+    ),
+    Collection.RECEIVED_EVENT: Layout(collection="receivedEvent"),
 }
 
 _PROJECTION = {SEQ: 1, ID: 1, "version": 1, DOC: 1, KEYS: 1, "escaped": 1}
@@ -242,9 +285,21 @@ class MongoStore:
 
     # -- the port ------------------------------------------------------------------------------
 
+    @staticmethod
+    def _outbox(events: Sequence[JSON]) -> dict[str, Any]:
+        """The fields that carry a change's events until they are relayed."""
+        layout = LAYOUTS[Collection.EVENT]
+        return {
+            OUTBOX: [
+                {SEQ: ObjectId(), **MongoStore._record(layout, e), "version": 1} for e in events
+            ]
+        }
+
     @_reachable
-    def insert(self, collection: Collection, doc: JSON) -> Stored:
+    def insert(self, collection: Collection, doc: JSON, *, events: Sequence[JSON] = ()) -> Stored:
         record = {SEQ: ObjectId(), **self._record(LAYOUTS[collection], doc), "version": 1}
+        if events:
+            record |= {**self._outbox(events), PENDING: True}
         try:
             self._collection(collection).insert_one(record)
         except mongo_errors.DuplicateKeyError as exc:
@@ -289,31 +344,90 @@ class MongoStore:
 
     @_reachable
     def _scan_cursor(self, collection: Collection) -> Iterator[dict[str, Any]]:
-        found = self._collection(collection).find({}, _PROJECTION).sort(SEQ, 1)
+        found = self._collection(collection).find(LIVE, _PROJECTION).sort(SEQ, 1)
         return found.batch_size(500)
 
     @_reachable
     def get(self, collection: Collection, doc_id: str) -> Stored | None:
-        record = self._collection(collection).find_one({ID: doc_id}, _PROJECTION)
+        record = self._collection(collection).find_one({ID: doc_id, **LIVE}, _PROJECTION)
         return Stored(self._doc(record), record["version"]) if record else None
 
     @_reachable
-    def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
-        record = self._record(LAYOUTS[collection], doc)
+    def replace(
+        self,
+        collection: Collection,
+        doc: JSON,
+        *,
+        expected_version: int,
+        events: Sequence[JSON] = (),
+    ) -> Stored | None:
+        update: dict[str, Any] = {
+            "$set": self._record(LAYOUTS[collection], doc),
+            "$inc": {"version": 1},
+        }
+        if events:
+            update["$set"][PENDING] = True
+            update["$push"] = {OUTBOX: {"$each": self._outbox(events)[OUTBOX]}}
         result = self._collection(collection).update_one(
-            {ID: doc["id"], "version": expected_version},
-            {"$set": record, "$inc": {"version": 1}},
+            {ID: doc["id"], "version": expected_version, **LIVE}, update
         )
         return Stored(doc, expected_version + 1) if result.matched_count == 1 else None
 
     @_reachable
     def delete(
-        self, collection: Collection, doc_id: str, *, expected_version: int | None = None
+        self,
+        collection: Collection,
+        doc_id: str,
+        *,
+        expected_version: int | None = None,
+        events: Sequence[JSON] = (),
     ) -> bool:
-        condition: dict[str, Any] = {ID: doc_id}
+        condition: dict[str, Any] = {ID: doc_id, **LIVE}
         if expected_version is not None:
             condition["version"] = expected_version
-        return self._collection(collection).delete_one(condition).deleted_count == 1
+        target = self._collection(collection)
+        if not events:
+            return target.delete_one(condition).deleted_count == 1
+        # The delete and its events in one write: a tombstone, removed once they are relayed.
+        result = target.update_one(
+            condition,
+            {
+                "$set": {GONE: True, PENDING: True},
+                "$unset": {DOC: "", KEYS: ""},
+                "$inc": {"version": 1},
+                "$push": {OUTBOX: {"$each": self._outbox(events)[OUTBOX]}},
+            },
+        )
+        return result.matched_count == 1
+
+    @_reachable
+    def relay_events(self, limit: int = 500) -> int:
+        moved = 0
+        database = self._collection(Collection.EVENT).database
+        events = database[LAYOUTS[Collection.EVENT].collection]
+        for collection in RESOURCE_COLLECTIONS:
+            source = database[LAYOUTS[collection].collection]
+            for record in source.find({PENDING: True}, {SEQ: 1, OUTBOX: 1}).limit(limit):
+                outbox = record.get(OUTBOX, [])
+                if outbox:
+                    try:
+                        events.insert_many(outbox, ordered=False)
+                    except mongo_errors.BulkWriteError as exc:
+                        # Relayed before (by this or another worker) up to a crash: the unique
+                        # event id keeps one copy. Anything else is a real failure.
+                        if any(
+                            e.get("code") != _DUPLICATE_KEY
+                            for e in exc.details.get("writeErrors", [])
+                        ):
+                            raise
+                    ids = [event[ID] for event in outbox]
+                    source.update_one({SEQ: record[SEQ]}, {"$pull": {OUTBOX: {ID: {"$in": ids}}}})
+                    moved += len(outbox)
+                # Only once nothing new was pushed meanwhile: the outbox is empty.
+                empty = {SEQ: record[SEQ], OUTBOX: {"$size": 0}}
+                source.delete_one({**empty, GONE: True})
+                source.update_one(empty, {"$unset": {PENDING: "", OUTBOX: ""}})
+        return moved
 
     @_reachable
     def list(self, collection: Collection, query: ListQuery) -> Page:
@@ -336,12 +450,12 @@ class MongoStore:
         signature = sort_signature(query.sort)
         forward = query.before is None
         cursor = query.after if forward else query.before
-        condition = compiled.condition
+        condition = _live(compiled.condition)
         paged = condition
         if cursor is not None:
             values = self._cursor_position(cursor, signature, order)
             keyset = keyset_condition(order, values, forward=forward)
-            paged = {"$and": [condition, keyset]} if condition else keyset
+            paged = {"$and": [condition, keyset]}
         total = target.count_documents(condition)
         rows: list[tuple[JSON, list[Any]]] = []
         if query.limit:
@@ -374,7 +488,7 @@ class MongoStore:
         forward = query.before is None
         cursor = query.after if forward else query.before
         matched: builtins.list[tuple[JSON, builtins.list[Any]]] = []
-        for record in target.find(compiled.condition, _PROJECTION).sort(SEQ, 1):
+        for record in target.find(_live(compiled.condition), _PROJECTION).sort(SEQ, 1):
             doc = self._doc(record)
             if _residual_matches(doc, compiled.residual):
                 matched.append((doc, _scan_position(doc, record[SEQ], query.sort)))
@@ -421,6 +535,11 @@ class MongoStore:
             self._indexed = False
         if client is not None:
             client.close()
+
+
+def _live(condition: dict[str, Any]) -> dict[str, Any]:
+    """``condition`` on the documents that exist (not tombstones of a delete being relayed)."""
+    return {"$and": [condition, LIVE]} if condition else dict(LIVE)
 
 
 @_reachable

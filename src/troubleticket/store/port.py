@@ -7,7 +7,7 @@ that read the same version cannot both succeed and no update is lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -17,10 +17,22 @@ from troubleticket.types import JSON
 
 
 class Collection(StrEnum):
-    """The resource collections, named as their TMF resources."""
+    """The collections: TMF resources, and what notifying subscribers keeps."""
 
     TROUBLE_TICKET = "troubleTicket"
     TROUBLE_TICKET_SPECIFICATION = "troubleTicketSpecification"
+    # Subscriptions registered at /hub.
+    HUB = "hub"
+    # The outbox: every event, written in the same atomic write as the change that raised it.
+    EVENT = "event"
+    # One per (hub, event): the state of delivering that event to that subscriber.
+    DELIVERY = "delivery"
+    # Events received at /listener/*, by eventId.
+    RECEIVED_EVENT = "receivedEvent"
+
+
+RESOURCE_COLLECTIONS = (Collection.TROUBLE_TICKET, Collection.TROUBLE_TICKET_SPECIFICATION)
+"""The collections of TMF resources proper, whose changes raise events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +100,11 @@ class StoreUnavailable(Exception):
 class Store(Protocol):
     """Persistence for TMF resource documents."""
 
-    def insert(self, collection: Collection, doc: JSON) -> Stored:
+    def insert(self, collection: Collection, doc: JSON, *, events: Sequence[JSON] = ()) -> Stored:
         """Store a new document under ``doc["id"]`` at version 1.
+
+        ``events`` (documents of ``Collection.EVENT``) are recorded in the same atomic write:
+        both are stored, or neither. The same holds for ``replace`` and ``delete``.
 
         Raises:
             DuplicateId: the id is taken.
@@ -133,7 +148,14 @@ class Store(Protocol):
         """
         ...
 
-    def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
+    def replace(
+        self,
+        collection: Collection,
+        doc: JSON,
+        *,
+        expected_version: int,
+        events: Sequence[JSON] = (),
+    ) -> Stored | None:
         """Replace the document with ``doc["id"]`` if its version is still ``expected_version``.
 
         Returns the new stored version, or ``None`` when the document changed or disappeared since
@@ -142,11 +164,25 @@ class Store(Protocol):
         ...
 
     def delete(
-        self, collection: Collection, doc_id: str, *, expected_version: int | None = None
+        self,
+        collection: Collection,
+        doc_id: str,
+        *,
+        expected_version: int | None = None,
+        events: Sequence[JSON] = (),
     ) -> bool:
         """Remove a document (only at ``expected_version`` when one is given).
 
         ``False`` when there was none, or it is at another version.
+        """
+        ...
+
+    def relay_events(self, limit: int = 500) -> int:
+        """Make recorded events visible in ``Collection.EVENT``; returns how many it moved.
+
+        A store that cannot write two collections atomically keeps a change's events inside the
+        changed document and moves them here, idempotently; one that can writes them to
+        ``Collection.EVENT`` directly and moves nothing.
         """
         ...
 

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib import resources
@@ -64,8 +64,48 @@ _LAYOUTS = {
         party_ids=("trouble_ticket_party", "party_id"),
     ),
     Collection.TROUBLE_TICKET_SPECIFICATION: Layout(table="trouble_ticket_specification"),
+    Collection.HUB: Layout(table="hub"),
+    Collection.EVENT: Layout(
+        table="event",
+        columns={
+            ("state",): ("state", Kind.TEXT),
+            ("recordedAt",): ("recorded_at", Kind.INSTANT),
+        },
+        # the events not yet fanned out, in order; the events since an instant (replay)
+        indexes=(("state", "seq"), ("recorded_at", "seq")),
+    ),
+    Collection.DELIVERY: Layout(
+        table="delivery",
+        columns={
+            ("state",): ("state", Kind.TEXT),
+            ("nextAttemptAt",): ("next_attempt_at", Kind.INSTANT),
+            ("leaseUntil",): ("lease_until", Kind.INSTANT),
+            ("hubId",): ("hub_id", Kind.TEXT),
+            ("resourceKey",): ("resource_key", Kind.TEXT),
+            ("orderKey",): ("order_key", Kind.TEXT),
+            ("createdAt",): ("created_at", Kind.INSTANT),
+        },
+        indexes=(
+            # what is due: pending by next attempt, delivering by lease end
+            ("state", "next_attempt_at"),
+            ("state", "lease_until"),
+            # what comes before a delivery for the same subscriber and resource
+            ("hub_id", "resource_key", "order_key"),
+            # a hub's deliveries, newest first
+            ("hub_id", "created_at"),
+        ),
+    ),
+    Collection.RECEIVED_EVENT: Layout(table="received_event"),
 }
 _TABLES = {collection: layout.table for collection, layout in _LAYOUTS.items()}
+
+
+# Delivery bookkeeping (deliveries, and marking events fanned out; events themselves are written
+# in the transaction of their change): a power cut may lose its last commits (never a process
+# crash, and never a later commit without the earlier ones: the WAL keeps a prefix). Losing them
+# only repeats work — a fan-out (idempotent), an attempt (at least once) — so they skip the sync
+# per commit that every resource write, and the events recorded with it, keeps.
+_REDERIVABLE = frozenset({Collection.DELIVERY, Collection.EVENT})
 
 
 def _dumps(doc: JSON) -> str:
@@ -202,31 +242,43 @@ class SqliteStore:
         return conn
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, collection: Collection | None = None) -> Iterator[sqlite3.Connection]:
         conn = self._connection()
+        relaxed = collection in _REDERIVABLE
         # Writers of this process queue on a lock rather than in SQLite's busy handler, which
         # sleeps in growing steps and let some writers wait seconds under load. IMMEDIATE then
         # only waits for other processes, and a read-then-write never deadlocks.
         with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
+            if relaxed:
+                conn.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if relaxed:
+                    conn.execute("PRAGMA synchronous=FULL")
 
-    def insert(self, collection: Collection, doc: JSON) -> Stored:
-        self.insert_many(collection, [doc])
+    def insert(self, collection: Collection, doc: JSON, *, events: Sequence[JSON] = ()) -> Stored:
+        self._insert_all(collection, [Stored(doc, 1)], events)
         return Stored(doc, 1)
 
     def insert_many(self, collection: Collection, docs: Iterable[JSON]) -> int:
         return self.restore(collection, (Stored(doc, 1) for doc in docs))
 
     def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
+        return self._insert_all(collection, items, ())
+
+    def _insert_all(
+        self, collection: Collection, items: Iterable[Stored], events: Sequence[JSON]
+    ) -> int:
         count = 0
         try:
-            with self._transaction() as conn:
+            with self._transaction(collection) as conn:
                 for item in items:
                     doc = item.doc
                     cursor = conn.execute(
@@ -235,9 +287,21 @@ class SqliteStore:
                     )
                     self._index_parties(conn, collection, cursor.lastrowid, doc, replacing=False)
                     count += 1
+                self._record_events(conn, events)
         except sqlite3.IntegrityError as exc:
             raise DuplicateId(str(exc)) from exc
         return count
+
+    @staticmethod
+    def _record_events(conn: sqlite3.Connection, events: Sequence[JSON]) -> None:
+        # In the transaction of the change itself: the events commit with it, or not at all.
+        conn.executemany(
+            f"INSERT INTO {_TABLES[Collection.EVENT]} (id, version, doc) VALUES (?, 1, ?)",
+            [(event["id"], _dumps(event)) for event in events],
+        )
+
+    def relay_events(self, limit: int = 500) -> int:
+        return 0  # events are written to their table in the change's own transaction
 
     @staticmethod
     def _index_parties(
@@ -316,8 +380,15 @@ class SqliteStore:
                 lines.append(f"{label}: {row[3]}")
         return lines
 
-    def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
-        with self._transaction() as conn:
+    def replace(
+        self,
+        collection: Collection,
+        doc: JSON,
+        *,
+        expected_version: int,
+        events: Sequence[JSON] = (),
+    ) -> Stored | None:
+        with self._transaction(collection) as conn:
             row = conn.execute(
                 f"UPDATE {_TABLES[collection]} SET doc = ?, version = version + 1 "
                 "WHERE id = ? AND version = ? RETURNING seq",
@@ -326,17 +397,26 @@ class SqliteStore:
             if row is None:
                 return None
             self._index_parties(conn, collection, row[0], doc)
+            self._record_events(conn, events)
         return Stored(doc, expected_version + 1)
 
     def delete(
-        self, collection: Collection, doc_id: str, *, expected_version: int | None = None
+        self,
+        collection: Collection,
+        doc_id: str,
+        *,
+        expected_version: int | None = None,
+        events: Sequence[JSON] = (),
     ) -> bool:
-        with self._transaction() as conn:
+        with self._transaction(collection) as conn:
             cursor = conn.execute(
                 f"DELETE FROM {_TABLES[collection]} WHERE id = ? AND (? IS NULL OR version = ?)",
                 (doc_id, expected_version, expected_version),
             )
-        return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            self._record_events(conn, events)
+        return True
 
     def close(self) -> None:
         with self._lock:
