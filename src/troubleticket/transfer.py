@@ -98,11 +98,18 @@ def export_store(
 ) -> Counts:
     """Write every document of ``collections`` to ``out`` as an export file; return the counts.
 
+    All collections by default: the resources, and the subscriptions, events and deliveries of
+    notifications, so that no subscriber misses an event because the store moved.
+
     Each collection is read in insertion order; progress is told every ``page_size`` documents.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, not {page_size}")
     chosen = list(dict.fromkeys(collections))
+    # Events a store still keeps inside the changed documents go to the event collection first,
+    # so they are exported with it.
+    while store.relay_events():
+        pass
     expected = {c: store.list(c, ListQuery(limit=0)).total for c in chosen}
     header = {
         "format": FORMAT,
@@ -376,7 +383,9 @@ class _Import:
         total = sum(self._imported.values())
         if not total:
             return "Nothing was imported"
-        each = ", ".join(f"{count} {collection}" for collection, count in self._imported.items())
+        each = ", ".join(
+            f"{count} {collection}" for collection, count in self._imported.items() if count
+        )
         return (
             f"Imported: {_documents(total)} up to line {self._last_imported_line} ({each}), "
             "none after"

@@ -14,6 +14,8 @@ from tests.unit.transfer_samples import (
     SPECIFICATIONS,
     TICKETS,
     as_text,
+    counts_by_name,
+    insert_notifications,
     listed,
     rich_ticket,
     specification,
@@ -85,6 +87,37 @@ class TestExportThenImport:
         # split, not splitlines: a document may hold U+2028 and such, which JSON leaves raw.
         assert out.read_text(encoding="utf-8").count("\n") == 1 + 4 + 1
 
+    def test_the_summary_names_other_collections_when_they_hold_documents(
+        self, source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        store = SqliteStore(source)
+        insert_notifications(store)
+        store.close()
+        out, target = tmp_path / "all.jsonl", tmp_path / "target.sqlite3"
+
+        assert main(["export", "--store", str(source), "-o", str(out), "--no-progress"]) == 0
+        export_err = capsys.readouterr().err
+        assert main(["import", str(out), "--store", str(target), "--no-progress"]) == 0
+        import_err = capsys.readouterr().err
+
+        summary = "3 troubleTicket, 1 troubleTicketSpecification, 2 hub, 2 event, 3 delivery"
+        assert export_err == f"exported {summary} to {out}\n"
+        assert import_err == f"imported {summary} from {out}\n"
+        assert_same_documents(target)
+
+    def test_the_summary_names_the_resources_even_when_there_are_none(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        empty = tmp_path / "empty.sqlite3"
+        SqliteStore(empty).close()
+        out = tmp_path / "all.jsonl"
+
+        assert main(["export", "--store", str(empty), "-o", str(out), "--no-progress"]) == 0
+
+        assert capsys.readouterr().err == (
+            f"exported 0 troubleTicket, 0 troubleTicketSpecification to {out}\n"
+        )
+
     def test_the_store_defaults_to_tt_store(
         self, source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -112,7 +145,9 @@ class TestExportThenImport:
         captured = capsys.readouterr()
         assert captured.err == "exported 3 troubleTicket, 1 troubleTicketSpecification to stdout\n"
         records = [json.loads(line) for line in captured.out.split("\n")[:-1]]
-        assert records[0]["collections"] == {"troubleTicket": 3, "troubleTicketSpecification": 1}
+        assert records[0]["collections"] == counts_by_name(
+            troubleTicket=3, troubleTicketSpecification=1
+        )
         assert [r["document"]["id"] for r in records[1:-1]] == ["tt-2", "tt-rich", "tt-1", "spec-1"]
 
         monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(captured.out.encode())))

@@ -17,10 +17,17 @@ from typing import Any
 import pytest
 
 from tests.unit.transfer_samples import (
+    DELIVERIES,
+    EVENTS,
+    HUBS,
     SPECIFICATIONS,
     TICKETS,
     as_text,
+    counts,
+    counts_by_name,
+    insert_notifications,
     listed,
+    notification_documents,
     rich_ticket,
     specification,
     ticket,
@@ -153,7 +160,7 @@ class TestRoundTrip:
         written = export_store(source, out, page_size=page_size)
         imported = import_store(target, io.StringIO(out.getvalue()), batch_size=batch_size)
 
-        assert written == imported == {TICKETS: 10, SPECIFICATIONS: 2}
+        assert written == imported == counts(troubleTicket=10, troubleTicketSpecification=2)
         for collection, originals in ((TICKETS, tickets), (SPECIFICATIONS, specs)):
             copies = listed(target, collection)
             assert [doc["id"] for doc in copies] == [doc["id"] for doc in originals]
@@ -194,16 +201,44 @@ class TestRoundTrip:
         assert copy["description"].endswith("🛠️👩🏽‍💻🇧🇪 — 𝔘𝔫𝔦")
         assert list(copy["nested"]["z"][1][1][1]) == ["y", "b", "a"]
 
+    def test_subscriptions_events_and_deliveries_arrive_with_their_versions(
+        self, source: SqliteStore, target: SqliteStore
+    ) -> None:
+        source.insert(TICKETS, ticket("tt-1"))
+        insert_notifications(source)
+        originals = {collection: list(source.scan(collection)) for collection in Collection}
+        notified = (HUBS, EVENTS, DELIVERIES)
+        assert {c: [item.doc for item in originals[c]] for c in notified} == (
+            notification_documents()
+        )
+        assert {c: [item.version for item in originals[c]] for c in notified} == {
+            HUBS: [1, 2],
+            EVENTS: [2, 1],
+            DELIVERIES: [8, 1, 1],
+        }
+
+        out = io.StringIO()
+        written = export_store(source, out, page_size=2)
+        imported = import_store(target, io.StringIO(out.getvalue()), batch_size=2)
+
+        assert written == imported == counts(troubleTicket=1, hub=2, event=2, delivery=3)
+        copies = {collection: list(target.scan(collection)) for collection in Collection}
+        assert copies == originals
+        for collection in Collection:
+            assert [as_text(item.doc) for item in copies[collection]] == [
+                as_text(item.doc) for item in originals[collection]
+            ]
+
     def test_an_empty_store_exports_a_header_and_an_end_line_and_imports_as_nothing(
         self, source: SqliteStore, target: SqliteStore
     ) -> None:
         content = exported(source)
 
         assert [json.loads(line) for line in content.splitlines()] == [
-            json.loads(header(troubleTicket=0, troubleTicketSpecification=0)),
-            json.loads(end_line(troubleTicket=0, troubleTicketSpecification=0)),
+            json.loads(header(**counts_by_name())),
+            json.loads(end_line(**counts_by_name())),
         ]
-        assert import_store(target, io.StringIO(content)) == {TICKETS: 0, SPECIFICATIONS: 0}
+        assert import_store(target, io.StringIO(content)) == counts()
 
 
 class TestExportFile:
@@ -219,9 +254,10 @@ class TestExportFile:
             "format": "troubleticket-export",
             "formatVersion": 1,
             "exportedAt": FROZEN_NOW,
-            "collections": {"troubleTicket": 2, "troubleTicketSpecification": 1},
+            "collections": counts_by_name(troubleTicket=2, troubleTicketSpecification=1),
         }
         assert list(records[0]) == ["format", "formatVersion", "exportedAt", "collections"]
+        assert list(records[0]["collections"]) == [c.value for c in Collection]
         assert records[1:4] == [
             {"collection": "troubleTicket", "version": 1, "document": ticket("tt-1")},
             {"collection": "troubleTicket", "version": 1, "document": ticket("tt-2")},
@@ -233,8 +269,9 @@ class TestExportFile:
         ]
         assert records[4] == {
             "end": True,
-            "collections": {"troubleTicket": 2, "troubleTicketSpecification": 1},
+            "collections": counts_by_name(troubleTicket=2, troubleTicketSpecification=1),
         }
+        assert list(records[4]["collections"]) == [c.value for c in Collection]
         assert len(records) == 5
 
     def test_lines_are_compact_utf8_json_without_escaped_non_ascii(
@@ -307,10 +344,10 @@ class TestExportFile:
         source.insert(SPECIFICATIONS, specification("spec-1"))
         progress = Recorder()
 
-        counts = export_store(source, io.StringIO(), page_size=3, progress=progress)
+        written = export_store(source, io.StringIO(), page_size=3, progress=progress)
 
-        assert counts == {TICKETS: 7, SPECIFICATIONS: 1}
-        assert progress.expected == {TICKETS: 7, SPECIFICATIONS: 1}
+        assert written == counts(troubleTicket=7, troubleTicketSpecification=1)
+        assert progress.expected == counts(troubleTicket=7, troubleTicketSpecification=1)
         assert progress.advances == [(TICKETS, 3), (TICKETS, 3), (TICKETS, 1), (SPECIFICATIONS, 1)]
 
     def test_a_page_size_below_one_is_refused(self, source: SqliteStore) -> None:
@@ -328,9 +365,9 @@ class TestImport:
         )
         progress = Recorder()
 
-        counts = import_store(recording, text(lines), batch_size=2, progress=progress)
+        imported = import_store(recording, text(lines), batch_size=2, progress=progress)
 
-        assert counts == {TICKETS: 5, SPECIFICATIONS: 3}
+        assert imported == {TICKETS: 5, SPECIFICATIONS: 3}
         assert recording.batches == [
             ["tt-0", "tt-1"],
             ["tt-2", "tt-3"],
@@ -374,9 +411,9 @@ class TestImport:
         lines = export_file([ticket("tt-1"), ticket("tt-2")])
         content = "\r\n".join(lines[:2]) + "\r\n\r\n" + "\n".join(lines[2:]) + "\n\n  \n"
 
-        counts = import_store(target, io.StringIO(content, newline="\n"))
+        imported = import_store(target, io.StringIO(content, newline="\n"))
 
-        assert counts == {TICKETS: 2, SPECIFICATIONS: 0}
+        assert imported == {TICKETS: 2, SPECIFICATIONS: 0}
         assert [doc["id"] for doc in listed(target, TICKETS)] == ["tt-1", "tt-2"]
 
     def test_a_header_of_fewer_collections_imports_those(self, target: SqliteStore) -> None:
@@ -438,8 +475,8 @@ class TestImportErrors:
             (
                 '{"format": "troubleticket-export", "formatVersion": 1, '
                 '"collections": {"incident": 3}}',
-                'line 1: unknown collection "incident" '
-                "(expected troubleTicket or troubleTicketSpecification)",
+                'line 1: unknown collection "incident" (expected troubleTicket or '
+                "troubleTicketSpecification or hub or event or delivery or receivedEvent)",
             ),
         ],
     )
@@ -473,7 +510,7 @@ class TestImportErrors:
             (
                 doc_line({"id": "x"}, "incident"),
                 'unknown collection "incident" (expected troubleTicket or '
-                "troubleTicketSpecification)",
+                "troubleTicketSpecification or hub or event or delivery or receivedEvent)",
             ),
             (
                 '{"collection": "troubleTicket"}',
@@ -514,8 +551,7 @@ class TestImportErrors:
         assert str(error).startswith(f"line 6: {problem}")
         # The two full batches before it were stored; the document waiting for a third was not.
         assert str(error).endswith(
-            "Imported: 4 documents up to line 5 (4 troubleTicket, 0 troubleTicketSpecification), "
-            "none after"
+            "Imported: 4 documents up to line 5 (4 troubleTicket), none after"
         )
         assert error.imported == {TICKETS: 4, SPECIFICATIONS: 0}
         assert [doc["id"] for doc in listed(target, TICKETS)] == ["tt-0", "tt-1", "tt-2", "tt-3"]
@@ -555,8 +591,8 @@ class TestImportErrors:
         assert str(error) == (
             "lines 5-7: the store refused this batch of 3 documents of troubleTicket, none of "
             'which was imported: id "tt-4" on line 6 is already in the store. '
-            "Imported: 3 documents up to line 4 (3 troubleTicket, 0 troubleTicketSpecification), "
-            "none after. Import into an empty store."
+            "Imported: 3 documents up to line 4 (3 troubleTicket), none after. "
+            "Import into an empty store."
         )
         assert error.imported == {TICKETS: 3, SPECIFICATIONS: 0}
         assert [doc["id"] for doc in listed(target, TICKETS)] == ["tt-4", "tt-0", "tt-1", "tt-2"]
@@ -580,7 +616,7 @@ class TestImportErrors:
         assert str(error).startswith(
             "line 4: the store refused this batch of 1 document of troubleTicket, none of which "
             'was imported: id "tt-1" on line 4 is already in the store. Imported: 2 documents up '
-            "to line 3 (2 troubleTicket, 0 troubleTicketSpecification), none after."
+            "to line 3 (2 troubleTicket), none after."
         )
 
     def test_input_cut_short_is_imported_and_reported(self, target: SqliteStore) -> None:
@@ -591,7 +627,7 @@ class TestImportErrors:
         assert str(error) == (
             "the input ends after line 4 without the end line of the export: it was cut short, "
             "or the export failed while writing it. Imported: 3 documents up to line 4 "
-            "(3 troubleTicket, 0 troubleTicketSpecification), none after"
+            "(3 troubleTicket), none after"
         )
         assert [doc["id"] for doc in listed(target, TICKETS)] == ["tt-0", "tt-1", "tt-2"]
 
@@ -617,6 +653,22 @@ class TestImportErrors:
 
         assert str(error).startswith("line 3: the end line lists other collections than the header")
 
+    def test_the_count_imported_names_each_collection_that_has_documents(
+        self, source: SqliteStore, target: SqliteStore
+    ) -> None:
+        source.insert_many(TICKETS, [ticket("tt-1"), ticket("tt-2")])
+        insert_notifications(source)
+        lines = exported(source).split("\n")[:-2]  # without the end line
+
+        error = import_error(target, lines, batch_size=1)
+
+        assert str(error) == (
+            "the input ends after line 10 without the end line of the export: it was cut short, "
+            "or the export failed while writing it. Imported: 9 documents up to line 10 "
+            "(2 troubleTicket, 2 hub, 2 event, 3 delivery), none after"
+        )
+        assert error.imported == counts(troubleTicket=2, hub=2, event=2, delivery=3)
+
     def test_text_after_the_end_line_is_refused(self, target: SqliteStore) -> None:
         # For instance two exports concatenated: the second would be silently skipped otherwise.
         lines = export_file([ticket("tt-1")]) + export_file([ticket("tt-2")])
@@ -625,7 +677,7 @@ class TestImportErrors:
 
         assert str(error) == (
             "line 4: text after the end line. Imported: 1 document up to line 2 "
-            "(1 troubleTicket, 0 troubleTicketSpecification), none after"
+            "(1 troubleTicket), none after"
         )
         assert [doc["id"] for doc in listed(target, TICKETS)] == ["tt-1"]
 

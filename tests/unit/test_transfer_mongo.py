@@ -13,12 +13,15 @@ from tests.unit.transfer_samples import (
     SPECIFICATIONS,
     TICKETS,
     as_text,
+    counts,
+    insert_notifications,
     listed,
     rich_ticket,
     specification,
     ticket,
 )
 from troubleticket.store.mongo import MongoStore
+from troubleticket.store.port import Collection
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.transfer import export_store, import_store
 from troubleticket.types import JSON
@@ -66,7 +69,7 @@ def test_every_document_moves_from_sqlite_to_mongodb_unchanged(
     with path.open("rb") as lines:
         imported = import_store(mongo, lines, batch_size=50)
 
-    assert written == imported == {TICKETS: 203, SPECIFICATIONS: 3}
+    assert written == imported == counts(troubleTicket=203, troubleTicketSpecification=3)
     for collection, originals in ((TICKETS, TICKET_DOCS), (SPECIFICATIONS, SPEC_DOCS)):
         copies = listed(mongo, collection)
         assert [doc["id"] for doc in copies] == [doc["id"] for doc in originals]
@@ -80,6 +83,33 @@ def test_every_document_moves_from_sqlite_to_mongodb_unchanged(
             # versions (ETags) carried over: 1, 2 or 3 as in the source
             assert stored.version == (version_of(n) if collection == TICKETS else 1)
             assert stored == sqlite.get(collection, original["id"])
+
+
+def test_subscriptions_events_and_deliveries_move_from_sqlite_to_mongodb_unchanged(
+    mongo: MongoStore, tmp_path: Path
+) -> None:
+    source = SqliteStore(tmp_path / "notifications.sqlite3")
+    try:
+        source.insert(TICKETS, ticket("tt-1"))
+        insert_notifications(source)
+        originals = {collection: list(source.scan(collection)) for collection in Collection}
+        out = io.StringIO()
+        written = export_store(source, out, page_size=2)
+    finally:
+        source.close()
+
+    imported = import_store(mongo, io.StringIO(out.getvalue()), batch_size=2)
+
+    assert written == imported == counts(troubleTicket=1, hub=2, event=2, delivery=3)
+    copies = {collection: list(mongo.scan(collection)) for collection in Collection}
+    assert copies == originals
+    assert [item.version for item in copies[Collection.DELIVERY]] == [8, 1, 1]
+    for collection in Collection:
+        assert [as_text(item.doc) for item in copies[collection]] == [
+            as_text(item.doc) for item in originals[collection]
+        ]
+        for item in originals[collection]:
+            assert mongo.get(collection, item.doc["id"]) == item
 
 
 def test_mongodb_exports_the_same_document_lines_sqlite_did(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,23 @@ from troubleticket.types import JSON
 
 TICKETS = Collection.TROUBLE_TICKET
 SPECIFICATIONS = Collection.TROUBLE_TICKET_SPECIFICATION
+HUBS = Collection.HUB
+EVENTS = Collection.EVENT
+DELIVERIES = Collection.DELIVERY
 CREATED = datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC)
+
+
+def counts(**by_name: int) -> dict[Collection, int]:
+    """A count for every collection, in their order: zero but for those named."""
+    every = dict.fromkeys(Collection, 0)
+    for name, count in by_name.items():
+        every[Collection(name)] = count
+    return every
+
+
+def counts_by_name(**by_name: int) -> dict[str, int]:
+    """``counts`` keyed by collection name, as the header and the end line write them."""
+    return {collection.value: count for collection, count in counts(**by_name).items()}
 
 
 def ticket(doc_id: str, *, minute: int = 0, full: bool = False) -> JSON:
@@ -83,3 +100,95 @@ def listed(store: Store, collection: Collection) -> list[JSON]:
         if page.next_cursor is None or not page.items:
             return docs
         after = page.next_cursor
+
+
+def hub(doc_id: str, *, query: str = "eventType=TroubleTicketCreateEvent") -> JSON:
+    """A subscription as the service stores it, secret included."""
+    return {
+        "id": doc_id,
+        "@type": "Hub",
+        "callback": f"https://client.example/cb/{doc_id}",
+        "query": query,
+        "secret": "whsec_" + base64.b64encode(bytes(range(32))).decode(),
+        "appendEventListenerPath": False,
+        "createdAt": "2026-11-20T08:00:00.000Z",
+    }
+
+
+def event_record(doc_id: str, ticket_id: str, *, version: int = 1) -> JSON:
+    """An outbox record of a ticket's create event, already fanned out."""
+    return {
+        "id": doc_id,
+        "eventType": "TroubleTicketCreateEvent",
+        "state": "fannedOut",
+        "recordedAt": "2026-11-20T08:01:00.000Z",
+        "resource": {"collection": "troubleTicket", "id": ticket_id},
+        "resourceKey": f"troubleTicket/{ticket_id}",
+        "orderKey": f"{version:012d}.000",
+        "body": {
+            "@type": "TroubleTicketCreateEvent",
+            "@baseType": "Event",
+            "eventId": doc_id,
+            "eventType": "TroubleTicketCreateEvent",
+            "eventTime": "2026-11-20T08:01:00.000Z",
+            "timeOccurred": "2026-11-20T08:01:00.000Z",
+            "correlationId": doc_id,
+            "domain": "troubleTicket",
+            "title": "TroubleTicketCreateEvent",
+            "event": {"troubleTicket": ticket(ticket_id)},
+        },
+    }
+
+
+def delivery(hub_id: str, event: JSON, *, state: str, attempts: int) -> JSON:
+    """The delivery of an event record to a hub, after ``attempts`` tries."""
+    resource = event["resource"]
+    return {
+        "id": f"{hub_id}:{event['id']}",
+        "@type": "EventDelivery",
+        "hubId": hub_id,
+        "eventId": event["id"],
+        "eventType": event["eventType"],
+        "resource": {
+            "@type": "TroubleTicketRef",
+            "id": resource["id"],
+            "@referredType": "TroubleTicket",
+        },
+        "resourceKey": event["resourceKey"],
+        "orderKey": event["orderKey"],
+        "state": state,
+        "attempts": attempts,
+        "nextAttemptAt": "2026-11-20T09:30:00.000Z",
+        "createdAt": "2026-11-20T08:01:00.000Z",
+        "lastAttemptAt": "2026-11-20T09:14:00.000Z",
+        "lastError": "HTTP 503 from https://client.example/cb/hub-1",
+    }
+
+
+def notification_documents() -> dict[Collection, list[JSON]]:
+    """Subscriptions, events and deliveries, in the order they are inserted."""
+    events = [event_record("ev-1", "tt-1"), event_record("ev-2", "tt-2", version=3)]
+    return {
+        HUBS: [hub("hub-1"), hub("hub-2", query="")],
+        EVENTS: events,
+        DELIVERIES: [
+            delivery("hub-1", events[0], state="dead", attempts=8),
+            delivery("hub-2", events[0], state="delivered", attempts=1),
+            delivery("hub-1", events[1], state="pending", attempts=0),
+        ],
+    }
+
+
+def insert_notifications(store: Store) -> None:
+    """Store ``notification_documents``, each at its own version: some were written again."""
+    for collection, docs in notification_documents().items():
+        for doc in docs:
+            store.insert(collection, doc)
+    # hub-2 was edited once; ev-1 was written twice (recorded, then fanned out); the dead
+    # delivery once per failed attempt after the first.
+    rewrites = {(HUBS, "hub-2"): 1, (EVENTS, "ev-1"): 1, (DELIVERIES, "hub-1:ev-1"): 7}
+    for (collection, doc_id), times in rewrites.items():
+        for _ in range(times):
+            stored = store.get(collection, doc_id)
+            assert stored is not None
+            assert store.replace(collection, stored.doc, expected_version=stored.version)
