@@ -104,7 +104,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(store=str(tmp_path / "api.sqlite3"), base_url="https://tt.example.com")
+    # No background dispatcher: notification tests run its passes themselves.
+    return Settings(
+        store=str(tmp_path / "api.sqlite3"), base_url="https://tt.example.com", dispatch="off"
+    )
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ This module and ``cli.py`` are the only places that choose concrete adapters.
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,11 +25,15 @@ from troubleticket.api import errors
 from troubleticket.api.body import TmfJSONBodyValidator
 from troubleticket.api.contract import API_ROOT, document_validator, load_spec, method_table
 from troubleticket.api.middleware import BodyLimitMiddleware, TrailingSlashMiddleware
+from troubleticket.api.notifications import HubHandlers, ListenerHandlers
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import handler_table, resolver
 from troubleticket.config import ConfigError, Settings
+from troubleticket.domain.events import TROUBLE_TICKET, TROUBLE_TICKET_SPECIFICATION
 from troubleticket.domain.specification import create_specification, patch_specification
 from troubleticket.domain.ticket import create_ticket, patch_ticket
+from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, http_sender, run_in_thread
+from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.resources import ResourceRules, ResourceService
 from troubleticket.store.port import Collection, Store
 from troubleticket.store.sqlite import SqliteStore
@@ -101,6 +108,17 @@ def open_mongo_store(uri: str) -> Store:
     return MongoStore.from_uri(uri)
 
 
+def dispatcher(settings: Settings, store: Store, clock: Clock = utc_now) -> Dispatcher:
+    """A dispatcher with the delivery settings, POSTing with ``requests``."""
+    policy = DeliveryPolicy(
+        schedule=settings.delivery_schedule,
+        timeout=settings.delivery_timeout,
+        concurrency=settings.delivery_concurrency,
+    )
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return Dispatcher(store, sender=http_sender(), clock=clock, worker_id=worker, policy=policy)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -110,16 +128,41 @@ def create_app(
 ) -> AsyncApp:
     """Build the ASGI application; the store is opened now and closed at shutdown."""
     store = store or open_store(settings)
+    # Set after every write that recorded events: the in-process dispatcher wakes up at once.
+    wake = threading.Event()
     service = partial(
-        ResourceService, store=store, clock=clock, new_id=new_id, base_url=settings.public_base_url
+        ResourceService,
+        store=store,
+        clock=clock,
+        new_id=new_id,
+        base_url=settings.public_base_url,
+        new_event_id=new_uuid,
+        on_commit=wake.set,
     )
-    tickets = service(Collection.TROUBLE_TICKET, rules=ticket_rules())
-    specifications = service(Collection.TROUBLE_TICKET_SPECIFICATION, rules=specification_rules())
+    tickets = service(Collection.TROUBLE_TICKET, rules=ticket_rules(), kind=TROUBLE_TICKET)
+    specifications = service(
+        Collection.TROUBLE_TICKET_SPECIFICATION,
+        rules=specification_rules(),
+        kind=TROUBLE_TICKET_SPECIFICATION,
+    )
+    hubs = HubService(
+        store, clock=clock, new_id=new_uuid, base_url=settings.public_base_url, on_change=wake.set
+    )
+    listeners = ListenerService(store, clock=clock)
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        yield
-        store.close()
+        stop = None
+        if settings.dispatch == "inprocess":
+            stop = run_in_thread(
+                dispatcher(settings, store, clock), wake, settings.dispatch_interval
+            )
+        try:
+            yield
+        finally:
+            if stop is not None:
+                stop()
+            store.close()
 
     app = AsyncApp(__name__, lifespan=lifespan)
     app.add_api(
@@ -128,7 +171,10 @@ def create_app(
         base_path=API_ROOT,
         resolver=resolver(
             handler_table(
-                ResourceHandlers(tickets, settings), ResourceHandlers(specifications, settings)
+                ResourceHandlers(tickets, settings),
+                ResourceHandlers(specifications, settings),
+                HubHandlers(hubs, settings),
+                ListenerHandlers(listeners),
             )
         ),
         pythonic_params=True,

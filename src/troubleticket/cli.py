@@ -23,13 +23,22 @@ from typing import Any, BinaryIO, TextIO
 
 from troubleticket import __version__
 from troubleticket.config import ConfigError, Settings
-from troubleticket.store.port import Collection, Store, StoreUnavailable
+from troubleticket.store.port import RESOURCE_COLLECTIONS, Collection, Store, StoreUnavailable
 from troubleticket.transfer import DEFAULT_BATCH_SIZE, Progress, TransferError
 
 logger = logging.getLogger(__name__)
 
 # The settings a flag may override, by the attribute argparse gives the flag.
-_SETTING_FLAGS = ("host", "port", "store", "base_url", "max_body_bytes", "log_level")
+_SETTING_FLAGS = (
+    "host",
+    "port",
+    "store",
+    "base_url",
+    "max_body_bytes",
+    "log_level",
+    "dispatch",
+    "dispatch_interval",
+)
 _STORE_HELP = (
     "SQLite file path, sqlite:///path or mongodb:// URI "
     "(TT_STORE, default ./data/troubleticket.sqlite3)"
@@ -43,10 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the TMF621 API server")
     serve.add_argument("--host", help="interface to listen on (TT_HOST, default 127.0.0.1)")
     serve.add_argument("--port", help="TCP port (TT_PORT, default 8080)")
-    serve.add_argument(
-        "--store",
-        help="SQLite file path or sqlite:///path (TT_STORE, default ./data/troubleticket.sqlite3)",
-    )
+    serve.add_argument("--store", help=_STORE_HELP)
     serve.add_argument(
         "--base-url",
         help="public URL clients reach the server at, used in href and Location (TT_BASE_URL)",
@@ -55,6 +61,25 @@ def _parser() -> argparse.ArgumentParser:
         "--max-body-bytes", help="largest accepted request body (TT_MAX_BODY_BYTES, default 1 MiB)"
     )
     serve.add_argument("--log-level", help="debug, info, warning or error (TT_LOG_LEVEL)")
+    serve.add_argument(
+        "--dispatch",
+        help="inprocess or off: whether this server also delivers event notifications "
+        "(TT_DISPATCH, default inprocess)",
+    )
+    worker = commands.add_parser(
+        "worker",
+        help="deliver event notifications (alone, beside servers run with TT_DISPATCH=off)",
+        description="Relay, fan out and deliver event notifications until stopped (SIGTERM or "
+        "Ctrl-C). Any number of workers and servers may share one store: leases keep them from "
+        "making the same delivery attempt twice.",
+    )
+    worker.add_argument(
+        "--dispatch-interval",
+        help="idle wait between looks for work made by other processes, e.g. 1s "
+        "(TT_DISPATCH_INTERVAL)",
+    )
+    worker.add_argument("--store", help=_STORE_HELP)
+    worker.add_argument("--log-level", help="debug, info, warning or error (TT_LOG_LEVEL)")
 
     export = commands.add_parser(
         "export",
@@ -97,6 +122,33 @@ def _batch_size(raw: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number greater than 0")
     return int(raw)
+
+
+def _worker(settings: Settings) -> int:
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    import signal
+    import threading
+
+    from troubleticket.app import dispatcher, open_store
+
+    store = open_store(settings)
+    worker = dispatcher(settings, store)
+    stop, wake = threading.Event(), threading.Event()
+
+    def halt(_signum: int, _frame: object) -> None:
+        stop.set()
+        wake.set()
+
+    signal.signal(signal.SIGTERM, halt)
+    signal.signal(signal.SIGINT, halt)
+    logger.info("delivering notifications from store %s", settings.store_shown)
+    try:
+        worker.run(stop, wake, settings.dispatch_interval)
+    finally:
+        worker.close()
+        store.close()
+    logger.info("stopped")
+    return 0
 
 
 def _serve(settings: Settings) -> int:
@@ -173,7 +225,12 @@ def _progress(verb: str, args: argparse.Namespace) -> Iterator[Progress]:
 
 
 def _summary(counts: Mapping[Collection, int]) -> str:
-    return ", ".join(f"{count} {collection}" for collection, count in counts.items())
+    # the resources always; subscriptions, events and deliveries when there are any
+    return ", ".join(
+        f"{count} {collection}"
+        for collection, count in counts.items()
+        if count or collection in RESOURCE_COLLECTIONS
+    )
 
 
 def _open_store(settings: Settings, *, must_exist: bool = False) -> Store:
@@ -289,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings)
         if args.command in ("export", "import"):
             return _transfer(settings, args)
+        if args.command == "worker":
+            return _worker(settings)
     except ConfigError as exc:
         print(f"troubleticket: {exc}", file=sys.stderr)
         return 2

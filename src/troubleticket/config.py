@@ -11,6 +11,13 @@ from urllib.parse import urlsplit
 
 DEFAULT_STORE = "./data/troubleticket.sqlite3"
 
+# Seconds a dispatcher holds a claimed delivery attempt before another may take it over.
+LEASE_SECONDS = 120
+
+# Delays before each delivery attempt: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+# 10 h (as Standard Webhooks); after the last failure a delivery is dead-lettered.
+DEFAULT_DELIVERY_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+
 
 class ConfigError(ValueError):
     """A setting has a value the server cannot use; the message names the variable and the value."""
@@ -50,6 +57,38 @@ def _log_level(name: str, raw: str) -> str:
     return raw.lower()
 
 
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)?")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(name: str, raw: str) -> float:
+    """Seconds from ``250ms``, ``5s``, ``5m``, ``2h``, ``1d`` or a plain number of seconds."""
+    found = _DURATION.fullmatch(raw.strip())
+    if found is None:
+        raise ConfigError(f"{name} has value {raw!r}: expected a duration such as 5s, 5m or 2h")
+    return float(found.group(1)) * _UNIT_SECONDS[found.group(2) or "s"]
+
+
+def _positive_duration(name: str, raw: str) -> float:
+    value = _duration(name, raw)
+    if value <= 0:
+        raise ConfigError(f"{name} has value {raw!r}: must be greater than 0")
+    return value
+
+
+def _schedule(name: str, raw: str) -> tuple[float, ...]:
+    items = [item for item in raw.split(",")]
+    if not raw.strip() or len(items) > 50:
+        raise ConfigError(f"{name} has value {raw!r}: expected 1 to 50 comma-separated delays")
+    return tuple(_duration(name, item) for item in items)
+
+
+def _dispatch(name: str, raw: str) -> str:
+    if raw not in ("inprocess", "off"):
+        raise ConfigError(f"{name} has value {raw!r}: expected inprocess or off")
+    return raw
+
+
 def _text(name: str, raw: str) -> str:
     if not raw.strip():
         raise ConfigError(f"{name} is set but empty")
@@ -72,6 +111,13 @@ class Settings:
     default_page_size: int = 100
     max_page_size: int = 1000
     log_level: str = "info"
+    # Notifications: whether `serve` runs the dispatcher ("off": only `troubleticket worker`s do)
+    dispatch: str = "inprocess"
+    delivery_schedule: tuple[float, ...] = DEFAULT_DELIVERY_SCHEDULE
+    delivery_timeout: float = 10.0
+    delivery_concurrency: int = 8
+    # how long a dispatcher waits, when idle, before looking for work other processes made
+    dispatch_interval: float = 1.0
 
     @property
     def store_shown(self) -> str:
@@ -119,6 +165,11 @@ class Settings:
                 continue
             parsed[key] = _PARSERS[key](_ENV[key], value)
         result = replace(self, **parsed)
+        if result.delivery_timeout * 2 > LEASE_SECONDS:
+            raise ConfigError(
+                f"TT_DELIVERY_TIMEOUT ({result.delivery_timeout:g} s) must be under half of the "
+                f"{LEASE_SECONDS} s delivery lease"
+            )
         if result.default_page_size > result.max_page_size:
             raise ConfigError(
                 f"TT_DEFAULT_PAGE_SIZE ({result.default_page_size}) exceeds "
@@ -137,4 +188,9 @@ _PARSERS = {
     "default_page_size": _positive_int,
     "max_page_size": _positive_int,
     "log_level": _log_level,
+    "dispatch": _dispatch,
+    "delivery_schedule": _schedule,
+    "delivery_timeout": _positive_duration,
+    "delivery_concurrency": _positive_int,
+    "dispatch_interval": _positive_duration,
 }

@@ -332,28 +332,3 @@ class TestFeaturesNotOffered:
         response = client.get(collection, params=query)
 
         assert_tmf_error(response, 501, "notImplemented")
-
-    @pytest.mark.parametrize(
-        ("method", "path", "body"),
-        [
-            ("POST", f"{API}/hub", {"@type": "Hub", "callback": "https://client.example/cb"}),
-            ("GET", f"{API}/hub/hub-1", None),
-            ("DELETE", f"{API}/hub/hub-1", None),
-        ],
-        ids=["createHub", "hubGet", "hubDelete"],
-    )
-    def test_hub_operations_are_a_501(
-        self, client: TestClient, method: str, path: str, body: dict[str, Any] | None
-    ) -> None:
-        response = client.request(method, path, json=body)
-
-        assert_tmf_error(response, 501, "notImplemented")
-
-    @pytest.mark.parametrize("path", LISTENER_PATHS)
-    def test_listener_operations_are_a_501(self, client: TestClient, path: str) -> None:
-        event_type = path.rsplit("/", 1)[1]
-        event = {"@type": event_type[0].upper() + event_type[1:], "eventId": "e-1"}
-
-        response = client.post(f"{API}{path}", json=event)
-
-        assert_tmf_error(response, 501, "notImplemented")

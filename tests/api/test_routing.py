@@ -11,10 +11,12 @@ from connexion.exceptions import ResolverError
 
 from tests.builders import API
 from troubleticket.api.contract import load_spec
+from troubleticket.api.notifications import HubHandlers, ListenerHandlers
 from troubleticket.api.resources import ResourceHandlers
-from troubleticket.api.routing import NOT_SERVED, handler_table, not_served, resolver
+from troubleticket.api.routing import LISTENER_EVENTS, handler_table, resolver
 from troubleticket.app import specification_rules, ticket_rules
 from troubleticket.config import Settings
+from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.resources import ResourceRules, ResourceService
 from troubleticket.store.port import Collection
 from troubleticket.store.sqlite import SqliteStore
@@ -22,7 +24,7 @@ from troubleticket.store.sqlite import SqliteStore
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
 
-SERVED = {
+RESOURCE_OPERATIONS = {
     "listTroubleTicket",
     "createTroubleTicket",
     "retrieveTroubleTicket",
@@ -34,6 +36,20 @@ SERVED = {
     "patchTroubleTicketSpecification",
     "deleteTroubleTicketSpecification",
 }
+HUB_OPERATIONS = {"createHub", "hubGet", "hubDelete", "listHubDelivery", "createHubReplay"}
+LISTENER_OPERATIONS = {
+    "troubleTicketCreateEvent",
+    "troubleTicketAttributeValueChangeEvent",
+    "troubleTicketStatusChangeEvent",
+    "troubleTicketDeleteEvent",
+    "troubleTicketResolvedEvent",
+    "troubleTicketInformationRequiredEvent",
+    "troubleTicketSpecificationCreateEvent",
+    "troubleTicketSpecificationAttributeValueChangeEvent",
+    "troubleTicketSpecificationStatusChangeEvent",
+    "troubleTicketSpecificationDeleteEvent",
+}
+SERVED = RESOURCE_OPERATIONS | HUB_OPERATIONS | LISTENER_OPERATIONS
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -68,7 +84,12 @@ class Handlers:
         self.specifications = ResourceHandlers(
             service(Collection.TROUBLE_TICKET_SPECIFICATION, specification_rules()), settings
         )
-        self.table = handler_table(self.tickets, self.specifications)
+        clock = lambda: datetime.now(UTC)  # noqa: E731
+        self.hubs = HubHandlers(
+            HubService(store, clock=clock, new_id=lambda: "hub-1", base_url="http://x"), settings
+        )
+        self.listeners = ListenerHandlers(ListenerService(store, clock=clock))
+        self.table = handler_table(self.tickets, self.specifications, self.hubs, self.listeners)
 
 
 @pytest.fixture
@@ -84,27 +105,12 @@ class TestTheOperationTable:
 
         assert len(ids) == len(set(ids))
 
-    def test_every_operation_in_the_contract_is_either_served_or_declared_not_served(
-        self, handlers: Handlers
-    ) -> None:
-        unaccounted = set(spec_operation_ids()) - set(handlers.table) - NOT_SERVED
+    def test_every_operation_in_the_contract_is_served(self, handlers: Handlers) -> None:
+        assert set(spec_operation_ids()) == set(handlers.table) == SERVED
 
-        assert unaccounted == set()
-
-    def test_no_operation_is_both_served_and_not_served(self, handlers: Handlers) -> None:
-        assert set(handlers.table) & NOT_SERVED == set()
-
-    def test_the_tables_name_only_operations_the_contract_has(self, handlers: Handlers) -> None:
-        assert set(handlers.table) - set(spec_operation_ids()) == set()
-        assert NOT_SERVED - set(spec_operation_ids()) == set()
-
-    def test_exactly_the_ten_ticket_and_specification_operations_are_served(
-        self, handlers: Handlers
-    ) -> None:
-        assert set(handlers.table) == SERVED
-
-    def test_each_served_operation_is_bound_to_its_own_resource(self, handlers: Handlers) -> None:
-        for operation_id, handler in handlers.table.items():
+    def test_each_resource_operation_is_bound_to_its_own_resource(self, handlers: Handlers) -> None:
+        for operation_id in RESOURCE_OPERATIONS:
+            handler = handlers.table[operation_id]
             owner = handlers.specifications if "Specification" in operation_id else handlers.tickets
             verb = operation_id.removesuffix("TroubleTicketSpecification").removesuffix(
                 "TroubleTicket"
@@ -112,12 +118,19 @@ class TestTheOperationTable:
             assert getattr(handler, "__self__", None) is owner, operation_id
             assert handler.__name__ == verb, operation_id
 
-    def test_the_resolver_answers_not_served_operations_with_the_501_handler(
-        self, handlers: Handlers
-    ) -> None:
+    def test_hub_operations_are_bound_to_the_hub_handlers(self, handlers: Handlers) -> None:
+        for operation_id in HUB_OPERATIONS:
+            assert getattr(handlers.table[operation_id], "__self__", None) is handlers.hubs
+
+    def test_each_listener_takes_the_event_type_its_path_names(self, handlers: Handlers) -> None:
+        assert set(LISTENER_EVENTS) == LISTENER_OPERATIONS
+        for operation_id, event_type in LISTENER_EVENTS.items():
+            assert event_type == operation_id[:1].upper() + operation_id[1:]
+            assert handlers.table[operation_id].__name__ == f"receive{event_type}"
+
+    def test_the_resolver_gives_each_operation_its_handler(self, handlers: Handlers) -> None:
         resolve = resolver(handlers.table).resolve_function_from_operation_id
 
-        assert {resolve(name) for name in NOT_SERVED} == {not_served}
         assert all(resolve(name) == handlers.table[name] for name in SERVED)
 
     def test_the_resolver_refuses_an_operation_it_does_not_know(self, handlers: Handlers) -> None:

@@ -7,6 +7,7 @@ synchronous) and shape the response; the rules live in the service and the domai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -18,7 +19,44 @@ from troubleticket.api.conditional import etag, if_match, none_match
 from troubleticket.api.representation import list_query, page_links, parse_fields, select
 from troubleticket.config import Settings
 from troubleticket.services.resources import ResourceService
+from troubleticket.store.port import ListQuery, Page
 from troubleticket.types import JSON
+
+
+async def list_response(
+    fetch: Callable[[ListQuery], Page],
+    settings: Settings,
+    *,
+    fields: str | None,
+    offset: int | None,
+    limit: int | None,
+    sort: str | None,
+    filter_: str | None,
+    before: str | None,
+    after: str | None,
+) -> tuple[list[JSON], int, dict[str, str]]:
+    """A TMF630 list response: the page ``fetch`` gives for the request's query, its headers."""
+    selected = parse_fields(fields)
+    raw_query = request.url.query
+    query = list_query(
+        raw_query,
+        sort=sort,
+        jsonpath=filter_,
+        offset=offset,
+        limit=limit,
+        after=after,
+        before=before,
+        default_limit=settings.default_page_size,
+        max_limit=settings.max_page_size,
+    )
+    page = await run_in_threadpool(fetch, query)
+    items = [select(doc, selected) for doc in page.items]
+    headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(items))}
+    url = f"{settings.public_base_url}{request.url.path}"
+    link = page_links(url, raw_query, query, page, by_offset=offset is not None)
+    if link:
+        headers["Link"] = link
+    return items, 200, headers
 
 
 def _media_type() -> str:
@@ -41,27 +79,17 @@ class ResourceHandlers:
         before: str | None = None,
         after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
-        selected = parse_fields(fields)
-        raw_query = request.url.query
-        query = list_query(
-            raw_query,
-            sort=sort,
-            jsonpath=filter_,
+        return await list_response(
+            self._service.list,
+            self._settings,
+            fields=fields,
             offset=offset,
             limit=limit,
-            after=after,
+            sort=sort,
+            filter_=filter_,
             before=before,
-            default_limit=self._settings.default_page_size,
-            max_limit=self._settings.max_page_size,
+            after=after,
         )
-        page = await run_in_threadpool(self._service.list, query)
-        items = [select(doc, selected) for doc in page.items]
-        headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(items))}
-        url = f"{self._settings.public_base_url}{request.url.path}"
-        link = page_links(url, raw_query, query, page, by_offset=offset is not None)
-        if link:
-            headers["Link"] = link
-        return items, 200, headers
 
     async def create(
         self, body: JSON, fields: str | None = None

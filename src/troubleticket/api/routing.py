@@ -1,7 +1,7 @@
 """TMF operationId -> handler: the table handed to Connexion's resolver.
 
-Every operationId in the contract is either mapped here or listed in ``NOT_SERVED``; an unknown
-id raises at start-up, so the table and the spec cannot drift apart silently.
+Every operationId in the contract is mapped here; an unknown id raises at start-up, so the table
+and the spec cannot drift apart silently.
 """
 
 from __future__ import annotations
@@ -11,40 +11,43 @@ from typing import Any
 
 from connexion.resolver import Resolver
 
+from troubleticket.api.notifications import HubHandlers, ListenerHandlers
 from troubleticket.api.resources import ResourceHandlers
-from troubleticket.domain.errors import NotSupported
+from troubleticket.domain.events import listener_name
 
 Handler = Callable[..., Any]
 
-# Hub registration and the client-side listener examples are part of the contract but not yet
-# offered: they answer 501 with a TMF Error.
-NOT_SERVED = frozenset(
-    {
-        "createHub",
-        "hubGet",
-        "hubDelete",
-        "troubleTicketCreateEvent",
-        "troubleTicketAttributeValueChangeEvent",
-        "troubleTicketStatusChangeEvent",
-        "troubleTicketDeleteEvent",
-        "troubleTicketResolvedEvent",
-        "troubleTicketInformationRequiredEvent",
-        "troubleTicketSpecificationCreateEvent",
-        "troubleTicketSpecificationAttributeValueChangeEvent",
-        "troubleTicketSpecificationStatusChangeEvent",
-        "troubleTicketSpecificationDeleteEvent",
-    }
-)
-
-
-async def not_served(**_: Any) -> None:
-    raise NotSupported("This operation is part of TMF621 but not offered by this server yet")
+# The listener operations of the contract, by the event type each takes.
+LISTENER_EVENTS = {
+    listener_name(event_type): event_type
+    for event_type in (
+        "TroubleTicketCreateEvent",
+        "TroubleTicketAttributeValueChangeEvent",
+        "TroubleTicketStatusChangeEvent",
+        "TroubleTicketDeleteEvent",
+        "TroubleTicketResolvedEvent",
+        "TroubleTicketInformationRequiredEvent",
+        "TroubleTicketSpecificationCreateEvent",
+        "TroubleTicketSpecificationAttributeValueChangeEvent",
+        "TroubleTicketSpecificationStatusChangeEvent",
+        "TroubleTicketSpecificationDeleteEvent",
+    )
+}
 
 
 def handler_table(
-    tickets: ResourceHandlers, specifications: ResourceHandlers
+    tickets: ResourceHandlers,
+    specifications: ResourceHandlers,
+    hubs: HubHandlers,
+    listeners: ListenerHandlers,
 ) -> dict[str, Handler]:
     return {
+        **{op: listeners.for_event(event) for op, event in LISTENER_EVENTS.items()},
+        "createHub": hubs.create,
+        "hubGet": hubs.retrieve,
+        "hubDelete": hubs.delete,
+        "listHubDelivery": hubs.deliveries,
+        "createHubReplay": hubs.replay,
         "listTroubleTicket": tickets.list,
         "createTroubleTicket": tickets.create,
         "retrieveTroubleTicket": tickets.retrieve,
@@ -62,8 +65,6 @@ def resolver(table: dict[str, Handler]) -> Resolver:
     def resolve(operation_id: str) -> Handler:
         if operation_id in table:
             return table[operation_id]
-        if operation_id in NOT_SERVED:
-            return not_served
         raise ValueError(f"operationId {operation_id!r} has no handler")
 
     return Resolver(function_resolver=resolve)

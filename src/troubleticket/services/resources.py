@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from troubleticket.domain.errors import Conflict, NotFound, PreconditionFailed
+from troubleticket.domain.events import ResourceKind, raised_by
+from troubleticket.services.outbox import event_records
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
 from troubleticket.types import JSON, Clock, IdFactory
@@ -60,12 +62,20 @@ class ResourceService:
         clock: Clock,
         new_id: IdFactory,
         base_url: str,
+        kind: ResourceKind | None = None,
+        new_event_id: IdFactory | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
+        """``kind``: the events this resource raises (none without); ``on_commit`` is told
+        after every write that recorded events (to wake a dispatcher in this process)."""
         self.collection = collection
         self._store = store
         self._rules = rules
         self._clock = clock
         self._new_id = new_id
+        self._kind = kind
+        self._new_event_id = new_event_id or new_id
+        self._on_commit = on_commit
         self._collection_url = f"{base_url}/tmf-api/troubleTicket/v5/{collection.value}"
 
     def href(self, resource_id: str) -> str:
@@ -78,6 +88,28 @@ class ResourceService:
     @staticmethod
     def _to_store(doc: JSON) -> JSON:
         return {key: value for key, value in doc.items() if key != "href"}
+
+    def _events(self, before: JSON | None, after: JSON | None, version: int) -> list[JSON]:
+        """The outbox records of a change that writes ``version`` (presented documents)."""
+        if self._kind is None:
+            return []
+        raised = raised_by(self._kind, before, after)
+        current = after if after is not None else before
+        assert current is not None
+        priority = current.get("priority")
+        return event_records(
+            raised,
+            collection=self.collection,
+            resource_id=current["id"],
+            version=version,
+            now=self._clock(),
+            new_id=self._new_event_id,
+            priority=priority if isinstance(priority, str) else None,
+        )
+
+    def _committed(self, events: list[JSON]) -> None:
+        if events and self._on_commit is not None:
+            self._on_commit()
 
     def _stored(self, stored: Stored) -> Stored:
         return Stored(self._present(stored.doc), stored.version)
@@ -94,11 +126,13 @@ class ResourceService:
                 self._rules.create(body, resource_id=resource_id, now=self._clock())
             )
             self._rules.validate(doc)
+            events = self._events(None, doc, 1)
             try:
-                inserted = self._store.insert(self.collection, self._to_store(doc))
+                inserted = self._store.insert(self.collection, self._to_store(doc), events=events)
             except DuplicateId:
                 logger.warning("generated id %s was taken; drawing another", resource_id)
                 continue
+            self._committed(events)
             return Stored(doc, inserted.version)
 
     def get(self, resource_id: str) -> Stored:
@@ -162,10 +196,15 @@ class ResourceService:
             if updated is current:
                 return Stored(current, stored.version)
             self._rules.validate(updated)
+            events = self._events(current, updated, stored.version + 1)
             written = self._store.replace(
-                self.collection, self._to_store(updated), expected_version=stored.version
+                self.collection,
+                self._to_store(updated),
+                expected_version=stored.version,
+                events=events,
             )
             if written:
+                self._committed(events)
                 return Stored(updated, written.version)
         raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")
 
@@ -176,8 +215,14 @@ class ResourceService:
             NotFound: there is no resource with that id.
             PreconditionFailed: the current version does not satisfy ``if_match``.
         """
-        expected = None if if_match is None else self._read(resource_id, if_match).version
-        if not self._store.delete(self.collection, resource_id, expected_version=expected):
-            # Gone, or changed since it was read: read again to tell which.
-            self._read(resource_id, if_match)
-            raise PreconditionFailed(f"{self.collection.value} {resource_id} changed meanwhile")
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            # Compare-and-set on the version read, so the delete event names what was deleted;
+            # a change in between is read again (and checked against if_match again).
+            stored = self._read(resource_id, if_match)
+            events = self._events(self._present(stored.doc), None, stored.version + 1)
+            if self._store.delete(
+                self.collection, resource_id, expected_version=stored.version, events=events
+            ):
+                self._committed(events)
+                return
+        raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")

@@ -6,7 +6,7 @@ The store is a real ``SqliteStore`` on a temporary file; where a test needs to s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,8 @@ class ForwardingStore:
     def __init__(self, inner: Store) -> None:
         self.inner = inner
 
-    def insert(self, collection: Collection, doc: JSON) -> Stored:
-        return self.inner.insert(collection, doc)
+    def insert(self, collection: Collection, doc: JSON, *, events: Sequence[JSON] = ()) -> Stored:
+        return self.inner.insert(collection, doc, events=events)
 
     def get(self, collection: Collection, doc_id: str) -> Stored | None:
         return self.inner.get(collection, doc_id)
@@ -88,11 +88,27 @@ class ForwardingStore:
     def list(self, collection: Collection, *, offset: int, limit: int) -> Page:
         return self.inner.list(collection, ListQuery(offset=offset, limit=limit))
 
-    def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
-        return self.inner.replace(collection, doc, expected_version=expected_version)
+    def replace(
+        self,
+        collection: Collection,
+        doc: JSON,
+        *,
+        expected_version: int,
+        events: Sequence[JSON] = (),
+    ) -> Stored | None:
+        return self.inner.replace(collection, doc, expected_version=expected_version, events=events)
 
-    def delete(self, collection: Collection, doc_id: str) -> bool:
-        return self.inner.delete(collection, doc_id)
+    def delete(
+        self,
+        collection: Collection,
+        doc_id: str,
+        *,
+        expected_version: int | None = None,
+        events: Sequence[JSON] = (),
+    ) -> bool:
+        return self.inner.delete(
+            collection, doc_id, expected_version=expected_version, events=events
+        )
 
     def close(self) -> None:
         self.inner.close()
@@ -110,11 +126,20 @@ class InterleavingStore(ForwardingStore):
         self.interleave: Callable[[], object] | None = None
         self.outcomes: list[tuple[int, bool]] = []  # (expected_version, succeeded) in order
 
-    def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
+    def replace(
+        self,
+        collection: Collection,
+        doc: JSON,
+        *,
+        expected_version: int,
+        events: Sequence[JSON] = (),
+    ) -> Stored | None:
         interleave, self.interleave = self.interleave, None
         if interleave is not None:
             interleave()
-        result = self.inner.replace(collection, doc, expected_version=expected_version)
+        result = self.inner.replace(
+            collection, doc, expected_version=expected_version, events=events
+        )
         self.outcomes.append((expected_version, result is not None))
         return result
 
@@ -126,7 +151,14 @@ class AlwaysStaleStore(ForwardingStore):
         super().__init__(inner)
         self.replace_calls = 0
 
-    def replace(self, collection: Collection, doc: JSON, *, expected_version: int) -> Stored | None:
+    def replace(
+        self,
+        collection: Collection,
+        doc: JSON,
+        *,
+        expected_version: int,
+        events: Sequence[JSON] = (),
+    ) -> Stored | None:
         self.replace_calls += 1
         return None
 

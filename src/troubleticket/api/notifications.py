@@ -1,0 +1,72 @@
+"""Handlers for ``/hub`` (with its delivery administration extension) and ``/listener/*``."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from connexion.lifecycle import ConnexionResponse
+from starlette.concurrency import run_in_threadpool
+
+from troubleticket.api.resources import list_response
+from troubleticket.config import Settings
+from troubleticket.services.hubs import HubService, ListenerService
+from troubleticket.types import JSON
+
+
+class HubHandlers:
+    def __init__(self, service: HubService, settings: Settings) -> None:
+        self._service = service
+        self._settings = settings
+
+    async def create(self, body: JSON) -> tuple[JSON, int, dict[str, str]]:
+        hub = await run_in_threadpool(self._service.register, body)
+        return hub, 201, {"Location": hub["href"]}
+
+    async def retrieve(self, id_: str) -> tuple[JSON, int]:
+        return await run_in_threadpool(self._service.get, id_), 200
+
+    async def delete(self, id_: str) -> ConnexionResponse:
+        await run_in_threadpool(self._service.delete, id_)
+        return ConnexionResponse(status_code=204)
+
+    async def deliveries(
+        self,
+        id_: str,
+        fields: str | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        sort: str | None = None,
+        filter_: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> tuple[list[JSON], int, dict[str, str]]:
+        return await list_response(
+            partial(self._service.deliveries, id_),
+            self._settings,
+            fields=fields,
+            offset=offset,
+            limit=limit,
+            sort=sort,
+            filter_=filter_,
+            before=before,
+            after=after,
+        )
+
+    async def replay(self, id_: str, body: JSON) -> tuple[JSON, int]:
+        return await run_in_threadpool(self._service.replay, id_, body), 201
+
+
+class ListenerHandlers:
+    """One handler per listener operation: each takes the events of its own type."""
+
+    def __init__(self, service: ListenerService) -> None:
+        self._service = service
+
+    def for_event(self, event_type: str) -> Any:
+        async def receive(body: JSON) -> ConnexionResponse:
+            await run_in_threadpool(self._service.receive, event_type, body)
+            return ConnexionResponse(status_code=204)
+
+        receive.__name__ = f"receive{event_type}"
+        return receive

@@ -1,0 +1,431 @@
+"""The dispatcher: relays recorded events, fans them out to hubs, and delivers them.
+
+One pass (``run_once``) does three things, each safe to run in several processes at once:
+
+1. **relay** — asks the store to make recorded events visible (a no-op for SQLite);
+2. **fan-out** — turns each event not yet fanned out into one delivery per hub whose query
+   selects it (delivery id ``{hub}:{event}``, so a second fan-out of the same event adds nothing);
+3. **deliver** — claims due deliveries with a lease (a compare-and-set on the delivery, so two
+   workers never make the same attempt) and POSTs each event to its hub, signed when the hub has
+   a secret. A delivery waits while an earlier event of the same resource to the same hub is not
+   finished, so each subscriber gets the events of a resource in the order they happened.
+
+A failed attempt is retried on the schedule (Standard Webhooks' by default), then dead-lettered.
+An attempt whose worker died is taken over when its lease expires: delivery is at least once, and
+every attempt of one event carries the same ``eventId`` (``webhook-id``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from troubleticket.config import DEFAULT_DELIVERY_SCHEDULE, LEASE_SECONDS
+from troubleticket.domain.documents import timestamp
+from troubleticket.domain.events import listener_name
+from troubleticket.domain.signing import headers as signature_headers
+from troubleticket.services.hubs import selects
+from troubleticket.services.outbox import (
+    CANCELLED,
+    DEAD,
+    DELIVERED,
+    DELIVERING,
+    FANNED_OUT,
+    FIRST_EVENT,
+    PENDING,
+    RECORDED,
+    UNFINISHED,
+    new_delivery,
+)
+from troubleticket.store.port import Collection, DuplicateId, ListQuery, Store, Stored
+from troubleticket.store.query import AnyOf, Comparison, Filter, Op, SortKey, instant
+from troubleticket.types import JSON, Clock
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "troubleticket-dispatcher"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    schedule: tuple[float, ...] = DEFAULT_DELIVERY_SCHEDULE
+    timeout: float = 10.0  # seconds an attempt may take before it counts as failed
+    lease: float = LEASE_SECONDS  # seconds a claimed attempt is reserved for its worker
+    concurrency: int = 8  # attempts in flight at once
+    batch: int = 200  # events fanned out / deliveries claimed per pass
+
+    def __post_init__(self) -> None:
+        if not self.schedule:
+            raise ValueError("the delivery schedule needs at least one attempt")
+        if self.lease <= self.timeout:
+            raise ValueError("the lease must outlast the attempt timeout")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt got: an HTTP status, or an error without one."""
+
+    status: int | None
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class Sender(Protocol):
+    def __call__(
+        self, url: str, body: bytes, headers: dict[str, str], timeout: float
+    ) -> Outcome: ...
+
+
+# Pages of due deliveries one pass reads at most, looking for ones that need not wait.
+MAX_PAGES_PER_PASS = 10
+
+
+def _equals(path: str, value: str) -> AnyOf:
+    return AnyOf((Comparison((path,), Op.EQ, value),))
+
+
+def _at_or_before(path: str, stamp: str) -> AnyOf:
+    return AnyOf((Comparison((path,), Op.LTE, stamp),))
+
+
+def _instant(stamp: str) -> datetime:
+    moment = instant(stamp)
+    assert moment is not None, stamp
+    return moment
+
+
+class Dispatcher:
+    """Moves events from the outbox to subscribers; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        sender: Sender,
+        clock: Clock,
+        worker_id: str,
+        policy: DeliveryPolicy = DeliveryPolicy(),
+    ) -> None:
+        self._store = store
+        self._send = sender
+        self._clock = clock
+        self._worker = worker_id
+        self._policy = policy
+        self._pool = ThreadPoolExecutor(policy.concurrency, thread_name_prefix="delivery")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # -- one pass ------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """One relay, fan-out and delivery pass; returns how much it did (0: idle)."""
+        relayed = self._store.relay_events(self._policy.batch)
+        fanned = self.fan_out()
+        attempted = self.deliver_due()
+        return relayed + fanned + attempted
+
+    def run(self, stop: threading.Event, wake: threading.Event, interval: float = 1.0) -> None:
+        """Pass after pass until ``stop``; an idle dispatcher waits for ``wake`` or ``interval``."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # a store outage, say: log it, and try again after a pause
+                logger.exception("dispatch pass failed")
+                busy = 0
+            if not busy:
+                wake.wait(interval)
+            wake.clear()
+
+    # -- fan-out -------------------------------------------------------------------------------
+
+    def fan_out(self) -> int:
+        """Create the deliveries of events not yet fanned out; returns how many events."""
+        page = self._store.list(
+            Collection.EVENT,
+            ListQuery(where=Filter((_equals("state", RECORDED),)), limit=self._policy.batch),
+        )
+        if not page.items:
+            return 0
+        hubs = self._all_hubs()
+        now = self._clock()
+        for event in page.items:
+            for hub in hubs:
+                if hub["createdAt"] <= event["recordedAt"] and selects(hub, event["body"]):
+                    delivery = new_delivery(
+                        delivery_id=f"{hub['id']}:{event['id']}",
+                        hub_id=hub["id"],
+                        event=event,
+                        now=now,
+                    )
+                    try:
+                        self._store.insert(Collection.DELIVERY, delivery)
+                    except DuplicateId:
+                        pass  # fanned out before, by this worker or another
+            # Events are written once (version 1) and changed only here.
+            self._store.replace(
+                Collection.EVENT, {**event, "state": FANNED_OUT}, expected_version=1
+            )
+        return len(page.items)
+
+    def _all_hubs(self) -> list[JSON]:
+        hubs: list[JSON] = []
+        after = None
+        while True:
+            page = self._store.list(Collection.HUB, ListQuery(limit=1000, after=after))
+            hubs.extend(page.items)
+            if page.next_cursor is None or not page.items:
+                return hubs
+            after = page.next_cursor
+
+    # -- delivery ------------------------------------------------------------------------------
+
+    def deliver_due(self) -> int:
+        """Claim the deliveries that are due and attempt them; returns how many were attempted."""
+        now = self._clock()
+        stamp = timestamp(now)
+        batch = self._policy.batch
+        claimed: list[Stored] = []
+        # Attempts whose worker died: their lease has run out.
+        abandoned = Filter((_equals("state", DELIVERING), _at_or_before("leaseUntil", stamp)))
+        for candidate in self._store.list(
+            Collection.DELIVERY, ListQuery(where=abandoned, limit=batch)
+        ).items:
+            if (stored := self._claim(candidate["id"], now)) is not None:
+                claimed.append(stored)
+        # Due deliveries, earliest first. Those that must wait for an earlier event of their
+        # resource are moved behind it (see _claim), so they cannot crowd the front; a bounded
+        # number of further pages is read when the first is all waiting ones.
+        due = Filter((_equals("state", PENDING), _at_or_before("nextAttemptAt", stamp)))
+        after = None
+        for _ in range(MAX_PAGES_PER_PASS):
+            if len(claimed) >= batch:
+                break
+            page = self._store.list(
+                Collection.DELIVERY,
+                ListQuery(where=due, sort=(SortKey(("nextAttemptAt",)),), limit=batch, after=after),
+            )
+            for candidate in page.items:
+                if len(claimed) < batch and (stored := self._claim(candidate["id"], now)):
+                    claimed.append(stored)
+            if page.next_cursor is None:
+                break
+            after = page.next_cursor
+        if not claimed:
+            return 0
+        # What the attempts of this pass read: each hub and event once, however many deliveries.
+        hubs = {
+            hub_id: self._store.get(Collection.HUB, hub_id)
+            for hub_id in {c.doc["hubId"] for c in claimed}
+        }
+        events = {
+            event_id: self._store.get(Collection.EVENT, event_id)
+            for event_id in {c.doc["eventId"] for c in claimed}
+        }
+        list(self._pool.map(lambda c: self._attempt(c, hubs, events), claimed))
+        return len(claimed)
+
+    def _first_unfinished_before(self, delivery: JSON) -> JSON | None:
+        """The earliest unfinished delivery of an earlier event of the same resource to the
+        same hub: the one this delivery must wait for, if any."""
+        if delivery["orderKey"] == FIRST_EVENT:
+            return None  # the first event of a resource (its creation) has none before it
+        earlier = Filter(
+            (
+                _equals("hubId", delivery["hubId"]),
+                _equals("resourceKey", delivery["resourceKey"]),
+                AnyOf((Comparison(("orderKey",), Op.LT, delivery["orderKey"]),)),
+                AnyOf(tuple(Comparison(("state",), Op.EQ, s) for s in UNFINISHED)),
+            )
+        )
+        found = self._store.list(
+            Collection.DELIVERY,
+            ListQuery(where=earlier, sort=(SortKey(("orderKey",)),), limit=1),
+        ).items
+        return found[0] if found else None
+
+    def _claim(self, delivery_id: str, now: datetime) -> Stored | None:
+        stored = self._store.get(Collection.DELIVERY, delivery_id)
+        if stored is None:
+            return None
+        delivery = stored.doc
+        stamp = timestamp(now)
+        pending_due = delivery["state"] == PENDING and delivery["nextAttemptAt"] <= stamp
+        lease_lapsed = delivery["state"] == DELIVERING and delivery.get("leaseUntil", "") <= stamp
+        if not (pending_due or lease_lapsed):
+            return None
+        blocker = self._first_unfinished_before(delivery)
+        if blocker is not None:
+            if blocker["state"] == PENDING and blocker["nextAttemptAt"] > delivery["nextAttemptAt"]:
+                # Due only after the one it waits for, which then sorts first.
+                later = timestamp(_instant(blocker["nextAttemptAt"]) + timedelta(milliseconds=1))
+                self._store.replace(
+                    Collection.DELIVERY,
+                    {**delivery, "nextAttemptAt": later},
+                    expected_version=stored.version,
+                )
+            return None
+        lease_end = timestamp(now + timedelta(seconds=self._policy.lease))
+        leased = {
+            **delivery,
+            "state": DELIVERING,
+            "leaseUntil": lease_end,
+            "leaseOwner": self._worker,
+        }
+        return self._store.replace(Collection.DELIVERY, leased, expected_version=stored.version)
+
+    def _attempt(
+        self, claimed: Stored, hubs: dict[str, Stored | None], events: dict[str, Stored | None]
+    ) -> None:
+        try:
+            self._attempt_unsafe(claimed, hubs, events)
+        except Exception:  # the lease runs out and another pass retries it
+            logger.exception("delivery %s failed unexpectedly", claimed.doc["id"])
+
+    def _attempt_unsafe(
+        self, claimed: Stored, hubs: dict[str, Stored | None], events: dict[str, Stored | None]
+    ) -> None:
+        delivery = claimed.doc
+        hub = hubs[delivery["hubId"]]
+        if hub is None:
+            self._finish(claimed, {"state": CANCELLED})
+            return
+        event = events[delivery["eventId"]]
+        if event is None:
+            self._finish(claimed, {"state": DEAD, "lastError": "the event is no longer kept"})
+            return
+        body = json.dumps(event.doc["body"], ensure_ascii=False, separators=(",", ":")).encode()
+        url = hub.doc["callback"]
+        if hub.doc.get("appendEventListenerPath"):
+            url = listener_url(url, delivery["eventType"])
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if "secret" in hub.doc:
+            headers |= signature_headers(
+                hub.doc["secret"], delivery["eventId"], int(time.time()), body
+            )
+        outcome = self._send(url, body, headers, self._policy.timeout)
+        attempts = delivery.get("attempts", 0) + 1
+        now = self._clock()
+        result: JSON = {"attempts": attempts, "lastAttemptAt": timestamp(now)}
+        if outcome.status is not None:
+            result["lastStatusCode"] = outcome.status
+        if outcome.delivered:
+            result |= {"state": DELIVERED, "deliveredAt": timestamp(now)}
+        else:
+            result["lastError"] = outcome.error or f"HTTP {outcome.status}"
+            schedule = self._policy.schedule
+            if attempts < len(schedule):
+                delay = timedelta(seconds=schedule[attempts])
+                result |= {"state": PENDING, "nextAttemptAt": timestamp(now + delay)}
+            else:
+                result["state"] = DEAD
+                logger.warning(
+                    "delivery %s dead after %d attempts: %s",
+                    delivery["id"],
+                    attempts,
+                    result["lastError"],
+                )
+        self._finish(claimed, result)
+
+    def _finish(self, claimed: Stored, changes: JSON) -> None:
+        finished = {
+            key: value
+            for key, value in {**claimed.doc, **changes}.items()
+            if key not in ("leaseUntil", "leaseOwner")
+        }
+        if not self._store.replace(Collection.DELIVERY, finished, expected_version=claimed.version):
+            # The lease lapsed and another worker took the delivery over; it reports its own.
+            logger.warning(
+                "delivery %s was taken over before its attempt was recorded", claimed.doc["id"]
+            )
+            return
+        if finished["state"] != PENDING and claimed.doc.get("attempts", 0) > 0:
+            # Deliveries moved behind this one while it was being retried are due now.
+            self._release_followers(finished)
+
+    def _release_followers(self, delivery: JSON) -> None:
+        stamp = timestamp(self._clock())
+        followers = Filter(
+            (
+                _equals("hubId", delivery["hubId"]),
+                _equals("resourceKey", delivery["resourceKey"]),
+                AnyOf((Comparison(("orderKey",), Op.GT, delivery["orderKey"]),)),
+                _equals("state", PENDING),
+                AnyOf((Comparison(("nextAttemptAt",), Op.GT, stamp),)),
+            )
+        )
+        after = None
+        while True:
+            page = self._store.list(
+                Collection.DELIVERY, ListQuery(where=followers, limit=500, after=after)
+            )
+            for follower in page.items:
+                stored = self._store.get(Collection.DELIVERY, follower["id"])
+                if stored is not None and stored.doc["state"] == PENDING:
+                    self._store.replace(
+                        Collection.DELIVERY,
+                        {**stored.doc, "nextAttemptAt": stamp},
+                        expected_version=stored.version,
+                    )
+            if page.next_cursor is None or not page.items:
+                return
+            after = page.next_cursor
+
+
+def listener_url(callback: str, event_type: str) -> str:
+    """``{callback}/listener/{eventName}``, the callback's query string kept at the end."""
+    parts = urlsplit(callback)
+    path = f"{parts.path.rstrip('/')}/listener/{listener_name(event_type)}"
+    return urlunsplit(parts._replace(path=path))
+
+
+def http_sender() -> Sender:
+    """POSTs with ``requests``: one session (connection pool) per delivery thread, no redirects."""
+    import requests
+
+    local = threading.local()
+
+    def send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        try:
+            response = session.post(
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            return Outcome(None, f"{type(exc).__name__}: {exc}"[:500])
+        response.close()
+        return Outcome(response.status_code)
+
+    return send
+
+
+def run_in_thread(
+    dispatcher: Dispatcher, wake: threading.Event, interval: float
+) -> Callable[[], None]:
+    """Start ``dispatcher.run`` in a daemon thread; returns the function that stops it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=dispatcher.run, args=(stop, wake, interval), name="dispatcher", daemon=True
+    )
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        wake.set()
+        thread.join(timeout=30)
+        dispatcher.close()
+
+    return halt

@@ -1,0 +1,351 @@
+"""Subscriptions (TMF621 ``/hub``), their deliveries, replay, and the listener sink.
+
+A hub is stored with its secret; the API never shows the secret, only whether there is one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from troubleticket.domain.documents import timestamp
+from troubleticket.domain.errors import InvalidRequest, NotFound
+from troubleticket.domain.signing import secret_key
+from troubleticket.services.outbox import (
+    CANCELLED,
+    DEAD,
+    DELIVERED,
+    INTERNAL_DELIVERY_FIELDS,
+    PENDING,
+    new_delivery,
+)
+from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
+from troubleticket.store.query import (
+    AnyOf,
+    Comparison,
+    Filter,
+    Op,
+    SortKey,
+    canonical_instant,
+    matches,
+    parse_filter,
+)
+from troubleticket.types import JSON, Clock, IdFactory
+
+MAX_CALLBACK_LENGTH = 2048
+MAX_QUERY_LENGTH = 4096
+MAX_REPLAY_DELIVERIES = 1000
+REPLAY_PAGE = 500
+
+HUB_FIELDS = frozenset(
+    {
+        "@type",
+        "@baseType",
+        "@schemaLocation",
+        "callback",
+        "query",
+        "secret",
+        "appendEventListenerPath",
+    }
+)
+
+
+def parse_hub_query(query: str) -> Filter:
+    """A hub's query: a TMF630 attribute filter over the event (every name is an attribute).
+
+    Raises:
+        InvalidRequest: the query cannot be read.
+    """
+    try:
+        return parse_filter(query, reserved=frozenset())
+    except InvalidRequest as exc:
+        raise InvalidRequest(
+            f"query is not a TMF630 filter over the event: {exc.message}"
+        ) from None
+
+
+def selects(hub: JSON, event_body: JSON) -> bool:
+    """Whether ``hub``'s query selects the event (no query selects every event)."""
+    query = hub.get("query")
+    return not query or matches(event_body, parse_hub_query(query))
+
+
+def _check_callback(callback: Any) -> str:
+    if not isinstance(callback, str) or not callback:
+        raise InvalidRequest("callback must be an absolute http or https URL")
+    if len(callback) > MAX_CALLBACK_LENGTH:
+        raise InvalidRequest(f"callback is longer than {MAX_CALLBACK_LENGTH} characters")
+    try:
+        parts = urlsplit(callback)
+        port = parts.port  # raises on a port that is not a number in range
+    except ValueError:
+        raise InvalidRequest(f"callback {callback!r} is not a valid URL") from None
+    del port
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequest(f"callback {callback!r} must be an absolute http or https URL")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidRequest(
+            "callback must not carry credentials; give the hub a secret to have deliveries signed"
+        )
+    if parts.fragment:
+        raise InvalidRequest("callback must not have a fragment")
+    if any(char.isspace() for char in callback):
+        raise InvalidRequest("callback must not contain whitespace")
+    host = parts.hostname
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not all(label and len(label) <= 63 for label in host.split(".")):
+            raise InvalidRequest(f"callback host {host!r} is not a valid host name") from None
+    return callback
+
+
+class HubService:
+    """Register, read and remove subscriptions; list and replay their deliveries."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        new_id: IdFactory,
+        base_url: str,
+        on_change: Any = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._new_id = new_id
+        self._api = f"{base_url}/tmf-api/troubleTicket/v5"
+        self._on_change = on_change
+
+    # -- presentation --------------------------------------------------------------------------
+
+    def _present_hub(self, hub: JSON) -> JSON:
+        shown = {key: value for key, value in hub.items() if key != "secret"}
+        shown["href"] = f"{self._api}/hub/{hub['id']}"
+        shown["signed"] = "secret" in hub
+        return shown
+
+    def _present_delivery(self, delivery: JSON) -> JSON:
+        return {k: v for k, v in delivery.items() if k not in INTERNAL_DELIVERY_FIELDS}
+
+    # -- hubs ----------------------------------------------------------------------------------
+
+    def register(self, body: JSON) -> JSON:
+        """Store a subscription; return it as the API shows it.
+
+        Raises:
+            InvalidRequest: a callback that is not an absolute http(s) URL without credentials,
+                a query that is not a filter, a malformed secret, an unknown attribute.
+        """
+        unknown = sorted(set(body) - HUB_FIELDS)
+        if unknown:
+            raise InvalidRequest(f"Unknown hub attribute(s): {', '.join(unknown)}")
+        if body.get("@type", "Hub") != "Hub":
+            raise InvalidRequest(f"@type must be 'Hub', not {body.get('@type')!r}")
+        hub: JSON = {
+            "id": self._new_id(),
+            "@type": "Hub",
+            "callback": _check_callback(body.get("callback")),
+        }
+        query = body.get("query")
+        if query not in (None, ""):
+            if not isinstance(query, str) or len(query) > MAX_QUERY_LENGTH:
+                raise InvalidRequest(
+                    f"query must be a string of at most {MAX_QUERY_LENGTH} characters"
+                )
+            parse_hub_query(query)
+            hub["query"] = query
+        append = body.get("appendEventListenerPath", False)
+        if not isinstance(append, bool):
+            raise InvalidRequest("appendEventListenerPath must be true or false")
+        hub["appendEventListenerPath"] = append
+        if "secret" in body:
+            secret_key(body["secret"])
+            hub["secret"] = body["secret"]
+        hub["createdAt"] = timestamp(self._clock())
+        self._store.insert(Collection.HUB, hub)
+        return self._present_hub(hub)
+
+    def _hub(self, hub_id: str) -> JSON:
+        stored = self._store.get(Collection.HUB, hub_id)
+        if stored is None:
+            raise NotFound("hub", hub_id)
+        return stored.doc
+
+    def get(self, hub_id: str) -> JSON:
+        return self._present_hub(self._hub(hub_id))
+
+    def delete(self, hub_id: str) -> None:
+        """Remove a subscription; its undelivered events are cancelled, not sent.
+
+        Raises:
+            NotFound: there is no hub with that id.
+        """
+        if not self._store.delete(Collection.HUB, hub_id):
+            raise NotFound("hub", hub_id)
+        self._cancel_waiting(hub_id)
+
+    def _cancel_waiting(self, hub_id: str) -> None:
+        """Mark the hub's pending deliveries cancelled (one in flight is, when it ends)."""
+        waiting = Filter(
+            (
+                AnyOf((Comparison(("hubId",), Op.EQ, hub_id),)),
+                AnyOf((Comparison(("state",), Op.EQ, PENDING),)),
+            )
+        )
+        after: str | None = None
+        while True:
+            page = self._store.list(
+                Collection.DELIVERY, ListQuery(where=waiting, limit=REPLAY_PAGE, after=after)
+            )
+            for delivery in page.items:
+                stored = self._store.get(Collection.DELIVERY, delivery["id"])
+                if stored is not None and stored.doc["state"] == PENDING:
+                    # One a dispatcher claimed meanwhile is cancelled when it is next claimed.
+                    self._store.replace(
+                        Collection.DELIVERY,
+                        {**stored.doc, "state": CANCELLED},
+                        expected_version=stored.version,
+                    )
+            if page.next_cursor is None or not page.items:
+                return
+            after = page.next_cursor
+
+    # -- deliveries ----------------------------------------------------------------------------
+
+    def deliveries(self, hub_id: str, query: ListQuery) -> Page:
+        """One page of a hub's deliveries (newest first unless ``query`` sorts otherwise)."""
+        self._hub(hub_id)
+        own = AnyOf((Comparison(("hubId",), Op.EQ, hub_id),))
+        where = Filter((own, *query.where.groups))
+        sort = query.sort or (SortKey(("createdAt",), descending=True),)
+        page = self._store.list(Collection.DELIVERY, replace(query, where=where, sort=sort))
+        return replace(page, items=[self._present_delivery(d) for d in page.items])
+
+    def replay(self, hub_id: str, body: JSON) -> JSON:
+        """Send events again: the deliveries named, or every selected event since an instant.
+
+        Raises:
+            NotFound: there is no hub with that id.
+            InvalidRequest: neither or both of ``since`` and ``delivery``; a delivery that is
+                not this hub's, or not finished.
+        """
+        hub = self._hub(hub_id)
+        since, named = body.get("since"), body.get("delivery")
+        if (since is None) == (named is None):
+            raise InvalidRequest("Give either since (a date-time) or delivery (a list of ids)")
+        now = self._clock()
+        if named is not None:
+            created = self._replay_deliveries(hub_id, named, now)
+        else:
+            created = self._replay_since(hub, since, now)
+        if created and self._on_change is not None:
+            self._on_change()
+        shown: JSON = {
+            "id": self._new_id(),
+            "@type": "EventReplay",
+            "replayed": created,
+            "replayedCount": len(created),
+        }
+        shown["since" if since is not None else "delivery"] = since if since is not None else named
+        return shown
+
+    def _replay_deliveries(self, hub_id: str, named: Any, now: datetime) -> list[str]:
+        if (
+            not isinstance(named, list)
+            or not named
+            or len(named) > MAX_REPLAY_DELIVERIES
+            or not all(isinstance(i, str) for i in named)
+        ):
+            raise InvalidRequest(
+                f"delivery must list 1 to {MAX_REPLAY_DELIVERIES} delivery ids (strings)"
+            )
+        originals = []
+        for delivery_id in dict.fromkeys(named):
+            stored = self._store.get(Collection.DELIVERY, delivery_id)
+            if stored is None or stored.doc["hubId"] != hub_id:
+                raise InvalidRequest(f"Hub {hub_id} has no delivery {delivery_id!r}")
+            if stored.doc["state"] not in (DEAD, DELIVERED):
+                raise InvalidRequest(
+                    f"Delivery {delivery_id} is {stored.doc['state']}; only dead or delivered "
+                    "deliveries are replayed"
+                )
+            originals.append(stored.doc)
+        created = []
+        for original in originals:
+            event = self._store.get(Collection.EVENT, original["eventId"])
+            if event is None:
+                raise InvalidRequest(f"The event of delivery {original['id']} is no longer kept")
+            created.append(self._add_delivery(hub_id, event.doc, now, replay_of=original["id"]))
+        return created
+
+    def _replay_since(self, hub: JSON, since: Any, now: datetime) -> list[str]:
+        instant = canonical_instant(since) if isinstance(since, str) else None
+        if instant is None:
+            raise InvalidRequest(f"since must be a date-time, not {since!r}")
+        where = Filter((AnyOf((Comparison(("recordedAt",), Op.GTE, instant),)),))
+        created = []
+        after: str | None = None
+        while True:
+            page = self._store.list(
+                Collection.EVENT, ListQuery(where=where, limit=REPLAY_PAGE, after=after)
+            )
+            for event in page.items:
+                if selects(hub, event["body"]):
+                    created.append(self._add_delivery(hub["id"], event, now))
+            if page.next_cursor is None or not page.items:
+                return created
+            after = page.next_cursor
+
+    def _add_delivery(
+        self, hub_id: str, event: JSON, now: datetime, replay_of: str | None = None
+    ) -> str:
+        while True:
+            delivery_id = self._new_id()
+            delivery = new_delivery(
+                delivery_id=delivery_id, hub_id=hub_id, event=event, now=now, replay_of=replay_of
+            )
+            try:
+                self._store.insert(Collection.DELIVERY, delivery)
+            except DuplicateId:
+                continue
+            return delivery_id
+
+
+class ListenerService:
+    """The ``/listener/*`` sink: every event received once, by its eventId."""
+
+    def __init__(self, store: Store, *, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def receive(self, event_type: str, event: JSON) -> bool:
+        """Record an event; ``False`` when its eventId was received before (nothing changes).
+
+        Raises:
+            InvalidRequest: no eventId, or an eventType other than the listener's.
+        """
+        event_id = event.get("eventId")
+        if not isinstance(event_id, str) or not event_id:
+            raise InvalidRequest("The event has no eventId; events are recorded by it")
+        for name in ("eventType", "@type"):
+            declared = event.get(name)
+            if declared is not None and declared != event_type:
+                raise InvalidRequest(
+                    f"This listener takes {event_type}; the event's {name} is {declared!r}"
+                )
+        record = {
+            "id": event_id,
+            "eventType": event_type,
+            "receivedAt": timestamp(self._clock()),
+            "event": event,
+        }
+        try:
+            self._store.insert(Collection.RECEIVED_EVENT, record)
+        except DuplicateId:
+            return False
+        return True
