@@ -84,9 +84,15 @@ def event_records(
 
 
 def new_delivery(
-    *, delivery_id: str, hub_id: str, event: JSON, now: datetime, replay_of: str | None = None
+    *,
+    delivery_id: str,
+    hub_id: str,
+    event: JSON,
+    now: datetime,
+    due: datetime | None = None,
+    replay_of: str | None = None,
 ) -> JSON:
-    """A delivery of one event record to one hub, due now."""
+    """A delivery of one event record to one hub, first due at ``due`` (default: now)."""
     resource = event["resource"]
     stamp = timestamp(now)
     delivery: JSON = {
@@ -104,7 +110,7 @@ def new_delivery(
         "orderKey": event["orderKey"],
         "state": PENDING,
         "attempts": 0,
-        "nextAttemptAt": stamp,
+        "nextAttemptAt": timestamp(due) if due is not None else stamp,
         "createdAt": stamp,
     }
     if replay_of is not None:
