@@ -9,13 +9,13 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
+import yaml
 from connexion import AsyncApp
 from connexion.datastructures import MediaTypeDict
 from connexion.middleware import MiddlewarePosition
@@ -30,14 +30,18 @@ from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import handler_table, resolver
 from troubleticket.config import ConfigError, Settings
 from troubleticket.domain.events import TROUBLE_TICKET, TROUBLE_TICKET_SPECIFICATION
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.policy import DEFAULT_POLICY, Policy, PolicyError, parse_policy
+from troubleticket.domain.sla import HIDDEN
 from troubleticket.domain.specification import create_specification, patch_specification
-from troubleticket.domain.ticket import create_ticket, patch_ticket
-from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, http_sender, run_in_thread
+from troubleticket.services.background import start
+from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, http_sender
 from troubleticket.services.hubs import HubService, ListenerService
+from troubleticket.services.monitor import SlaMonitor
 from troubleticket.services.resources import ResourceRules, ResourceService
 from troubleticket.store.port import Collection, Store
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import Clock, IdFactory
+from troubleticket.types import JSON, Clock, Context, IdFactory
 
 
 def utc_now() -> datetime:
@@ -48,18 +52,30 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
-def ticket_rules() -> ResourceRules:
-    """TroubleTicket: the lifecycle rules, and the contract's TroubleTicket_RES schema."""
+def ticket_rules(policy: Policy = DEFAULT_POLICY) -> ResourceRules:
+    """TroubleTicket: the lifecycle rules and the service policy, and the contract's schema."""
+    managed = ManagedTicket(policy)
     return ResourceRules(
-        create=create_ticket, patch=patch_ticket, validate=document_validator("TroubleTicket_RES")
+        create=managed.create,
+        patch=managed.patch,
+        validate=document_validator("TroubleTicket_RES"),
+        tick=managed.tick,
+        hidden=HIDDEN,
     )
 
 
 def specification_rules() -> ResourceRules:
     """TroubleTicketSpecification: its rules and the contract's _RES schema."""
+
+    def create(body: JSON, *, resource_id: str, now: datetime, context: Context) -> JSON:
+        return create_specification(body, resource_id=resource_id, now=now)
+
+    def patch(current: JSON, patch: JSON, *, now: datetime, context: Context) -> JSON:
+        return patch_specification(current, patch, now=now)
+
     return ResourceRules(
-        create=create_specification,
-        patch=patch_specification,
+        create=create,
+        patch=patch,
         validate=document_validator("TroubleTicketSpecification_RES"),
     )
 
@@ -108,15 +124,85 @@ def open_mongo_store(uri: str) -> Store:
     return MongoStore.from_uri(uri)
 
 
+def load_policy(settings: Settings) -> Policy:
+    """The policy ``TT_POLICY`` names, validated; the built-in one when unset.
+
+    Raises:
+        ConfigError: the file cannot be read, is not YAML, or describes an unusable policy
+            (every problem listed, with the path of its key).
+    """
+    if settings.policy is None:
+        return DEFAULT_POLICY
+    try:
+        with open(settings.policy, encoding="utf-8") as source:
+            data = yaml.safe_load(source)
+    except OSError as exc:
+        raise ConfigError(f"TT_POLICY: cannot read {settings.policy}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"TT_POLICY: {settings.policy} is not valid YAML: {exc}") from None
+    try:
+        return parse_policy(data)
+    except PolicyError as exc:
+        raise ConfigError(f"TT_POLICY: {settings.policy}: {exc}") from None
+
+
+def background(
+    settings: Settings,
+    store: Store,
+    tickets: ResourceService,
+    policy: Policy,
+    wake: threading.Event,
+    clock: Clock = utc_now,
+) -> Callable[[], None]:
+    """Start the dispatcher and the SLA monitor in threads; returns the function that stops them."""
+    delivering = dispatcher(settings, store, clock)
+    monitor = SlaMonitor(store, tickets, clock=clock)
+    stops = [
+        start(delivering.run_once, wake, settings.dispatch_interval, "dispatcher"),
+        start(monitor.run_once, threading.Event(), policy.monitor_interval, "sla-monitor"),
+    ]
+
+    def stop() -> None:
+        for halt in stops:
+            halt()
+        delivering.close()
+
+    return stop
+
+
 def dispatcher(settings: Settings, store: Store, clock: Clock = utc_now) -> Dispatcher:
     """A dispatcher with the delivery settings, POSTing with ``requests``."""
     policy = DeliveryPolicy(
         schedule=settings.delivery_schedule,
         timeout=settings.delivery_timeout,
+        lease=settings.delivery_lease,
         concurrency=settings.delivery_concurrency,
     )
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     return Dispatcher(store, sender=http_sender(), clock=clock, worker_id=worker, policy=policy)
+
+
+def ticket_service(
+    settings: Settings,
+    store: Store,
+    policy: Policy,
+    *,
+    clock: Clock = utc_now,
+    new_id: IdFactory = new_uuid,
+    wake: threading.Event | None = None,
+) -> ResourceService:
+    """The TroubleTicket use cases under ``policy``, recording their events in ``store``."""
+    return ResourceService(
+        Collection.TROUBLE_TICKET,
+        store=store,
+        rules=ticket_rules(policy),
+        clock=clock,
+        new_id=new_id,
+        base_url=settings.public_base_url,
+        kind=TROUBLE_TICKET,
+        new_event_id=new_uuid,
+        on_commit=wake.set if wake is not None else None,
+    )
 
 
 def create_app(
@@ -127,23 +213,21 @@ def create_app(
     new_id: IdFactory = new_uuid,
 ) -> AsyncApp:
     """Build the ASGI application; the store is opened now and closed at shutdown."""
+    policy = load_policy(settings)
     store = store or open_store(settings)
     # Set after every write that recorded events: the in-process dispatcher wakes up at once.
     wake = threading.Event()
-    service = partial(
-        ResourceService,
+    tickets = ticket_service(settings, store, policy, clock=clock, new_id=new_id, wake=wake)
+    specifications = ResourceService(
+        Collection.TROUBLE_TICKET_SPECIFICATION,
         store=store,
+        rules=specification_rules(),
         clock=clock,
         new_id=new_id,
         base_url=settings.public_base_url,
+        kind=TROUBLE_TICKET_SPECIFICATION,
         new_event_id=new_uuid,
         on_commit=wake.set,
-    )
-    tickets = service(Collection.TROUBLE_TICKET, rules=ticket_rules(), kind=TROUBLE_TICKET)
-    specifications = service(
-        Collection.TROUBLE_TICKET_SPECIFICATION,
-        rules=specification_rules(),
-        kind=TROUBLE_TICKET_SPECIFICATION,
     )
     hubs = HubService(
         store, clock=clock, new_id=new_uuid, base_url=settings.public_base_url, on_change=wake.set
@@ -154,9 +238,7 @@ def create_app(
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         stop = None
         if settings.dispatch == "inprocess":
-            stop = run_in_thread(
-                dispatcher(settings, store, clock), wake, settings.dispatch_interval
-            )
+            stop = background(settings, store, tickets, policy, wake, clock)
         try:
             yield
         finally:

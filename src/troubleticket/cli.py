@@ -129,23 +129,24 @@ def _worker(settings: Settings) -> int:
     import signal
     import threading
 
-    from troubleticket.app import dispatcher, open_store
+    from troubleticket.app import background, load_policy, open_store, ticket_service
 
+    policy = load_policy(settings)
     store = open_store(settings)
-    worker = dispatcher(settings, store)
-    stop, wake = threading.Event(), threading.Event()
+    tickets = ticket_service(settings, store, policy)
+    stopped = threading.Event()
 
     def halt(_signum: int, _frame: object) -> None:
-        stop.set()
-        wake.set()
+        stopped.set()
 
     signal.signal(signal.SIGTERM, halt)
     signal.signal(signal.SIGINT, halt)
-    logger.info("delivering notifications from store %s", settings.store_shown)
+    stop = background(settings, store, tickets, policy, threading.Event())
+    logger.info("delivering notifications and watching SLAs, store %s", settings.store_shown)
     try:
-        worker.run(stop, wake, settings.dispatch_interval)
+        stopped.wait()
     finally:
-        worker.close()
+        stop()
         store.close()
     logger.info("stopped")
     return 0

@@ -115,9 +115,13 @@ class Settings:
     dispatch: str = "inprocess"
     delivery_schedule: tuple[float, ...] = DEFAULT_DELIVERY_SCHEDULE
     delivery_timeout: float = 10.0
+    # how long a claimed attempt stays reserved to its worker; a dead worker's is retaken after
+    delivery_lease: float = LEASE_SECONDS
     delivery_concurrency: int = 8
     # how long a dispatcher waits, when idle, before looking for work other processes made
     dispatch_interval: float = 1.0
+    # the service policy (priority matrix, SLA clocks, escalation): a YAML file; None: built in
+    policy: str | None = None
 
     @property
     def store_shown(self) -> str:
@@ -165,10 +169,10 @@ class Settings:
                 continue
             parsed[key] = _PARSERS[key](_ENV[key], value)
         result = replace(self, **parsed)
-        if result.delivery_timeout * 2 > LEASE_SECONDS:
+        if result.delivery_timeout * 2 > result.delivery_lease:
             raise ConfigError(
-                f"TT_DELIVERY_TIMEOUT ({result.delivery_timeout:g} s) must be under half of the "
-                f"{LEASE_SECONDS} s delivery lease"
+                f"TT_DELIVERY_TIMEOUT ({result.delivery_timeout:g} s) must be at most half of "
+                f"TT_DELIVERY_LEASE ({result.delivery_lease:g} s)"
             )
         if result.default_page_size > result.max_page_size:
             raise ConfigError(
@@ -191,6 +195,8 @@ _PARSERS = {
     "dispatch": _dispatch,
     "delivery_schedule": _schedule,
     "delivery_timeout": _positive_duration,
+    "delivery_lease": _positive_duration,
     "delivery_concurrency": _positive_int,
     "dispatch_interval": _positive_duration,
+    "policy": _text,
 }

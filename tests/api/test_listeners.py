@@ -59,13 +59,17 @@ def received(store: Store) -> int:
 @pytest.fixture
 def emitted(client: TestClient, store: Store, clock: FrozenClock) -> Iterator[list[dict[str, Any]]]:
     """Every event the server sent to a hub while tickets and specifications went through
-    create, attribute change, each status event and delete."""
+    create, attribute change, each status event, a jeopardy warning, an escalation and delete."""
     recorder = Recorder()
     dispatcher = Dispatcher(store, sender=recorder, clock=clock, worker_id="w", policy=POLICY)
     try:
         created(client, f"{API}/hub", {"@type": "Hub", "callback": "https://client.example/cb"})
         ticket = f"{TICKETS}/{created(client, TICKETS, a_ticket())['id']}"
+        # Past 75 % of the acknowledge target (8 h for a Low ticket): the next change raises the
+        # warning, and the manual escalation below its own event.
+        clock.advance(hours=7)
         steps: list[dict[str, Any]] = [
+            {"escalationLevel": 1, "escalationReason": "Customer called twice"},
             {"status": "inProgress"},
             {"description": "Dial tone lost again"},
             {"status": "pending", "statusChangeReason": "Which handset model?"},
@@ -110,10 +114,13 @@ def a_minimal_event(event_type: str, **overrides: Any) -> dict[str, Any]:
 
 
 def test_the_contract_has_a_listener_for_each_event_type() -> None:
-    assert len(LISTENER_PATHS) == 10
-    assert {"TroubleTicketResolvedEvent", "TroubleTicketInformationRequiredEvent"} <= set(
-        EVENT_TYPES
-    )
+    assert len(LISTENER_PATHS) == 12
+    assert {
+        "TroubleTicketResolvedEvent",
+        "TroubleTicketInformationRequiredEvent",
+        "TroubleTicketJeopardyAlertEvent",
+        "TroubleTicketEscalationEvent",
+    } <= set(EVENT_TYPES)
 
 
 class TestReceivingAnEvent:

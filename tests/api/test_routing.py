@@ -48,6 +48,8 @@ LISTENER_OPERATIONS = {
     "troubleTicketSpecificationAttributeValueChangeEvent",
     "troubleTicketSpecificationStatusChangeEvent",
     "troubleTicketSpecificationDeleteEvent",
+    "troubleTicketJeopardyAlertEvent",
+    "troubleTicketEscalationEvent",
 }
 SERVED = RESOURCE_OPERATIONS | HUB_OPERATIONS | LISTENER_OPERATIONS
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

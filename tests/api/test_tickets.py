@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.api.assertions import BASE_URL, MERGE_PATCH, assert_tmf_error, created, patch, total
-from tests.builders import API, TICKETS, a_full_ticket, a_ticket
+from tests.builders import (
+    API,
+    POLICY_ATTRIBUTES,
+    TICKETS,
+    a_full_ticket,
+    a_ticket,
+    without_policy,
+)
 from troubleticket.app import create_app
 from troubleticket.config import Settings
 from troubleticket.store.port import Store
@@ -21,7 +28,8 @@ if TYPE_CHECKING:
 
 NOW = "2026-11-20T08:00:00.000Z"  # the frozen clock's starting instant, as the server writes it
 TICKET_HREF = f"{BASE_URL}{TICKETS}"
-# What the server adds to a create request; everything else comes back exactly as sent.
+# What the server adds to a create request besides what the service policy sets (see
+# ``policy_set``); everything else comes back exactly as sent.
 SERVER_SET = {
     "id",
     "href",
@@ -41,6 +49,53 @@ def url(ticket: dict[str, Any]) -> str:
 def as_sent(doc: dict[str, Any]) -> dict[str, Any]:
     """The document without what the server sets."""
     return {key: value for key, value in doc.items() if key not in SERVER_SET}
+
+
+def running_clock(name: str, target_seconds: int, deadline: str) -> dict[str, Any]:
+    """One SLA clock of a ticket created at NOW and not changed since."""
+    return {
+        "@type": "SlaClock",
+        "name": name,
+        "state": "running",
+        "startedAt": NOW,
+        "asOf": NOW,
+        "elapsedSeconds": 0.0,
+        "pausedSeconds": 0.0,
+        "jeopardy": "none",
+        "targetSeconds": target_seconds,
+        "deadline": deadline,
+    }
+
+
+def policy_set(
+    priority: str, acknowledge: tuple[int, str], resolve: tuple[int, str]
+) -> dict[str, Any]:
+    """What the service policy sets on a ticket created at NOW: the matrix's priority and its
+    history, both clocks (each given as target seconds and deadline), the expected resolution
+    date (the resolve clock's deadline) and escalation level 0."""
+    return {
+        "priority": priority,
+        "priorityHistory": [
+            {"@type": "PriorityChange", "priority": priority, "date": NOW, "source": "matrix"}
+        ],
+        "slaClock": [
+            running_clock("acknowledge", *acknowledge),
+            running_clock("resolve", *resolve),
+        ],
+        "expectedResolutionDate": resolve[1],
+        "escalationLevel": 0,
+    }
+
+
+# a_ticket(): severity Minor (impact row 2), no urgency (default column 2) -> Low; the default
+# policy's Low targets are 8 h to acknowledge and 72 h to resolve.
+MINOR_TICKET_POLICY = policy_set(
+    "Low", (8 * 3600, "2026-11-20T16:00:00.000Z"), (72 * 3600, "2026-11-23T08:00:00.000Z")
+)
+# a_full_ticket(): severity Major (row 1), urgency High (column 1) -> High; 1 h and 8 h.
+FULL_TICKET_POLICY = policy_set(
+    "High", (3600, "2026-11-20T09:00:00.000Z"), (8 * 3600, "2026-11-20T16:00:00.000Z")
+)
 
 
 def change(status: str, when: str, reason: str | None = None) -> dict[str, Any]:
@@ -86,6 +141,7 @@ class TestCreatingATicket:
             "lastUpdate": NOW,
             "statusChangeDate": NOW,
             "statusChangeHistory": [change("acknowledged", NOW)],
+            **MINOR_TICKET_POLICY,
         }
         assert body["id"]
 
@@ -103,11 +159,22 @@ class TestCreatingATicket:
         on_retrieve = client.get(url(on_create)).json()
         listed = client.get(TICKETS).json()
 
-        assert as_sent(on_create) == sent
-        assert as_sent(on_retrieve) == sent
-        assert [as_sent(doc) for doc in listed] == [sent]
-        assert on_retrieve == on_create
-        assert listed == [on_create]
+        expected = {
+            "id": on_create["id"],
+            "href": f"{TICKET_HREF}/{on_create['id']}",
+            **sent,
+            "status": "acknowledged",
+            "creationDate": NOW,
+            "lastUpdate": NOW,
+            "statusChangeDate": NOW,
+            "statusChangeHistory": [change("acknowledged", NOW)],
+            **FULL_TICKET_POLICY,
+        }
+        # The priority sent is the one the matrix gives: it is kept, and is no override.
+        assert sent["priority"] == expected["priority"]
+        assert on_create == expected
+        assert on_retrieve == expected
+        assert listed == [expected]
 
     def test_a_ticket_of_another_type_is_refused_and_not_stored(self, client: TestClient) -> None:
         response = client.post(TICKETS, json=a_ticket(**{"@type": "TroubleTicketSpecification"}))
@@ -289,7 +356,9 @@ class TestFieldSelection:
             "priority": "High",
         }
         assert response.headers["Location"] == body["href"]
-        assert as_sent(client.get(url(body)).json()) == a_full_ticket()
+        whole = client.get(url(body)).json()
+        assert without_policy(as_sent(whole)) == without_policy(a_full_ticket())
+        assert {key: whole[key] for key in FULL_TICKET_POLICY} == FULL_TICKET_POLICY
 
     def test_patch_returns_the_selection_of_the_patched_ticket(self, client: TestClient) -> None:
         ticket = created(client, TICKETS, a_full_ticket())
@@ -436,21 +505,29 @@ class TestPatchingATicket:
             "name": "Outage",
             "lastUpdate": "2026-11-20T08:00:30.000Z",
         }
-        assert response.json() == expected
-        assert client.get(url(ticket)).json() == expected
+        body = response.json()
+        assert without_policy(body) == without_policy(expected)
+        # Severity Critical, no urgency: priority High, whose resolve target is 8 h from creation.
+        assert body["priority"] == "High"
+        assert body["expectedResolutionDate"] == "2026-11-20T16:00:00.000Z"
+        assert client.get(url(ticket)).json() == body
 
     def test_null_removes_an_attribute(self, client: TestClient) -> None:
         ticket = created(client, TICKETS, a_full_ticket())
 
-        response = patch(client, url(ticket), {**TYPE, "priority": None, "channel": None})
+        response = patch(
+            client, url(ticket), {**TYPE, "requestedResolutionDate": None, "channel": None}
+        )
 
         assert response.status_code == 200, response.text
         body = response.json()
-        assert "priority" not in body
+        assert "requestedResolutionDate" not in body
         assert "channel" not in body
         assert client.get(url(ticket)).json() == body
-        assert as_sent(body) == {
-            k: v for k, v in a_full_ticket().items() if k not in ("priority", "channel")
+        assert without_policy(as_sent(body)) == {
+            k: v
+            for k, v in without_policy(a_full_ticket()).items()
+            if k not in ("requestedResolutionDate", "channel")
         }
 
     def test_a_nested_object_is_merged_member_by_member(self, client: TestClient) -> None:
@@ -761,15 +838,27 @@ class TestServerOwnedAttributes:
     ) -> None:
         ticket = created(client, TICKETS, a_ticket())
         clock.advance(minutes=1)
-        echoed = {key: ticket[key] for key in SERVER_OWNED_ON_CREATE}
+        # Those of the lifecycle, and those of the service policy, as a client read them.
+        echoed = {
+            key: ticket[key]
+            for key in (*SERVER_OWNED_ON_CREATE, *POLICY_ATTRIBUTES)
+            if key in ticket
+        }
+        assert {"priority", "priorityHistory", "slaClock", "escalationLevel"} <= echoed.keys()
 
         response = patch(client, url(ticket), {**TYPE, **echoed, "name": "Renamed"})
 
         assert response.status_code == 200, response.text
+        # The policy's attributes stay the server's: the same priority, history and level, and
+        # the clocks accounted up to the patch.
         assert response.json() == {
             **ticket,
             "name": "Renamed",
             "lastUpdate": "2026-11-20T08:01:00.000Z",
+            "slaClock": [
+                {**running, "asOf": "2026-11-20T08:01:00.000Z", "elapsedSeconds": 60.0}
+                for running in ticket["slaClock"]
+            ],
         }
 
 

@@ -20,7 +20,7 @@ from troubleticket.api.representation import list_query, page_links, parse_field
 from troubleticket.config import Settings
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import ListQuery, Page
-from troubleticket.types import JSON
+from troubleticket.types import JSON, Context
 
 
 async def list_response(
@@ -59,6 +59,15 @@ async def list_response(
     return items, 200, headers
 
 
+def request_context() -> Context:
+    """Who asks: ``X-TT-Actor`` and ``X-TT-Role`` (comma-separated), set by a trusted gateway."""
+    actor = request.headers.get("x-tt-actor") or None
+    roles = request.headers.get("x-tt-role", "")
+    return Context(
+        actor=actor, roles=frozenset(role.strip() for role in roles.split(",") if role.strip())
+    )
+
+
 def _media_type() -> str:
     header: str = request.headers.get("content-type", "application/json")
     return header.split(";")[0].strip().lower()
@@ -95,7 +104,9 @@ class ResourceHandlers:
         self, body: JSON, fields: str | None = None
     ) -> tuple[JSON, int, dict[str, str]]:
         selected = parse_fields(fields)
-        created = await run_in_threadpool(self._service.create, body)
+        created = await run_in_threadpool(
+            partial(self._service.create, body, context=request_context())
+        )
         headers = {"Location": created.doc["href"], "ETag": etag(created.version)}
         return select(created.doc, selected), 201, headers
 
@@ -115,7 +126,14 @@ class ResourceHandlers:
         selected = parse_fields(fields)
         condition = if_match(request.headers.get("if-match"))
         patched = await run_in_threadpool(
-            partial(self._service.patch, id_, body, media_type=_media_type(), if_match=condition)
+            partial(
+                self._service.patch,
+                id_,
+                body,
+                media_type=_media_type(),
+                if_match=condition,
+                context=request_context(),
+            )
         )
         return select(patched.doc, selected), 200, {"ETag": etag(patched.version)}
 

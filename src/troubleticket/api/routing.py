@@ -31,6 +31,9 @@ LISTENER_EVENTS = {
         "TroubleTicketSpecificationAttributeValueChangeEvent",
         "TroubleTicketSpecificationStatusChangeEvent",
         "TroubleTicketSpecificationDeleteEvent",
+        # extensions: the service policy's events
+        "TroubleTicketJeopardyAlertEvent",
+        "TroubleTicketEscalationEvent",
     )
 }
 

@@ -43,7 +43,24 @@ TROUBLE_TICKET = ResourceKind(
     "troubleTicket",
     "TroubleTicket",
     "status",
-    frozenset({"href", "lastUpdate", "statusChangeDate", "statusChangeHistory"}),
+    frozenset(
+        {
+            "href",
+            "lastUpdate",
+            "statusChangeDate",
+            "statusChangeHistory",
+            # kept by the service policy; their changes have events of their own, or follow
+            # from a change that has one
+            "slaClock",
+            "slaNextCheck",
+            "expectedResolutionDate",
+            "troubleTicketJeopardyAlert",
+            "escalationLevel",
+            "escalation",
+            "priorityHistory",
+            "priorityOverride",
+        }
+    ),
     frozenset({"statusChangeReason", "resolutionDate"}),
 )
 TROUBLE_TICKET_SPECIFICATION = ResourceKind(
@@ -73,14 +90,35 @@ def raised_by(kind: ResourceKind, before: JSON | None, after: JSON | None) -> li
         events = [Raised(f"{kind.cls}CreateEvent", payload)]
         if after.get(kind.status) is not None:
             events.extend(_entered(kind, after))
-        return events
-    events = []
+        return events + _policy_events(kind, {}, after)
+    events = _policy_events(kind, before, after)
     status_changed = before.get(kind.status) != after.get(kind.status)
     if _changed_attributes(kind, before, after, status_changed=status_changed):
         events.append(Raised(f"{kind.cls}AttributeValueChangeEvent", payload))
     if status_changed:
         events.append(Raised(f"{kind.cls}StatusChangeEvent", payload))
         events.extend(_entered(kind, after))
+    return events
+
+
+def _added(before: JSON, after: JSON, name: str) -> list[JSON]:
+    """Entries of the list ``name`` that ``after`` has and ``before`` had not (by id)."""
+    known = {entry.get("id") for entry in before.get(name, []) or []}
+    return [entry for entry in after.get(name, []) or [] if entry.get("id") not in known]
+
+
+def _policy_events(kind: ResourceKind, before: JSON, after: JSON) -> list[Raised]:
+    """A ticket's jeopardy alerts and escalations: one event each, in the order they happened."""
+    if kind is not TROUBLE_TICKET:
+        return []
+    events = [
+        Raised("TroubleTicketJeopardyAlertEvent", {kind.name: after, "jeopardyAlert": alert})
+        for alert in _added(before, after, "troubleTicketJeopardyAlert")
+    ]
+    events += [
+        Raised("TroubleTicketEscalationEvent", {kind.name: after, "escalation": escalation})
+        for escalation in _added(before, after, "escalation")
+    ]
     return events
 
 

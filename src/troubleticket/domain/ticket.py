@@ -12,6 +12,7 @@ from typing import Any
 from troubleticket.domain.documents import DocumentRules, timestamp
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.domain.lifecycle import INITIAL_STATUS, TicketStatus, check_transition
+from troubleticket.domain.sla import SERVER_OWNED
 from troubleticket.types import JSON
 
 RULES = DocumentRules(
@@ -24,6 +25,8 @@ RULES = DocumentRules(
         "lastUpdate",
         "statusChangeDate",
         "statusChangeHistory",
+        # kept by the service policy (domain.sla)
+        *SERVER_OWNED,
     ),
     # A ticket always has these; a merge patch may not set them to null.
     not_removable=("@type", "status", "description", "severity", "ticketType"),

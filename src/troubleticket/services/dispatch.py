@@ -21,7 +21,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -136,18 +135,6 @@ class Dispatcher:
         attempted = self.deliver_due()
         return relayed + fanned + attempted
 
-    def run(self, stop: threading.Event, wake: threading.Event, interval: float = 1.0) -> None:
-        """Pass after pass until ``stop``; an idle dispatcher waits for ``wake`` or ``interval``."""
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:  # a store outage, say: log it, and try again after a pause
-                logger.exception("dispatch pass failed")
-                busy = 0
-            if not busy:
-                wake.wait(interval)
-            wake.clear()
-
     # -- fan-out -------------------------------------------------------------------------------
 
     def fan_out(self) -> int:
@@ -160,6 +147,8 @@ class Dispatcher:
             return 0
         hubs = self._all_hubs()
         now = self._clock()
+        # The schedule's first delay comes before the first attempt (0 by default).
+        first_attempt = now + timedelta(seconds=self._policy.schedule[0])
         for event in page.items:
             for hub in hubs:
                 if hub["createdAt"] <= event["recordedAt"] and selects(hub, event["body"]):
@@ -168,6 +157,7 @@ class Dispatcher:
                         hub_id=hub["id"],
                         event=event,
                         now=now,
+                        due=first_attempt,
                     )
                     try:
                         self._store.insert(Collection.DELIVERY, delivery)
@@ -410,22 +400,3 @@ def http_sender() -> Sender:
         return Outcome(response.status_code)
 
     return send
-
-
-def run_in_thread(
-    dispatcher: Dispatcher, wake: threading.Event, interval: float
-) -> Callable[[], None]:
-    """Start ``dispatcher.run`` in a daemon thread; returns the function that stops it."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=dispatcher.run, args=(stop, wake, interval), name="dispatcher", daemon=True
-    )
-    thread.start()
-
-    def halt() -> None:
-        stop.set()
-        wake.set()
-        thread.join(timeout=30)
-        dispatcher.close()
-
-    return halt

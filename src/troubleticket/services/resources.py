@@ -18,17 +18,25 @@ from troubleticket.domain.events import ResourceKind, raised_by
 from troubleticket.services.outbox import event_records
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
-from troubleticket.types import JSON, Clock, IdFactory
+from troubleticket.types import JSON, NO_CONTEXT, Clock, Context, IdFactory
 
 logger = logging.getLogger(__name__)
 
 
 class CreateRule(Protocol):
-    def __call__(self, body: JSON, *, resource_id: str, now: datetime) -> JSON: ...
+    def __call__(
+        self, body: JSON, *, resource_id: str, now: datetime, context: Context
+    ) -> JSON: ...
 
 
 class PatchRule(Protocol):
-    def __call__(self, current: JSON, patch: JSON, *, now: datetime) -> JSON: ...
+    def __call__(self, current: JSON, patch: JSON, *, now: datetime, context: Context) -> JSON: ...
+
+
+class TickRule(Protocol):
+    """What time alone changes in a resource (SLA clocks reaching a threshold)."""
+
+    def __call__(self, current: JSON, *, now: datetime) -> JSON: ...
 
 
 # Whether a stored version satisfies the client's If-Match condition.
@@ -48,6 +56,9 @@ class ResourceRules:
     create: CreateRule
     patch: PatchRule
     validate: Validate
+    tick: TickRule | None = None
+    # Attributes kept in the store for the server's own use, never shown.
+    hidden: frozenset[str] = frozenset()
 
 
 class ResourceService:
@@ -83,7 +94,10 @@ class ResourceService:
 
     def _present(self, doc: JSON) -> JSON:
         # href is derived, not stored, so it follows the public base URL if that ever changes.
-        return {"id": doc["id"], "href": self.href(doc["id"]), **doc}
+        shown = {"id": doc["id"], "href": self.href(doc["id"]), **doc}
+        for name in self._rules.hidden & shown.keys():
+            del shown[name]
+        return shown
 
     @staticmethod
     def _to_store(doc: JSON) -> JSON:
@@ -114,7 +128,7 @@ class ResourceService:
     def _stored(self, stored: Stored) -> Stored:
         return Stored(self._present(stored.doc), stored.version)
 
-    def create(self, body: JSON) -> Stored:
+    def create(self, body: JSON, *, context: Context = NO_CONTEXT) -> Stored:
         """Create a resource from a create request; return it with its version.
 
         Raises:
@@ -122,18 +136,20 @@ class ResourceService:
         """
         while True:
             resource_id = self._new_id()
-            doc = self._present(
-                self._rules.create(body, resource_id=resource_id, now=self._clock())
+            doc = self._rules.create(
+                body, resource_id=resource_id, now=self._clock(), context=context
             )
+            doc = {"id": doc["id"], "href": self.href(doc["id"]), **doc}
             self._rules.validate(doc)
-            events = self._events(None, doc, 1)
+            shown = self._present(doc)
+            events = self._events(None, shown, 1)
             try:
                 inserted = self._store.insert(self.collection, self._to_store(doc), events=events)
             except DuplicateId:
                 logger.warning("generated id %s was taken; drawing another", resource_id)
                 continue
             self._committed(events)
-            return Stored(doc, inserted.version)
+            return Stored(shown, inserted.version)
 
     def get(self, resource_id: str) -> Stored:
         """Return one resource with its version.
@@ -170,6 +186,7 @@ class ResourceService:
         *,
         media_type: str = MERGE_PATCH,
         if_match: VersionCondition | None = None,
+        context: Context = NO_CONTEXT,
     ) -> Stored:
         """Apply a patch in any TMF621 PATCH format; return the resource after it, with its version.
 
@@ -192,20 +209,50 @@ class ResourceService:
             stored = self._read(resource_id, if_match)
             current = self._present(stored.doc)
             merge = as_merge_patch(current, patch, media_type)
-            updated = self._rules.patch(current, merge, now=self._clock())
+            updated = self._rules.patch(current, merge, now=self._clock(), context=context)
             if updated is current:
                 return Stored(current, stored.version)
-            self._rules.validate(updated)
-            events = self._events(current, updated, stored.version + 1)
-            written = self._store.replace(
-                self.collection,
-                self._to_store(updated),
-                expected_version=stored.version,
-                events=events,
-            )
+            written = self._write(stored, current, updated)
             if written:
-                self._committed(events)
-                return Stored(updated, written.version)
+                return written
+        raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")
+
+    def _write(self, stored: Stored, current: JSON, updated: JSON) -> Stored | None:
+        """Replace ``stored`` by ``updated`` with the events of the change; ``None`` if it lost
+        the compare-and-set."""
+        self._rules.validate(updated)
+        shown = self._present(updated)
+        events = self._events(current, shown, stored.version + 1)
+        written = self._store.replace(
+            self.collection,
+            self._to_store(updated),
+            expected_version=stored.version,
+            events=events,
+        )
+        if written is None:
+            return None
+        self._committed(events)
+        return Stored(shown, written.version)
+
+    def refresh(self, resource_id: str) -> bool:
+        """Apply what time alone changes (the tick rule) to one resource; whether it changed.
+
+        Several processes may refresh the same resource at once: the compare-and-set lets one
+        write, and the others find the change already made.
+        """
+        tick = self._rules.tick
+        if tick is None:
+            return False
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            stored = self._store.get(self.collection, resource_id)
+            if stored is None:
+                return False
+            current = self._present(stored.doc)
+            updated = tick({**stored.doc, "href": current["href"]}, now=self._clock())
+            if updated == {**stored.doc, "href": current["href"]}:
+                return False
+            if self._write(stored, current, updated):
+                return True
         raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")
 
     def delete(self, resource_id: str, *, if_match: VersionCondition | None = None) -> None:

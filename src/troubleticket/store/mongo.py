@@ -69,6 +69,7 @@ _TICKET_KEYED = (
     ("ticketType",),
     ("creationDate",),
     ("lastUpdate",),
+    ("slaNextCheck",),
 )
 
 _DELIVERY_KEYED = (

@@ -48,6 +48,8 @@ _TICKET_COLUMNS = (
     (("ticketType",), "ticket_type", Kind.TEXT),
     (("creationDate",), "creation_date", Kind.INSTANT),
     (("lastUpdate",), "last_update", Kind.INSTANT),
+    # when the next SLA threshold of the ticket falls due (the monitor reads by it)
+    (("slaNextCheck",), "sla_next_check", Kind.INSTANT),
 )
 
 _LAYOUTS = {
@@ -231,6 +233,9 @@ class SqliteStore:
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            # 64 MiB of page cache per connection (SQLite's default is 2 MiB): the upper levels
+            # of the ticket indexes stay in memory at a million tickets.
+            conn.execute("PRAGMA cache_size=-65536")
             register_functions(conn)
             # FULL syncs the WAL on every commit: a 201 means the ticket survives a power cut,
             # not only a process crash (NORMAL would guarantee the latter only).

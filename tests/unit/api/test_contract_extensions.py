@@ -1,17 +1,61 @@
-"""The contract's extensions to TMF621 are marked as such, and the hub secret is never returned."""
+"""The contract's extensions to TMF621 are marked as such, and the hub secret is never returned.
+
+The service policy's attributes and events are checked against what the policy produces.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from jsonschema import Draft4Validator
 
-from troubleticket.api.contract import load_spec
+from troubleticket.api.contract import document_validator, load_spec
+from troubleticket.domain.events import TROUBLE_TICKET, envelope, raised_by
+from troubleticket.domain.policy import DEFAULT_POLICY, EscalationRule
+from troubleticket.domain.sla import HIDDEN, apply_policy
+from troubleticket.types import JSON, Context
 
 EXTENSION = "Extension (not TMF621):"
 EXTENSION_PATHS = ("/hub/{id}/delivery", "/hub/{id}/replay")
-EXTENSION_SCHEMAS = ("EventDelivery", "EventReplay", "EventReplay_FVO")
+EXTENSION_SCHEMAS = (
+    "EventDelivery",
+    "EventReplay",
+    "EventReplay_FVO",
+    "SlaClock",
+    "JeopardyAlert",
+    "PriorityOverride",
+    "PriorityChange",
+    "Escalation",
+    "TroubleTicketJeopardyAlertEvent",
+    "TroubleTicketJeopardyAlertEventPayload",
+    "TroubleTicketEscalationEvent",
+    "TroubleTicketEscalationEventPayload",
+)
+# The service policy's listeners: path -> (operationId, event type).
+POLICY_LISTENERS = {
+    "/listener/troubleTicketJeopardyAlertEvent": (
+        "troubleTicketJeopardyAlertEvent",
+        "TroubleTicketJeopardyAlertEvent",
+    ),
+    "/listener/troubleTicketEscalationEvent": (
+        "troubleTicketEscalationEvent",
+        "TroubleTicketEscalationEvent",
+    ),
+}
+# Ticket attributes the server keeps, and the schema of each (of its items, for arrays).
+SERVER_OWNED = {
+    "slaClock": "SlaClock",
+    "troubleTicketJeopardyAlert": "JeopardyAlert",
+    "priorityOverride": "PriorityOverride",
+    "priorityHistory": "PriorityChange",
+    "escalation": "Escalation",
+}
+REASONS = ("priorityChangeReason", "escalationReason")
+WRITABLE_TICKETS = ("TroubleTicket_FVO", "TroubleTicket_MVO")
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
@@ -106,3 +150,312 @@ def test_every_operation_id_is_unique() -> None:
     )
     assert ids, "the contract declares no operationId"
     assert [name for name, count in ids.items() if count > 1] == []
+
+
+def ref(schema: dict[str, Any]) -> str:
+    """The ``$ref`` of a property, directly or as the one part of an ``allOf``."""
+    if "$ref" in schema:
+        return str(schema["$ref"])
+    (part,) = schema["allOf"]
+    return str(part["$ref"])
+
+
+def validator(schema_name: str) -> Draft4Validator:
+    return Draft4Validator(
+        {"$ref": f"#/components/schemas/{schema_name}", "components": load_spec()["components"]},
+        format_checker=Draft4Validator.FORMAT_CHECKER,
+    )
+
+
+# -- the service policy: ticket attributes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "schema_name"), SERVER_OWNED.items())
+def test_server_owned_policy_attributes_are_read_only_extensions(
+    name: str, schema_name: str
+) -> None:
+    attribute = properties("TroubleTicket")[name]
+    assert attribute["readOnly"] is True
+    assert attribute["description"].startswith(EXTENSION)
+    if name == "priorityOverride":
+        assert ref(attribute) == f"#/components/schemas/{schema_name}"
+    else:
+        assert attribute["type"] == "array"
+        assert attribute["items"]["$ref"] == f"#/components/schemas/{schema_name}"
+    for writable in WRITABLE_TICKETS:
+        assert name not in properties(writable)
+
+
+@pytest.mark.parametrize("schema_name", ["TroubleTicket", *WRITABLE_TICKETS])
+def test_the_escalation_level_is_a_whole_number_from_0_to_10(schema_name: str) -> None:
+    level = properties(schema_name)["escalationLevel"]
+    assert level["type"] == "integer"
+    assert (level["minimum"], level["maximum"]) == (0, 10)
+    assert "readOnly" not in level
+    assert level["description"].startswith(EXTENSION)
+    assert "TMF656" in level["description"]
+    assert "escalationReason" in level["description"]
+
+
+@pytest.mark.parametrize("schema_name", WRITABLE_TICKETS)
+def test_the_reasons_are_writable_only(schema_name: str) -> None:
+    for name in REASONS:
+        reason = properties(schema_name)[name]
+        assert reason["type"] == "string"
+        assert reason["description"].startswith(EXTENSION)
+    assert "X-TT-Role" in properties(schema_name)["priorityChangeReason"]["description"]
+    for name in REASONS:
+        assert name not in properties("TroubleTicket")
+
+
+def test_the_ticket_priority_keeps_its_official_description_first() -> None:
+    description = properties("TroubleTicket")["priority"]["description"]
+    assert description.startswith(
+        "The priority of the trouble ticket and how quickly the issue should be resolved."
+    )
+    assert description.endswith(
+        "Set by the server from the policy's impact × urgency matrix; a client's value other"
+        " than that is an override and needs priorityChangeReason."
+    )
+    for writable in WRITABLE_TICKETS:
+        assert "priorityChangeReason" not in properties(writable)["priority"]["description"]
+
+
+def test_the_ticket_clocks_can_be_filtered_by_jeopardy() -> None:
+    description = properties("TroubleTicket")["slaClock"]["description"]
+    assert "slaClock.jeopardy=warning,breach" in description
+
+
+def test_sla_clock_shape() -> None:
+    clock = properties("SlaClock")
+    assert clock["state"]["enum"] == ["running", "paused", "met", "breached", "cancelled"]
+    assert clock["jeopardy"]["enum"] == ["none", "warning", "breach"]
+    for name in ("targetSeconds", "elapsedSeconds", "pausedSeconds"):
+        assert clock[name]["type"] == "number"
+    for name in ("startedAt", "asOf", "stoppedAt", "deadline"):
+        assert (clock[name]["type"], clock[name]["format"]) == ("string", "date-time")
+    assert "resumed now" in clock["deadline"]["description"]
+    assert clock["name"]["type"] == "string"
+
+
+def test_the_jeopardy_alert_is_tmf622s_with_its_clock() -> None:
+    alert = properties("JeopardyAlert")
+    assert {name: value["description"] for name, value in alert.items() if name != "clock"} == {
+        "id": "identifier of the JeopardyAlert",
+        "alertDate": "A date time( DateTime). The date that the alert issued",
+        "name": "A string used to give a name to the jeopardy alert",
+        "jeopardyType": (
+            "A string represents the type of jeopardy/risk like Normal, Hazard, Critical, ..."
+        ),
+        "exception": " The exception associated with this jeopardy alert",
+        "message": "A string represents the message of the alert",
+    }
+    assert alert["alertDate"]["format"] == "date-time"
+    assert alert["clock"]["description"].startswith(EXTENSION)
+    schema = load_spec()["components"]["schemas"]["JeopardyAlert"]
+    assert schema["allOf"][0] == {"$ref": "#/components/schemas/Extensible"}
+    assert schema["discriminator"]["mapping"] == {
+        "JeopardyAlert": "#/components/schemas/JeopardyAlert"
+    }
+
+
+def test_priority_override_and_history_sources() -> None:
+    assert properties("PriorityOverride")["source"]["enum"] == ["client", "escalation"]
+    assert properties("PriorityChange")["source"]["enum"] == ["matrix", "client", "escalation"]
+    assert set(properties("PriorityOverride")) == {"priority", "reason", "date", "source", "actor"}
+    assert set(properties("PriorityChange")) == {
+        "priority",
+        "previousPriority",
+        "date",
+        "reason",
+        "source",
+    }
+
+
+def test_escalation_entry_shape() -> None:
+    entry = properties("Escalation")
+    assert set(entry) == {"id", "level", "previousLevel", "reason", "date", "trigger", "actor"}
+    for name in ("level", "previousLevel"):
+        assert (entry[name]["minimum"], entry[name]["maximum"]) == (0, 10)
+    assert "rule:<clock>:<warning|breach>" in entry["trigger"]["description"]
+
+
+@pytest.mark.parametrize(
+    "schema_name", ["SlaClock", "JeopardyAlert", "PriorityOverride", "PriorityChange", "Escalation"]
+)
+def test_policy_entries_carry_their_own_type(schema_name: str) -> None:
+    schema = load_spec()["components"]["schemas"][schema_name]
+    assert schema["discriminator"]["mapping"] == {
+        schema_name: f"#/components/schemas/{schema_name}"
+    }
+    assert validator(schema_name).is_valid({"@type": schema_name})
+    assert not validator(schema_name).is_valid({})
+
+
+# -- the service policy: headers and 403 -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["X-TT-Actor", "X-TT-Role"])
+def test_the_gateway_headers_are_optional_extension_parameters(name: str) -> None:
+    spec = load_spec()
+    parameter = spec["components"]["parameters"][name]
+    assert (parameter["name"], parameter["in"], parameter["required"]) == (name, "header", False)
+    assert parameter["schema"] == {"type": "string"}
+    assert parameter["x-extension"] is True
+    assert parameter["description"].startswith(EXTENSION)
+    for path, method in (("/troubleTicket", "post"), ("/troubleTicket/{id}", "patch")):
+        declared = spec["paths"][path][method]["parameters"]
+        assert {"$ref": f"#/components/parameters/{name}"} in declared
+    for path, method in (("/troubleTicket", "get"), ("/troubleTicket/{id}", "delete")):
+        declared = spec["paths"][path][method]["parameters"]
+        assert {"$ref": f"#/components/parameters/{name}"} not in declared
+
+
+def test_creating_and_patching_a_ticket_may_answer_403_with_an_error() -> None:
+    spec = load_spec()
+    for path, method in (("/troubleTicket", "post"), ("/troubleTicket/{id}", "patch")):
+        assert spec["paths"][path][method]["responses"]["403"] == {
+            "$ref": "#/components/responses/403"
+        }
+    forbidden = spec["components"]["responses"]["403"]["content"]["application/json"]["schema"]
+    assert forbidden == {"$ref": "#/components/schemas/Error"}
+
+
+# -- the service policy: events and listeners --------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "listener"), POLICY_LISTENERS.items())
+def test_policy_listeners_are_marked_extension_operations(
+    path: str, listener: tuple[str, str]
+) -> None:
+    operation_id, event_type = listener
+    spec = load_spec()
+    assert list(spec["paths"][path]) == ["post"]
+    operation = spec["paths"][path]["post"]
+    assert operation["operationId"] == operation_id
+    assert operation["x-extension"] is True
+    assert operation["description"].startswith(EXTENSION)
+    assert operation["tags"] == ["notification listener"]
+    assert operation["requestBody"] == {"$ref": f"#/components/requestBodies/{event_type}"}
+    assert operation["responses"]["204"] == {"description": "Notified"}
+    assert operation["responses"]["default"] == {"$ref": "#/components/responses/Error"}
+    body = spec["components"]["requestBodies"][event_type]
+    assert body["required"] is True
+    assert body["description"].startswith(EXTENSION)
+    content = body["content"]["application/json"]
+    assert content["schema"] == {"$ref": f"#/components/schemas/{event_type}"}
+    for example in content["examples"].values():
+        name = example["$ref"].rsplit("/", 1)[1]
+        document = spec["components"]["examples"][name]["value"]
+        assert document["eventType"] == event_type
+        assert list(validator(event_type).iter_errors(document)) == []
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload"),
+    [
+        ("TroubleTicketJeopardyAlertEvent", {"jeopardyAlert": "JeopardyAlert"}),
+        ("TroubleTicketEscalationEvent", {"escalation": "Escalation"}),
+    ],
+)
+def test_policy_events_are_modelled_like_the_ticket_events(
+    event_type: str, payload: dict[str, str]
+) -> None:
+    schemas = load_spec()["components"]["schemas"]
+    event = schemas[event_type]
+    assert event["allOf"][0] == {"$ref": "#/components/schemas/Event"}
+    assert event["allOf"][1]["properties"]["event"] == {
+        "$ref": f"#/components/schemas/{event_type}Payload"
+    }
+    assert event["discriminator"] == {
+        "propertyName": "@type",
+        "mapping": {event_type: f"#/components/schemas/{event_type}"},
+    }
+    expected = {"troubleTicket": "TroubleTicket", **payload}
+    assert schemas[f"{event_type}Payload"]["properties"] == {
+        name: {"$ref": f"#/components/schemas/{schema_name}"}
+        for name, schema_name in expected.items()
+    }
+
+
+# -- the service policy: what it produces conforms ---------------------------------------------
+
+START = datetime(2024, 5, 2, 5, 0, tzinfo=UTC)
+
+
+def policy_history() -> list[tuple[JSON, JSON]]:
+    """(before, after) of each change of one ticket: created, paused with an override and a
+    manual escalation, resumed, then left until both clocks breach and a rule escalates."""
+    policy = dataclasses.replace(
+        DEFAULT_POLICY,
+        escalation=(EscalationRule("resolve", "breach", raise_level_to=3),),
+    )
+    created = apply_policy(
+        policy,
+        None,
+        {
+            "@type": "TroubleTicket",
+            "id": "3180",
+            "href": "http://localhost:8080/tmf-api/troubleTicket/v5/troubleTicket/3180",
+            "description": "No dial tone",
+            "severity": "Major",
+            "ticketType": "incident",
+            "status": "acknowledged",
+            "creationDate": "2024-05-02T05:00:00.000Z",
+        },
+        now=START,
+    )
+    patch = {
+        "status": "pending",
+        "statusChangeReason": "Waiting for the customer",
+        "priority": "Critical",
+        "priorityChangeReason": "Hospital line",
+        "escalationLevel": 1,
+        "escalationReason": "Customer called twice",
+    }
+    paused = apply_policy(
+        policy,
+        created,
+        {**created, **patch},
+        now=START + timedelta(minutes=10),
+        patch=patch,
+        context=Context(actor="alice", roles=frozenset({"supervisor"})),
+    )
+    resumed = apply_policy(
+        policy,
+        paused,
+        {**paused, "status": "inProgress"},
+        now=START + timedelta(hours=1),
+        patch={"status": "inProgress"},
+    )
+    late = apply_policy(policy, resumed, dict(resumed), now=START + timedelta(hours=9))
+    return [({}, created), (created, paused), (paused, resumed), (resumed, late)]
+
+
+def test_tickets_the_policy_keeps_conform_to_the_contract() -> None:
+    conform = document_validator("TroubleTicket_RES")
+    for _, ticket in policy_history():
+        conform({name: value for name, value in ticket.items() if name not in HIDDEN})
+    late = policy_history()[-1][1]
+    assert [(c["name"], c["state"], c["jeopardy"]) for c in late["slaClock"]] == [
+        ("acknowledge", "met", "none"),
+        ("resolve", "running", "breach"),
+    ]
+    assert policy_history()[1][1]["slaClock"][1]["state"] == "paused"
+    assert [entry["trigger"] for entry in late["escalation"]] == [
+        "manual",
+        "rule:resolve:breach",
+    ]
+    assert late["priorityOverride"]["source"] == "client"
+
+
+def test_policy_events_conform_to_their_schemas() -> None:
+    seen: set[str] = set()
+    for before, after in policy_history():
+        shown = {name: value for name, value in after.items() if name not in HIDDEN}
+        for raised in raised_by(TROUBLE_TICKET, before or None, shown):
+            document = envelope(raised, event_id="e-1", now=START)
+            errors = list(validator(raised.event_type).iter_errors(document))
+            assert errors == [], raised.event_type
+            seen.add(raised.event_type)
+    assert {"TroubleTicketJeopardyAlertEvent", "TroubleTicketEscalationEvent"} <= seen

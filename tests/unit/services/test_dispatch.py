@@ -912,13 +912,18 @@ def test_a_change_that_changes_nothing_records_no_event(
 def test_the_event_of_a_ticket_with_a_priority_carries_it(
     store: Store, tickets: ResourceService
 ) -> None:
-    tickets.create({**TICKET, "priority": "High"})
+    urgent = [{"@type": "StringCharacteristic", "name": "urgency", "value": "Critical"}]
+    tickets.create({**TICKET, "severity": "Critical", "troubleTicketCharacteristic": urgent})
     tickets.create(TICKET)
 
     bodies = [event["body"] for event in recorded_events(store)]
 
-    assert bodies[0]["priority"] == "High"
-    assert "priority" not in bodies[1]
+    # The matrix: severity Critical x urgency Critical -> Critical; Minor x no urgency -> Low.
+    assert [body["eventType"] for body in bodies] == [CREATE, CREATE]
+    assert bodies[0]["priority"] == "Critical"
+    assert bodies[0]["event"]["troubleTicket"]["priority"] == "Critical"
+    assert bodies[1]["priority"] == "Low"
+    assert bodies[1]["event"]["troubleTicket"]["priority"] == "Low"
 
 
 def test_delete_sends_a_reference_to_the_deleted_ticket(

@@ -33,6 +33,9 @@ BASE_URL = "https://tt.example.com"
 TICKET_URL = f"{BASE_URL}/tmf-api/troubleTicket/v5/troubleTicket"
 TICKETS = Collection.TROUBLE_TICKET
 CREATED_AT = "2026-11-20T08:00:00.000Z"
+# When the SLA monitor is next due for a_ticket() created at CREATED_AT under the default policy:
+# priority Low (severity Minor, no urgency), acknowledge target 8 h, warning at 75 % of it.
+FIRST_CHECK = "2026-11-20T14:00:00.000Z"
 
 
 def ticket_service(
@@ -50,6 +53,12 @@ def ticket_service(
 
 def without_href(doc: JSON) -> JSON:
     return {key: value for key, value in doc.items() if key != "href"}
+
+
+def as_stored(doc: JSON, next_check: str) -> JSON:
+    """A ticket the service presented, as the store holds it: without href, with the SLA
+    monitor's next check (kept for the server, never shown)."""
+    return {**without_href(doc), "slaNextCheck": next_check}
 
 
 @pytest.fixture
@@ -199,7 +208,8 @@ def test_create_stores_the_ticket_without_href_at_version_1(
 
     in_store = stored(db, created["id"])
     assert "href" not in in_store.doc
-    assert in_store.doc == without_href(created)
+    assert "slaNextCheck" not in created
+    assert in_store.doc == as_stored(created, FIRST_CHECK)
     assert in_store.version == 1
 
 
@@ -223,7 +233,7 @@ def test_create_retries_with_a_new_id_when_the_generated_one_is_taken(
     assert retried["id"] == "fresh"
     assert retried["href"] == f"{TICKET_URL}/fresh"
     assert ids.issued == ["taken", "taken", "fresh"]
-    assert stored(db, "taken") == Stored(without_href(original), 1)
+    assert stored(db, "taken") == Stored(as_stored(original, FIRST_CHECK), 1)
     assert stored(db, "fresh").doc["description"] == "the newcomer"
     assert db.list(TICKETS, ListQuery(offset=0, limit=10)).total == 2
 
@@ -307,11 +317,12 @@ def test_patch_applies_the_ticket_rules_and_persists_the_result(
     later = "2026-11-20T09:30:00.000Z"
     clock.advance(minutes=90)
 
-    patched = service.patch(created["id"], {"status": "inProgress", "priority": "High"}).doc
+    patched = service.patch(created["id"], {"status": "inProgress", "severity": "Major"}).doc
 
     assert patched["href"] == created["href"]
     assert patched["status"] == "inProgress"
-    assert patched["priority"] == "High"
+    assert patched["severity"] == "Major"
+    assert patched["priority"] == "Medium"  # severity Major, no urgency
     assert patched["lastUpdate"] == later
     assert patched["statusChangeDate"] == later
     assert [entry["status"] for entry in patched["statusChangeHistory"]] == [
@@ -319,7 +330,9 @@ def test_patch_applies_the_ticket_rules_and_persists_the_result(
         "inProgress",
     ]
     assert patched["creationDate"] == CREATED_AT
-    assert stored(db, created["id"]) == Stored(without_href(patched), 2)
+    # inProgress stops the acknowledge clock; the resolve clock (Medium: 24 h) has run 1.5 h and
+    # reaches its warning (75 %: 18 h) 16.5 h later.
+    assert stored(db, created["id"]) == Stored(as_stored(patched, "2026-11-21T02:00:00.000Z"), 2)
     assert service.get(created["id"]).doc == patched
 
 
@@ -332,7 +345,7 @@ def test_patch_that_changes_nothing_does_not_write(
     result = service.patch(created["id"], {"name": "Same", "href": created["href"]}).doc
 
     assert result == created
-    assert stored(db, created["id"]) == Stored(without_href(created), 1)
+    assert stored(db, created["id"]) == Stored(as_stored(created, FIRST_CHECK), 1)
 
 
 def test_patch_with_an_illegal_transition_leaves_the_ticket_untouched(
@@ -344,7 +357,7 @@ def test_patch_with_an_illegal_transition_leaves_the_ticket_untouched(
     with pytest.raises(InvalidTransition):
         service.patch(created["id"], {"status": "closed", "name": "sneaked in"})
 
-    assert stored(db, created["id"]) == Stored(without_href(created), 1)
+    assert stored(db, created["id"]) == Stored(as_stored(created, FIRST_CHECK), 1)
 
 
 def test_patch_whose_result_breaks_the_schema_raises_invalid_request_and_writes_nothing(
@@ -356,7 +369,7 @@ def test_patch_whose_result_breaks_the_schema_raises_invalid_request_and_writes_
     with pytest.raises(InvalidRequest, match="note"):
         service.patch(created["id"], {"note": [{"text": "x"}]})
 
-    assert stored(db, created["id"]) == Stored(without_href(created), 1)
+    assert stored(db, created["id"]) == Stored(as_stored(created, FIRST_CHECK), 1)
 
 
 def test_patch_of_an_unknown_id_raises_not_found(service: ResourceService, db: SqliteStore) -> None:
@@ -371,17 +384,19 @@ def test_a_patch_that_loses_a_race_is_reapplied_to_the_newer_version(
 ) -> None:
     proxy = InterleavingStore(db)
     service = ticket_service(proxy, clock)
-    created = service.create(a_ticket(name="Original", priority="Low")).doc
+    created = service.create(a_ticket(name="Original")).doc
     ticket_id = created["id"]
-    # While the rename is on its way to the store, another writer changes the priority.
-    proxy.interleave = lambda: service.patch(ticket_id, {"priority": "High"}).doc
+    # While the rename is on its way to the store, another writer changes the severity.
+    proxy.interleave = lambda: service.patch(ticket_id, {"severity": "Major"}).doc
 
     result = service.patch(ticket_id, {"name": "Renamed"}).doc
 
     assert result["name"] == "Renamed"
-    assert result["priority"] == "High"
+    assert result["severity"] == "Major"
+    assert result["priority"] == "Medium"
     final = stored(db, ticket_id)
-    assert final.doc == without_href(result)
+    # Medium: acknowledge target 4 h, its warning (75 %) 3 h after creation.
+    assert final.doc == as_stored(result, "2026-11-20T11:00:00.000Z")
     assert final.version == 1 + 2
     # The interleaved write landed, the rename's first attempt lost, its retry won.
     assert proxy.outcomes == [(1, True), (1, False), (2, True)]
@@ -398,7 +413,7 @@ def test_patch_raises_conflict_after_max_write_attempts_and_changes_nothing(
         service.patch(created["id"], {"name": "Never stored"})
 
     assert proxy.replace_calls == MAX_WRITE_ATTEMPTS
-    assert stored(db, created["id"]) == Stored(without_href(created), 1)
+    assert stored(db, created["id"]) == Stored(as_stored(created, FIRST_CHECK), 1)
 
 
 def test_concurrent_patches_of_different_attributes_are_all_kept(
@@ -410,7 +425,7 @@ def test_concurrent_patches_of_different_attributes_are_all_kept(
         {"description": "redescribed"},
         {"severity": "Critical"},
         {"ticketType": "complaint"},
-        {"priority": "Urgent"},
+        {"requestedResolutionDate": "2026-12-01T10:00:00.000Z"},
     ]
     run_together(lambda patch: service.patch(created["id"], patch).doc, patches)
 
@@ -418,6 +433,7 @@ def test_concurrent_patches_of_different_attributes_are_all_kept(
     for patch in patches:
         for key, value in patch.items():
             assert final.doc[key] == value
+    assert final.doc["priority"] == "High"  # from the final severity, Critical, no urgency
     assert final.version == 1 + len(patches)
 
 
