@@ -6,6 +6,7 @@ A hub is stored with its secret; the API never shows the secret, only whether th
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -113,7 +114,7 @@ class HubService:
         clock: Clock,
         new_id: IdFactory,
         base_url: str,
-        on_change: Any = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
