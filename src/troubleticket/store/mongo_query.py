@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from troubleticket.store.query import (
@@ -31,6 +30,7 @@ from troubleticket.store.query import (
     Op,
     SortKey,
     canonical_instant,
+    day_bounds,
     instant,
     number_of,
     sort_value,
@@ -93,17 +93,6 @@ def _or(conditions: list[Condition]) -> Condition:
     return conditions[0] if len(conditions) == 1 else {"$or": conditions}
 
 
-def _day_bounds(literal: str) -> tuple[str, str] | None:
-    """For a date-only literal, the canonical instants starting that UTC day and the next."""
-    if len(literal) != 10:
-        return None
-    start = instant(literal)
-    if start is None:
-        return None
-    render = "%Y-%m-%dT%H:%M:%S.000Z"
-    return start.strftime(render), (start + timedelta(days=1)).strftime(render)
-
-
 def _keyed_condition(name: str, comparison: Comparison) -> Condition | None:
     op, literal = comparison.op, comparison.value
     if op is Op.REGEX:
@@ -113,7 +102,7 @@ def _keyed_condition(name: str, comparison: Comparison) -> Condition | None:
         return None if equal is None else {"$nor": [equal]}
     canonical = canonical_instant(literal)
     if op is Op.EQ:
-        day = _day_bounds(literal)
+        day = day_bounds(literal)
         if day is not None:
             return {name: {"$gte": day[0], "$lt": day[1]}}
         return {name: canonical if canonical is not None else literal}

@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
@@ -461,6 +461,20 @@ def canonical_instant(text: str) -> str | None:
         f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
         f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+def day_bounds(literal: str) -> tuple[str, str] | None:
+    """For a date-only literal, the canonical instants starting that UTC day and the next.
+
+    What equality with a date means for a stored date-time; stores compile it to a range.
+    """
+    if len(literal) != 10:
+        return None
+    start = instant(literal)
+    if start is None:
+        return None
+    render = "%Y-%m-%dT%H:%M:%S.000Z"
+    return start.strftime(render), (start + timedelta(days=1)).strftime(render)
 
 
 def _date_only(text: str) -> date | None:

@@ -13,7 +13,6 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import Enum
 from functools import lru_cache
 from typing import Any
@@ -26,8 +25,8 @@ from troubleticket.store.query import (
     SortKey,
     canonical_instant,
     compare,
+    day_bounds,
     group_matches,
-    instant,
     sort_value,
 )
 
@@ -59,17 +58,6 @@ PARTY_ID_PATH: Path = ("relatedParty", "partyOrPartyRole", "id")
 _SQL_OPS = {Op.EQ: "=", Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}
 
 
-def _day_bounds(literal: str) -> tuple[str, str] | None:
-    """For a date-only literal, the canonical instants starting that UTC day and the next."""
-    if len(literal) != 10:
-        return None
-    start = instant(literal)
-    if start is None:
-        return None
-    render = "%Y-%m-%dT%H:%M:%S.000Z"
-    return start.strftime(render), (start + timedelta(days=1)).strftime(render)
-
-
 def _column_condition(column: str, kind: Kind, comparison: Comparison) -> SQL:
     op, literal = comparison.op, comparison.value
     if op is Op.REGEX:
@@ -78,7 +66,7 @@ def _column_condition(column: str, kind: Kind, comparison: Comparison) -> SQL:
         inner, params = _column_condition(column, kind, Comparison(comparison.path, Op.EQ, literal))
         return f"({column} IS NULL OR NOT ({inner}))", params
     if kind is Kind.INSTANT:
-        day = _day_bounds(literal)
+        day = day_bounds(literal)
         if op is Op.EQ and day is not None:
             return f"({column} >= ? AND {column} < ?)", list(day)
         canonical = canonical_instant(literal)
