@@ -112,13 +112,29 @@ class TestJsonPatch:
             accepted.json()["statusChangeHistory"][-1]["statusChangeReason"] == "Duplicate of INC-1"
         )
 
-    @pytest.mark.parametrize("attribute", ["id", "href", "creationDate", "statusChangeHistory"])
+    @pytest.mark.parametrize("attribute", ["creationDate", "lastUpdate", "statusChangeDate"])
     def test_server_owned_attributes_cannot_be_changed(
         self, client: TestClient, ticket: dict[str, Any], attribute: str
     ) -> None:
         response = patch(client, url(ticket), [{"op": "remove", "path": f"/{attribute}"}])
 
         assert_tmf_error(response, 400, "serverOwnedField", mentions=(attribute,))
+        assert client.get(url(ticket)).json() == ticket
+
+    def test_the_id_cannot_be_changed(self, client: TestClient, ticket: dict[str, Any]) -> None:
+        response = patch(client, url(ticket), [{"op": "remove", "path": "/id"}])
+
+        assert_tmf_error(response, 409, "identityChange", mentions=("id",))
+        assert client.get(url(ticket)).json() == ticket
+
+    @pytest.mark.parametrize("attribute", ["href", "statusChangeHistory"])
+    def test_what_the_server_keeps_is_left_as_it_is(
+        self, client: TestClient, ticket: dict[str, Any], attribute: str
+    ) -> None:
+        response = patch(client, url(ticket), [{"op": "remove", "path": f"/{attribute}"}])
+
+        assert response.status_code == 200, response.text
+        assert response.json() == ticket
         assert client.get(url(ticket)).json() == ticket
 
     def test_a_result_that_breaks_the_schema_is_refused(
@@ -147,10 +163,10 @@ class TestJsonPatch:
 
 
 class TestJsonPatchQuery:
-    def test_a_query_path_replaces_the_selected_note(
+    def test_a_query_path_merges_the_value_into_the_selected_note(
         self, client: TestClient, ticket: dict[str, Any]
     ) -> None:
-        note = {"@type": "Note", "id": "77456", "author": "Jane Doe", "text": "Engineer on site"}
+        note = {"author": "Jane Doe", "text": "Engineer on site"}
         response = patch(
             client,
             url(ticket),
@@ -159,7 +175,8 @@ class TestJsonPatchQuery:
         )
 
         assert response.status_code == 200, response.text
-        assert response.json()["note"] == [note]
+        (original,) = ticket["note"]
+        assert response.json()["note"] == [{**original, **note}]
 
     def test_a_query_path_can_target_an_attribute_of_the_selected_element(
         self, client: TestClient, ticket: dict[str, Any]

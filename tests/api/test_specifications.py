@@ -67,15 +67,23 @@ class TestCreatingASpecification:
         response = client.post(SPECIFICATIONS, json=a_specification(**{"@type": "TroubleTicket"}))
 
         assert_tmf_error(
-            response, 400, "invalidRequest", mentions=("@type", "TroubleTicketSpecification")
+            response, 400, "baseTypeRequired", mentions=("@baseType", "TroubleTicketSpecification")
         )
         assert total(client, SPECIFICATIONS) == 0
+
+    def test_an_id_and_href_in_the_request_are_replaced_by_the_servers(
+        self, client: TestClient
+    ) -> None:
+        body = a_specification(id="my-own-id", href="https://elsewhere.example/spec/1")
+
+        specification = created(client, SPECIFICATIONS, body)
+
+        assert specification["id"] != "my-own-id"
+        assert specification["href"].endswith(f"/troubleTicketSpecification/{specification['id']}")
 
     @pytest.mark.parametrize(
         ("attribute", "value"),
         [
-            ("id", "my-own-id"),
-            ("href", "https://elsewhere.example/spec/1"),
             ("creationDate", "2020-01-01T00:00:00.000Z"),
             ("lastUpdate", "2020-01-01T00:00:00.000Z"),
         ],
@@ -190,11 +198,25 @@ class TestPatchingASpecification:
         assert_tmf_error(response, 400, "invalidRequest", mentions=("name",))
         assert client.get(url(specification)).json() == specification
 
+    def test_a_patch_changing_the_id_is_a_conflict_and_another_href_is_ignored(
+        self, client: TestClient, clock: FrozenClock
+    ) -> None:
+        specification = created(client, SPECIFICATIONS, a_specification())
+        clock.advance(minutes=1)
+
+        response = patch(client, url(specification), {**TYPE, "id": "other"})
+        assert_tmf_error(response, 409, "identityChange", mentions=("id",))
+        assert client.get(url(specification)).json() == specification
+
+        response = patch(
+            client, url(specification), {**TYPE, "href": "https://elsewhere.example/spec/1"}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == specification
+
     @pytest.mark.parametrize(
         ("attribute", "value"),
         [
-            ("id", "other"),
-            ("href", "https://elsewhere.example/spec/1"),
             ("creationDate", "2020-01-01T00:00:00.000Z"),
             ("lastUpdate", "2020-01-01T00:00:00.000Z"),
         ],

@@ -179,8 +179,22 @@ class TestCreatingATicket:
     def test_a_ticket_of_another_type_is_refused_and_not_stored(self, client: TestClient) -> None:
         response = client.post(TICKETS, json=a_ticket(**{"@type": "TroubleTicketSpecification"}))
 
-        assert_tmf_error(response, 400, "invalidRequest", mentions=("@type", "TroubleTicket"))
+        assert_tmf_error(response, 400, "baseTypeRequired", mentions=("@baseType", "TroubleTicket"))
         assert total(client, TICKETS) == 0
+
+    def test_a_subclass_naming_its_base_type_is_created_and_keeps_its_class(
+        self, client: TestClient
+    ) -> None:
+        subclass = {
+            "@type": "FibreTroubleTicket",
+            "@baseType": "TroubleTicket",
+            "@schemaLocation": "https://schemas.example.com/FibreTroubleTicket.json",
+            "fibreSegment": "OLT-7/PON-3",
+        }
+        ticket = created(client, TICKETS, a_ticket(**subclass))
+
+        assert {key: ticket[key] for key in subclass} == subclass
+        assert client.get(url(ticket)).json() == ticket
 
 
 class TestRetrievingATicket:
@@ -588,7 +602,7 @@ class TestPatchingATicket:
 
         response = patch(client, url(ticket), {"@type": "Foo", "name": "x"})
 
-        assert_tmf_error(response, 400, "invalidRequest", mentions=("@type", "Foo"))
+        assert_tmf_error(response, 409, "classChange", mentions=("TroubleTicket", "Foo"))
         assert client.get(url(ticket)).json() == ticket
 
     def test_a_sub_object_without_its_type_is_refused_and_changes_nothing(
@@ -774,13 +788,18 @@ class TestTheLifecycleOverHttp:
         ]
         assert client.get(url(body)).json() == body
 
-    def test_creating_closed_is_a_409_and_stores_nothing(self, client: TestClient) -> None:
-        response = client.post(TICKETS, json=a_ticket(status="closed"))
+    def test_a_ticket_solved_at_first_contact_is_created_closed_through_the_work(
+        self, client: TestClient
+    ) -> None:
+        ticket = created(client, TICKETS, a_ticket(status="closed"))
 
-        assert_tmf_error(
-            response, 409, "invalidStatusTransition", mentions=("'acknowledged'", "'closed'")
-        )
-        assert total(client, TICKETS) == 0
+        assert ticket["status"] == "closed"
+        assert ticket["resolutionDate"] == NOW
+        assert ticket["statusChangeHistory"] == [
+            change(status, NOW) for status in ("acknowledged", "inProgress", "resolved", "closed")
+        ]
+        # every SLA clock stops at once, met
+        assert {clock["state"] for clock in ticket["slaClock"]} == {"met"}
 
     def test_creating_cancelled_without_a_reason_is_refused_and_stores_nothing(
         self, client: TestClient
@@ -805,11 +824,17 @@ SERVER_OWNED_ON_CREATE = {
     "statusChangeDate": "2020-01-01T00:00:00.000Z",
     "statusChangeHistory": [change("acknowledged", "2020-01-01T00:00:00.000Z")],
 }
+# TroubleTicket_FVO has these; the server's values replace the client's.
+ASSIGNED_ON_CREATE = ("href", "id", "statusChangeDate")
+# TroubleTicket_MVO has these; the server keeps its own.
+KEPT_ON_PATCH = ("href", "statusChangeHistory")
 
 
 class TestServerOwnedAttributes:
-    @pytest.mark.parametrize("attribute", sorted(SERVER_OWNED_ON_CREATE))
-    def test_a_create_request_setting_one_is_refused_naming_it_and_stores_nothing(
+    @pytest.mark.parametrize(
+        "attribute", sorted(set(SERVER_OWNED_ON_CREATE) - set(ASSIGNED_ON_CREATE))
+    )
+    def test_a_create_request_setting_one_outside_the_create_view_is_refused(
         self, client: TestClient, attribute: str
     ) -> None:
         body = a_ticket(**{attribute: SERVER_OWNED_ON_CREATE[attribute]})
@@ -819,8 +844,23 @@ class TestServerOwnedAttributes:
         assert_tmf_error(response, 400, "serverOwnedField", mentions=(attribute,))
         assert total(client, TICKETS) == 0
 
-    @pytest.mark.parametrize("attribute", sorted(SERVER_OWNED_ON_CREATE))
-    def test_a_patch_changing_one_is_refused_naming_it_and_changes_nothing(
+    def test_those_of_the_create_view_are_accepted_and_replaced_by_the_servers(
+        self, client: TestClient
+    ) -> None:
+        sent = {name: SERVER_OWNED_ON_CREATE[name] for name in ASSIGNED_ON_CREATE}
+
+        ticket = created(client, TICKETS, a_ticket(**sent))
+
+        assert ticket["id"] != sent["id"]
+        assert ticket["href"] == f"{TICKET_HREF}/{ticket['id']}"
+        assert ticket["statusChangeDate"] == NOW
+        assert client.get(url(ticket)).json() == ticket
+
+    @pytest.mark.parametrize(
+        "attribute",
+        sorted(set(SERVER_OWNED_ON_CREATE) - set(KEPT_ON_PATCH) - {"id"}),
+    )
+    def test_a_patch_changing_one_outside_the_patch_view_is_refused(
         self, client: TestClient, clock: FrozenClock, attribute: str
     ) -> None:
         ticket = created(client, TICKETS, a_ticket())
@@ -831,6 +871,32 @@ class TestServerOwnedAttributes:
         )
 
         assert_tmf_error(response, 400, "serverOwnedField", mentions=(attribute,))
+        assert client.get(url(ticket)).json() == ticket
+
+    def test_those_the_server_keeps_are_ignored_by_a_patch(
+        self, client: TestClient, clock: FrozenClock
+    ) -> None:
+        ticket = created(client, TICKETS, a_ticket())
+        clock.advance(minutes=1)
+        kept = {name: SERVER_OWNED_ON_CREATE[name] for name in KEPT_ON_PATCH}
+
+        response = patch(client, url(ticket), {**TYPE, "name": "Renamed", **kept})
+
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["name"] == "Renamed"
+        assert {name: body[name] for name in KEPT_ON_PATCH} == {
+            name: ticket[name] for name in KEPT_ON_PATCH
+        }
+
+    def test_a_patch_changing_the_id_is_a_conflict_and_changes_nothing(
+        self, client: TestClient
+    ) -> None:
+        ticket = created(client, TICKETS, a_ticket())
+
+        response = patch(client, url(ticket), {**TYPE, "id": "another"})
+
+        assert_tmf_error(response, 409, "identityChange", mentions=("id",))
         assert client.get(url(ticket)).json() == ticket
 
     def test_a_patch_echoing_their_current_values_is_accepted(

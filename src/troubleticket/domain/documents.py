@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from troubleticket.domain.errors import InvalidRequest, ServerOwnedField
+from troubleticket.domain.errors import Conflict, InvalidRequest, ServerOwnedField
 from troubleticket.types import JSON
 
 
@@ -92,18 +92,35 @@ def _reject_null_members(value: Any, pointer: str) -> None:
         _reject_null_members(member, path)
 
 
-def require_type(body: Mapping[str, Any], expected: str) -> None:
-    """Refuse a document whose ``@type`` is not the resource's own type.
+def check_type(body: Mapping[str, Any], expected: str, current: str | None = None) -> None:
+    """Refuse a document whose ``@type`` is neither the resource's class nor a subclass of it.
 
-    TMF621 maps only its own class name for the resource's ``@type`` discriminator; a document
-    of another type would be read back as a type clients cannot resolve.
+    TMF polymorphism (TMF630 Part 2): ``@type`` names the class of the document; a subclass
+    names its base in ``@baseType`` (and where its schema is in ``@schemaLocation``). On a patch
+    (``current`` given: the resource's own ``@type``) the class of the resource or the base
+    class may be named; the resource keeps its class either way.
 
     Raises:
-        InvalidRequest: ``@type`` is given and is not ``expected`` (removing it is
-            ``reject_removal``'s concern).
+        InvalidRequest: a create request names another class without ``@baseType`` naming
+            ``expected`` (code ``baseTypeRequired``).
+        Conflict: a patch names a class other than the resource's own or its base class.
     """
-    if body.get("@type") not in (None, expected):
-        raise InvalidRequest(f"@type must be {expected!r}, not {body['@type']!r}")
+    given = body.get("@type")
+    if given is None or given == expected:
+        return
+    if current is not None:
+        if given != current:
+            raise Conflict(
+                f"This {expected} is of class {current!r}; a patch cannot make it a {given!r}",
+                code="classChange",
+            )
+        return
+    if body.get("@baseType") != expected:
+        raise InvalidRequest(
+            f"@type {given!r} is not {expected!r}: a subclass of {expected} says so with "
+            f'"@baseType": {expected!r}',
+            code="baseTypeRequired",
+        )
 
 
 def reject_server_owned(body: Mapping[str, Any], owned: Iterable[str]) -> None:
@@ -149,33 +166,60 @@ def without(doc: Mapping[str, Any], names: Iterable[str]) -> JSON:
 
 @dataclass(frozen=True, slots=True)
 class DocumentRules:
-    """What every resource type declares: its class name, the attributes the server owns, and
-    the attributes a document of that type cannot lose."""
+    """What every resource type declares about the attributes of its documents.
+
+    * ``server_owned``: attributes only the server sets. Where the contract leaves one out of
+      its create view (``_FVO``) a create request may not carry it (400); where it leaves one
+      out of its patch view (``_MVO``) a patch may only repeat its current value (400).
+    * ``assigned``: attributes the contract lets a client send on create although the server
+      sets them (``id``, ``href`` …): the server's value replaces the client's.
+    * ``kept``: attributes the contract lets a client send in a patch although the server keeps
+      them (``href``, ``statusChangeHistory`` …): what a patch says of them is ignored.
+    * ``immutable``: attributes a patch may repeat but never change (``id``): the identity of
+      the resource (409).
+    * ``not_removable``: attributes a document of that type cannot lose.
+    """
 
     resource_type: str
     server_owned: tuple[str, ...]
     not_removable: tuple[str, ...]
+    assigned: tuple[str, ...] = ("id", "href")
+    kept: tuple[str, ...] = ("href",)
+    immutable: tuple[str, ...] = ("id",)
 
-    def check_create(self, body: Mapping[str, Any]) -> None:
-        """Refuse a create request of another type or setting server-owned attributes.
+    def check_create(self, body: Mapping[str, Any]) -> JSON:
+        """The create request without what the server assigns, once checked.
 
         Raises:
-            InvalidRequest: ``@type`` names another resource type.
-            ServerOwnedField: the request sets an attribute only the server sets.
+            InvalidRequest: ``@type`` names another class that is not a subclass.
+            ServerOwnedField: the request sets an attribute outside the contract's create view
+                that only the server sets.
         """
-        require_type(body, self.resource_type)
-        reject_server_owned(body, self.server_owned)
+        check_type(body, self.resource_type)
+        reject_server_owned(body, [n for n in self.server_owned if n not in self.assigned])
+        return without(body, self.assigned)
 
     def merge(self, current: JSON, patch: JSON) -> JSON:
         """The document after a merge patch that respects the type's rules.
 
         Raises:
-            InvalidRequest: ``@type`` names another type, or an attribute that cannot be
-                removed is set to ``null``.
+            InvalidRequest: an attribute that cannot be removed is set to ``null``.
+            Conflict: the patch changes the resource's id or class.
             ServerOwnedField: the patch changes an attribute only the server sets.
         """
-        require_type(patch, self.resource_type)
-        reject_server_owned_changes(current, patch, self.server_owned)
+        own_type = current.get("@type", self.resource_type)
+        check_type(patch, self.resource_type, own_type)
+        changed = [
+            name for name in self.immutable if name in patch and patch[name] != current.get(name)
+        ]
+        if changed:
+            raise Conflict(
+                f"{', '.join(changed)} identifies the {self.resource_type} and cannot change",
+                code="identityChange",
+            )
+        owned = [name for name in self.server_owned if name not in self.kept]
+        reject_server_owned_changes(current, patch, owned)
         reject_removal(patch, self.not_removable)
-        merged: JSON = merge_patch(current, without(patch, self.server_owned))
+        ignored = {*self.server_owned, *self.kept, *self.immutable, "@type"}
+        merged: JSON = merge_patch(current, without(patch, ignored))
         return merged

@@ -26,9 +26,12 @@ class TroubleTicketError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        """``code``: a more precise code than the class's own, for one rule."""
         super().__init__(message)
         self.message = message
+        if code is not None:
+            self.code = code
 
 
 class NotFound(TroubleTicketError):

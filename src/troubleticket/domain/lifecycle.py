@@ -39,6 +39,20 @@ TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
 }
 del S
 
+# How a ticket created in a status other than the initial one gets there: the steps after
+# ``acknowledged``. A problem solved at first contact is reported resolved or closed at once;
+# the path goes through the work, never through a status that needs its own explanation.
+CREATE_PATHS: dict[TicketStatus, tuple[TicketStatus, ...]] = {
+    TicketStatus.ACKNOWLEDGED: (),
+    TicketStatus.IN_PROGRESS: (TicketStatus.IN_PROGRESS,),
+    TicketStatus.PENDING: (TicketStatus.PENDING,),
+    TicketStatus.HELD: (TicketStatus.HELD,),
+    TicketStatus.RESOLVED: (TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED),
+    TicketStatus.CLOSED: (TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED, TicketStatus.CLOSED),
+    TicketStatus.REJECTED: (TicketStatus.REJECTED,),
+    TicketStatus.CANCELLED: (TicketStatus.CANCELLED,),
+}
+
 # Entering these statuses must be explained to the originator.
 REASON_REQUIRED: frozenset[TicketStatus] = frozenset(
     {TicketStatus.CANCELLED, TicketStatus.REJECTED}

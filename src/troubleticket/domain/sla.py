@@ -5,7 +5,9 @@ ticket after the lifecycle rules, the client's patch and the instant, it returns
 everything the policy decides:
 
 * ``priority`` from the impact × urgency matrix (raised by the customer's tier), unless an
-  override holds (``priorityOverride``); every change is appended to ``priorityHistory``;
+  override holds (``priorityOverride``: a client's priority with a ``priorityChangeReason``);
+  every change is appended to ``priorityHistory``; a priority a client sends without a reason
+  is its request, kept in ``requestedPriority``;
 * ``slaClock``: per clock its target, elapsed and paused business time, state (``running``,
   ``paused``, ``met``, ``breached``, ``cancelled``), deadline and jeopardy level; a clock pauses in
   the pause statuses and its deadline moves by the paused time; the ledger (elapsed, paused) is
@@ -14,7 +16,8 @@ everything the policy decides:
   crosses (warning, breach), each raised once, dated when it was crossed;
 * ``escalationLevel`` (0-10) and its ``escalation`` history: manual changes (with a reason) and
   the policy's rules on warning/breach (raise the level, assign a party, raise the priority);
-* ``expectedResolutionDate``: the deadline of the ``resolve`` clock;
+* ``expectedResolutionDate``: the deadline of the ``resolve`` clock, when the policy runs one; a
+  date a client sends is then kept in ``clientExpectedResolutionDate``;
 * ``slaNextCheck``: when the next threshold falls due, for the monitor (not shown by the API).
 
 Clock accounting is incremental: elapsed time is added up to ``asOf`` on every change, so the
@@ -39,6 +42,9 @@ PRIORITY_HISTORY = "priorityHistory"
 LEVEL = "escalationLevel"
 ESCALATIONS = "escalation"
 NEXT_CHECK = "slaNextCheck"
+REQUESTED_PRIORITY = "requestedPriority"
+EXPECTED = "expectedResolutionDate"
+CLIENT_EXPECTED = "clientExpectedResolutionDate"
 
 # What the client may send only together with a change it explains.
 PRIORITY_REASON = "priorityChangeReason"
@@ -52,8 +58,8 @@ SERVER_OWNED = (
     PRIORITY_HISTORY,
     ESCALATIONS,
     NEXT_CHECK,
-    # TMF621: "determined by the trouble ticket system" (the resolve clock's deadline)
-    "expectedResolutionDate",
+    REQUESTED_PRIORITY,
+    CLIENT_EXPECTED,
 )
 # Not shown by the API.
 HIDDEN = frozenset({NEXT_CHECK})
@@ -128,32 +134,55 @@ def _effective_priority(policy: Policy, ticket: JSON) -> str:
 def _client_priority(
     policy: Policy, ticket: JSON, patch: JSON, context: Context, when: str
 ) -> None:
-    """A client's ``priority`` is an override: it needs a reason, and a role when configured."""
+    """A client's ``priority``: with a ``priorityChangeReason`` an override (which may need a
+    role), without one a request the matrix still decides (kept in ``requestedPriority``)."""
     if "priority" not in patch:
         ticket.pop(PRIORITY_REASON, None)
         return
     requested = patch["priority"]
     reason = patch.get(PRIORITY_REASON)
-    echo = requested is not None and requested == _effective_priority(
-        policy, {**ticket, "priority": None}
-    )
-    roles = policy.priority.override_roles
-    if not echo and roles and not (context.roles & set(roles)):
-        raise Forbidden(f"Overriding the priority needs one of the roles {', '.join(roles)}")
-    if requested is None:
-        ticket.pop(OVERRIDE, None)  # back to the matrix
-    elif echo:
-        pass  # the priority it has anyway (a client echoing what it read): no override
-    else:
-        if requested not in policy.priority.levels:
-            levels = ", ".join(policy.priority.levels)
-            raise InvalidRequest(f"priority {requested!r} is not one of {levels}")
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidRequest(
-                f"priority is set by the server; an override needs a {PRIORITY_REASON}"
-            )
-        ticket[OVERRIDE] = _override(requested, reason, when, context.actor, "client")
     ticket.pop(PRIORITY_REASON, None)
+    roles = policy.priority.override_roles
+    allowed = not roles or bool(context.roles & set(roles))
+    if requested is None:
+        # back to the matrix: lifting an override is overriding too
+        if OVERRIDE in ticket and not allowed:
+            raise Forbidden(
+                f"Lifting a priority override needs one of the roles {', '.join(roles)}"
+            )
+        ticket.pop(OVERRIDE, None)
+        ticket.pop(REQUESTED_PRIORITY, None)
+        return
+    if requested == _effective_priority(policy, {**ticket, "priority": None}):
+        return  # the priority it has anyway (a client echoing what it read)
+    if not isinstance(reason, str) or not reason.strip():
+        # TMF621: the priority "is set by the ticket management system"; what the client asks
+        # for is kept beside it, for the people who may override.
+        ticket[REQUESTED_PRIORITY] = requested
+        return
+    if not allowed:
+        raise Forbidden(f"Overriding the priority needs one of the roles {', '.join(roles)}")
+    if requested not in policy.priority.levels:
+        levels = ", ".join(policy.priority.levels)
+        raise InvalidRequest(
+            f"priority {requested!r} is not one of {levels}: an override names a level of the "
+            "policy",
+            code="unknownPriority",
+        )
+    ticket[OVERRIDE] = _override(requested, reason, when, context.actor, "client")
+    ticket.pop(REQUESTED_PRIORITY, None)
+
+
+def _client_expected(policy: Policy, ticket: JSON, before: JSON | None, patch: JSON) -> None:
+    """A client's ``expectedResolutionDate`` while the policy's resolve clock sets it: kept in
+    ``clientExpectedResolutionDate`` (an echo of the date shown changes nothing)."""
+    if EXPECTED not in patch or not any(c.name == RESOLVE_CLOCK for c in policy.sla.clocks):
+        return
+    sent = patch[EXPECTED]
+    if sent is None:
+        ticket.pop(CLIENT_EXPECTED, None)
+    elif sent != (before or {}).get(EXPECTED):
+        ticket[CLIENT_EXPECTED] = sent
 
 
 def _override(priority: str, reason: str, when: str, actor: str | None, source: str) -> JSON:
@@ -208,7 +237,9 @@ def _client_escalation(
         raise InvalidRequest(f"{LEVEL} must be a whole number from 0 to {MAX_LEVEL}")
     reason = patch.get(ESCALATION_REASON)
     if level != previous and (not isinstance(reason, str) or not reason.strip()):
-        raise InvalidRequest(f"Changing the {LEVEL} needs an {ESCALATION_REASON}")
+        raise InvalidRequest(
+            f"Changing the {LEVEL} needs an {ESCALATION_REASON}", code="escalationReasonRequired"
+        )
     if level != previous:
         _escalate(ticket, level, str(reason), when, context.actor, "manual")
     ticket.pop(ESCALATION_REASON, None)
@@ -391,14 +422,15 @@ def apply_policy(
     """The ticket ``after`` a change (or a look by the monitor), with the policy applied.
 
     Raises:
-        InvalidRequest: a priority override without a reason, an unknown priority, an
-            escalation level out of range or without a reason.
+        InvalidRequest: a priority override (a priority with a reason) naming an unknown level,
+            an escalation level out of range or changed without a reason.
         Forbidden: a priority override without a role the policy requires.
     """
     ticket = dict(after)
     when = timestamp(now)
     patch = patch or {}
     _client_priority(policy, ticket, patch, context, when)
+    _client_expected(policy, ticket, before, patch)
     _client_escalation(ticket, before, patch, context, when)
     ticket.setdefault(LEVEL, 0)
 
@@ -481,5 +513,5 @@ def apply_policy(
         ticket.pop(NEXT_CHECK, None)
     resolve = next((c for c in clocks if c["name"] == RESOLVE_CLOCK), None)
     if resolve is not None and "deadline" in resolve:
-        ticket["expectedResolutionDate"] = resolve["deadline"]
+        ticket[EXPECTED] = resolve["deadline"]
     return ticket

@@ -13,7 +13,9 @@ from troubleticket.types import JSON
 
 RULES = DocumentRules(
     resource_type="TroubleTicketSpecification",
-    server_owned=("id", "href", "creationDate", "lastUpdate"),
+    # TroubleTicketSpecification_FVO/_MVO have id and href (from Entity): the server assigns
+    # them on create and keeps them (DocumentRules' defaults).
+    server_owned=("creationDate", "lastUpdate"),
     not_removable=("@type", "name"),
 )
 
@@ -22,10 +24,10 @@ def create_specification(body: JSON, *, resource_id: str, now: datetime) -> JSON
     """Build a new specification from a create request (TroubleTicketSpecification_FVO).
 
     Raises:
-        InvalidRequest: ``@type`` names another resource type.
-        ServerOwnedField: the request sets an attribute only the server sets.
+        InvalidRequest: ``@type`` names another class that is not a subclass.
+        ServerOwnedField: the request sets ``creationDate`` or ``lastUpdate``.
     """
-    RULES.check_create(body)
+    body = RULES.check_create(body)
     when = timestamp(now)
     return {"id": resource_id, **body, "creationDate": when, "lastUpdate": when}
 
@@ -34,8 +36,9 @@ def patch_specification(current: JSON, patch: JSON, *, now: datetime) -> JSON:
     """Apply a merge patch (RFC 7396); returns ``current`` itself when nothing changes.
 
     Raises:
-        InvalidRequest: ``@type`` names another type, or ``name``/``@type`` would be removed.
-        ServerOwnedField: the patch changes an attribute only the server sets.
+        InvalidRequest: ``name`` or ``@type`` would be removed.
+        Conflict: the patch changes the id or the class.
+        ServerOwnedField: the patch changes ``creationDate`` or ``lastUpdate``.
     """
     merged = RULES.merge(current, patch)
     if merged == current:

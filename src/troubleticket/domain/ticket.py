@@ -11,23 +11,32 @@ from typing import Any
 
 from troubleticket.domain.documents import DocumentRules, timestamp
 from troubleticket.domain.errors import InvalidRequest
-from troubleticket.domain.lifecycle import INITIAL_STATUS, TicketStatus, check_transition
+from troubleticket.domain.lifecycle import (
+    CREATE_PATHS,
+    INITIAL_STATUS,
+    TicketStatus,
+    check_transition,
+)
 from troubleticket.domain.sla import SERVER_OWNED
 from troubleticket.types import JSON
 
 RULES = DocumentRules(
     resource_type="TroubleTicket",
-    # TMF621 v5 leaves these out of TroubleTicket_FVO/_MVO or calls them "populated by the server".
+    # TMF621 v5 leaves these out of TroubleTicket_FVO or _MVO, or calls them "populated by the
+    # server"; the service policy keeps its own (domain.sla).
     server_owned=(
-        "id",
-        "href",
         "creationDate",
         "lastUpdate",
         "statusChangeDate",
         "statusChangeHistory",
-        # kept by the service policy (domain.sla)
         *SERVER_OWNED,
     ),
+    # TroubleTicket_FVO has these, but the server sets them: id and href name what the server
+    # stored, statusChangeDate is when the server recorded the status.
+    assigned=("id", "href", "statusChangeDate"),
+    # TroubleTicket_MVO has these, but the server keeps them: href follows from the id, and the
+    # history is the server's record of what happened.
+    kept=("href", "statusChangeHistory"),
     # A ticket always has these; a merge patch may not set them to null.
     not_removable=("@type", "status", "description", "severity", "ticketType"),
 )
@@ -51,28 +60,27 @@ def _status_change(status: TicketStatus, when: str, reason: str | None) -> JSON:
 def create_ticket(body: JSON, *, resource_id: str, now: datetime) -> JSON:
     """Build a new ticket from a create request (TroubleTicket_FVO).
 
-    Every ticket starts ``acknowledged``. A requested initial status is honoured when the lifecycle
-    allows it from ``acknowledged``; the history then records both steps.
+    Every ticket starts ``acknowledged``. A requested initial status is reached through the
+    lifecycle's create path (``CREATE_PATHS``: resolved goes through inProgress); the history
+    records every step, the request's ``statusChangeReason`` the last one.
 
     Raises:
-        InvalidRequest: ``@type`` names another resource type.
-        ServerOwnedField: the request sets an attribute only the server sets.
-        InvalidTransition: the requested status is not reachable from ``acknowledged``.
+        InvalidRequest: ``@type`` names another class that is not a subclass.
+        ServerOwnedField: the request sets an attribute outside the create view.
         ReasonRequired: the requested status needs a ``statusChangeReason``.
     """
-    RULES.check_create(body)
+    body = RULES.check_create(body)
     when = timestamp(now)
     reason = body.get("statusChangeReason")
     requested = _status(body["status"]) if "status" in body else INITIAL_STATUS
 
+    steps = (INITIAL_STATUS, *CREATE_PATHS[requested])
+    for before, after in zip(steps, steps[1:], strict=False):
+        check_transition(before, after, reason if after is requested else None)
     history = [
-        _status_change(INITIAL_STATUS, when, reason if requested is INITIAL_STATUS else None)
+        _status_change(status, when, reason if status is requested else None) for status in steps
     ]
-    if requested is not INITIAL_STATUS:
-        check_transition(INITIAL_STATUS, requested, reason)
-        history.append(_status_change(requested, when, reason))
-
-    return {
+    ticket = {
         "id": resource_id,
         **body,
         "status": requested.value,
@@ -81,6 +89,9 @@ def create_ticket(body: JSON, *, resource_id: str, now: datetime) -> JSON:
         "statusChangeDate": when,
         "statusChangeHistory": history,
     }
+    if TicketStatus.RESOLVED in steps:
+        ticket.setdefault("resolutionDate", when)
+    return ticket
 
 
 def patch_ticket(current: JSON, patch: JSON, *, now: datetime) -> JSON:
@@ -89,7 +100,7 @@ def patch_ticket(current: JSON, patch: JSON, *, now: datetime) -> JSON:
     Returns ``current`` itself when the patch changes nothing, so callers can skip the write.
 
     Raises:
-        InvalidRequest: ``@type`` names another resource type.
+        Conflict: the patch changes the ticket's id or class.
         ServerOwnedField: the patch changes an attribute only the server sets.
         InvalidRequest: the patch removes an attribute a ticket cannot lose.
         InvalidTransition: the status change is not in the lifecycle table.

@@ -22,7 +22,7 @@ from typing import Any
 import jsonpatch
 from jsonpointer import JsonPointer, JsonPointerException
 
-from troubleticket.domain.documents import merge_diff
+from troubleticket.domain.documents import merge_diff, merge_patch
 from troubleticket.domain.errors import InvalidRequest, NotSupported, PatchTestFailed
 from troubleticket.types import JSON
 
@@ -82,7 +82,7 @@ def as_merge_patch(current: JSON, body: Any, media_type: str) -> JSON:
         else:
             plain_operations = [operation]
         for plain in plain_operations:
-            doc = _apply(index, operation, _tmf_append(plain, doc), doc)
+            doc = _apply(index, operation, _tmf_lenient(plain, doc), doc)
 
     if not isinstance(doc, dict):
         raise InvalidRequest("The patched document must be a JSON object")
@@ -141,6 +141,32 @@ def _tmf_append(operation: JSON, doc: Any) -> JSON:
         return operation  # let jsonpatch report the bad path
     if isinstance(parent, dict) and isinstance(last, str) and isinstance(parent.get(last), list):
         return {**operation, "path": f"{operation['path']}/-"}
+    return operation
+
+
+def _tmf_lenient(operation: JSON, doc: Any) -> JSON:
+    """The operation as TMF621's own examples mean it (``_tmf_append``, ``_replace_sets``)."""
+    return _replace_sets(_tmf_append(operation, doc), doc)
+
+
+def _replace_sets(operation: JSON, doc: Any) -> JSON:
+    """Read a ``replace`` of an object member that is not there as an ``add``: it sets the
+    member, as a merge patch would.
+
+    RFC 6902 wants the target of a replace to exist. TMF621's own examples do not: the JSON
+    Patch example for TroubleTicketSpecification replaces ``/lifecycleStatus``, which its own
+    create example does not set, and the JSON Patch Query example replaces ``/sererity``. Each
+    still says which value to set where. A replace inside an array, or under a member that is
+    not there, keeps its RFC meaning (and fails).
+    """
+    if operation["op"] != "replace":
+        return operation
+    try:
+        parent, last = JsonPointer(operation["path"]).to_last(doc)
+    except JsonPointerException:
+        return operation  # let the operation report the bad path
+    if isinstance(parent, dict) and isinstance(last, str) and last not in parent:
+        return {**operation, "op": "add"}
     return operation
 
 
@@ -213,9 +239,30 @@ def _expand_query(index: int, operation: JSON, doc: Any) -> list[JSON]:
     # Descending: changing an element never shifts the ones before it, so every expanded path
     # stays valid whatever the operation does to the array (removes, inserts, moves).
     return [
-        {**operation, "path": JsonPointer.from_parts([*array_parts, i, *sub_parts]).path}
+        {
+            **_merging_into(operation, elements[i], whole=not sub_parts),
+            "path": JsonPointer.from_parts([*array_parts, i, *sub_parts]).path,
+        }
         for i in reversed(selected)
     ]
+
+
+def _merging_into(operation: JSON, element: Any, *, whole: bool) -> JSON:
+    """A ``replace`` of whole elements selected by a query, with an object value, merges that
+    value into each element (RFC 7396: members given are set, ``null`` ones removed).
+
+    That is what TMF621's own examples show: ``/note?id=77456`` replaced by ``{"author",
+    "text"}`` answers the note with its id, date and ``@type`` kept, and
+    ``/specCharacteristic?id=5`` replaced by ``{"configurable": false}`` answers the
+    characteristic with every other attribute kept. A replace at a sub-path
+    (``/note/text?id=2``) or with another kind of value keeps its RFC 6902 meaning.
+    """
+    value = operation.get("value")
+    if operation["op"] != "replace" or not whole:
+        return operation
+    if not isinstance(value, dict) or not isinstance(element, dict):
+        return operation
+    return {**operation, "value": merge_patch(element, value)}
 
 
 def _find_array(label: str, parts: list[str], doc: Any) -> tuple[list[str], list[str], list[Any]]:

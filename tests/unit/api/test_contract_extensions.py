@@ -213,12 +213,27 @@ def test_the_ticket_priority_keeps_its_official_description_first() -> None:
     assert description.startswith(
         "The priority of the trouble ticket and how quickly the issue should be resolved."
     )
-    assert description.endswith(
-        "Set by the server from the policy's impact × urgency matrix; a client's value other"
-        " than that is an override and needs priorityChangeReason."
-    )
+    assert "override (priorityOverride)" in description
+    assert "kept in requestedPriority" in description
     for writable in WRITABLE_TICKETS:
         assert "priorityChangeReason" not in properties(writable)["priority"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("name", "sent_as"),
+    [("requestedPriority", "priority"), ("clientExpectedResolutionDate", "expectedResolutionDate")],
+)
+def test_what_the_client_sent_beside_the_servers_value_is_a_read_only_extension(
+    name: str, sent_as: str
+) -> None:
+    attribute = properties("TroubleTicket")[name]
+    assert attribute["readOnly"] is True
+    assert attribute["description"].startswith(EXTENSION)
+    assert name in properties("TroubleTicket")[sent_as]["description"]
+    for writable in WRITABLE_TICKETS:
+        assert name not in properties(writable)
+        # the attribute the client sends stays in the official write views
+        assert sent_as in properties(writable)
 
 
 def test_the_ticket_clocks_can_be_filtered_by_jeopardy() -> None:

@@ -6,7 +6,10 @@ import pytest
 
 from troubleticket.domain.errors import InvalidRequest, InvalidTransition, ReasonRequired
 from troubleticket.domain.lifecycle import (
+    CREATE_PATHS,
     INITIAL_STATUS,
+    REASON_REQUIRED,
+    TRANSITIONS,
     TicketStatus,
     allowed_from,
     check_transition,
@@ -170,3 +173,15 @@ def test_only_cancelled_and_closed_are_final(status: str) -> None:
 )
 def test_allowed_from_lists_targets_in_enum_order(status: str, expected: list[str]) -> None:
     assert allowed_from(TicketStatus(status)) == expected
+
+
+@pytest.mark.parametrize("status", list(TicketStatus))
+def test_every_status_has_a_create_path_of_allowed_steps_that_ends_there(
+    status: TicketStatus,
+) -> None:
+    steps = (INITIAL_STATUS, *CREATE_PATHS[status])
+    assert steps[-1] is status
+    for before, after in zip(steps, steps[1:], strict=False):
+        assert after in TRANSITIONS[before]
+    # only the last step may need a reason: the one the request's statusChangeReason explains
+    assert not REASON_REQUIRED.intersection(steps[:-1])

@@ -328,18 +328,32 @@ class TestRecomputed:
 
 
 class TestOverride:
-    def test_another_priority_without_a_reason_is_refused(self) -> None:
-        with pytest.raises(InvalidRequest, match="priorityChangeReason"):
-            patch(create(), {"priority": "Critical"}, at(1))
-        with pytest.raises(InvalidRequest, match="priorityChangeReason"):
-            patch(create(), {"priority": "Critical", "priorityChangeReason": "  "}, at(1))
+    def test_another_priority_without_a_reason_is_a_request_the_matrix_still_decides(
+        self,
+    ) -> None:
+        for patch_body in (
+            {"priority": "Critical"},
+            {"priority": "Critical", "priorityChangeReason": "  "},
+        ):
+            ticket = patch(create(), patch_body, at(1))
+            assert ticket["priority"] == "Medium"
+            assert ticket["requestedPriority"] == "Critical"
+            assert "priorityOverride" not in ticket
+            assert len(ticket["priorityHistory"]) == 1
+            assert clock(ticket, "resolve")["targetSeconds"] == 24 * HOUR
 
-    def test_another_priority_on_create_needs_a_reason_too(self) -> None:
-        with pytest.raises(InvalidRequest, match="priorityChangeReason"):
-            create(priority="Low")
+    def test_another_priority_on_create_without_a_reason_is_kept_as_requested(self) -> None:
+        ticket = create(priority="Low")
+        assert ticket["priority"] == "Medium"
+        assert ticket["requestedPriority"] == "Low"
+        # a level the policy does not know is a request like any other
+        assert create(priority="P1")["requestedPriority"] == "P1"
+
+    def test_another_priority_on_create_with_a_reason_is_an_override(self) -> None:
         ticket = create(priority="Low", priorityChangeReason="test line", context=Context("ann"))
         assert ticket["priority"] == "Low"
         assert ticket["priorityOverride"]["source"] == "client"
+        assert "requestedPriority" not in ticket
         assert ticket["priorityHistory"] == [
             {
                 "@type": "PriorityChange",
@@ -350,9 +364,21 @@ class TestOverride:
             }
         ]
 
-    def test_an_unknown_priority_is_refused(self) -> None:
-        with pytest.raises(InvalidRequest, match="'Urgent' is not one of Critical, High"):
+    def test_an_override_or_null_replaces_the_request(self) -> None:
+        requested = patch(create(), {"priority": "High"}, at(1))
+        overridden = patch(requested, {"priority": "Low", "priorityChangeReason": "x"}, at(2))
+        assert "requestedPriority" not in overridden
+        assert "requestedPriority" not in patch(requested, {"priority": None}, at(2))
+
+    def test_an_echo_keeps_the_request(self) -> None:
+        requested = patch(create(), {"priority": "High"}, at(1))
+        echoed = patch(requested, {"priority": "Medium", "description": "x"}, at(2))
+        assert echoed["requestedPriority"] == "High"
+
+    def test_an_override_to_an_unknown_priority_is_refused(self) -> None:
+        with pytest.raises(InvalidRequest, match="'Urgent' is not one of Critical, High") as e:
             patch(create(), {"priority": "Urgent", "priorityChangeReason": "why not"}, at(1))
+        assert e.value.code == "unknownPriority"
 
     def test_with_a_reason_the_priority_sticks(self) -> None:
         ticket = patch(
@@ -455,6 +481,7 @@ class TestOverrideRoles:
         ticket = patch(create(self.POLICY), self.OVERRIDE, at(1), self.POLICY, lead)
         with pytest.raises(Forbidden):
             patch(ticket, {"priority": None}, at(2), self.POLICY, Context(actor="bob"))
+        assert patch(ticket, {"priority": None}, at(2), self.POLICY, lead)["priority"] == "Medium"
 
     @pytest.mark.parametrize("roles", [{"lead"}, {"agent", "manager"}])
     def test_with_a_role_the_override_is_accepted(self, roles: set[str]) -> None:
@@ -471,6 +498,10 @@ class TestOverrideRoles:
         ticket = patch(create(self.POLICY), {"severity": "Critical"}, at(1), self.POLICY)
         assert ticket["priority"] == "High"
 
+    def test_a_request_without_a_reason_needs_no_role(self) -> None:
+        ticket = patch(create(self.POLICY), {"priority": "Critical"}, at(1), self.POLICY)
+        assert (ticket["priority"], ticket["requestedPriority"]) == ("Medium", "Critical")
+
     def test_echoing_the_current_priority_needs_no_role(self) -> None:
         ticket = patch(
             create(self.POLICY),
@@ -480,6 +511,34 @@ class TestOverrideRoles:
         )
         assert ticket["priority"] == "Medium"
         assert create(self.POLICY, priority="Medium")["priority"] == "Medium"
+
+
+class TestClientExpectedResolutionDate:
+    SENT = "2019-06-10T07:34:45.968Z"
+
+    def test_on_create_the_resolve_deadline_is_shown_and_the_clients_date_kept(self) -> None:
+        ticket = create(expectedResolutionDate=self.SENT)
+        assert ticket["expectedResolutionDate"] == z(at(24))
+        assert ticket["clientExpectedResolutionDate"] == self.SENT
+
+    def test_a_patch_replaces_the_clients_date_and_an_echo_changes_nothing(self) -> None:
+        ticket = create(expectedResolutionDate=self.SENT)
+        ticket = patch(ticket, {"expectedResolutionDate": "2026-11-22T00:00:00Z"}, at(1))
+        assert ticket["clientExpectedResolutionDate"] == "2026-11-22T00:00:00Z"
+        assert ticket["expectedResolutionDate"] == z(at(24))
+        echoed = patch(ticket, {"expectedResolutionDate": z(at(24)), "name": "x"}, at(2))
+        assert echoed["clientExpectedResolutionDate"] == "2026-11-22T00:00:00Z"
+        removed = patch(ticket, {"expectedResolutionDate": None}, at(2))
+        assert "clientExpectedResolutionDate" not in removed
+        assert removed["expectedResolutionDate"] == z(at(24))
+
+    def test_without_a_resolve_clock_the_clients_date_is_the_value(self) -> None:
+        policy = parse_policy({"sla": {"clocks": {"acknowledge": CLOCKS["acknowledge"]}}})
+        ticket = create(policy, expectedResolutionDate=self.SENT)
+        assert ticket["expectedResolutionDate"] == self.SENT
+        assert "clientExpectedResolutionDate" not in ticket
+        ticket = patch(ticket, {"expectedResolutionDate": "2026-12-01T00:00:00Z"}, at(1), policy)
+        assert ticket["expectedResolutionDate"] == "2026-12-01T00:00:00Z"
 
 
 # -- clocks ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from troubleticket.domain.errors import InvalidRequest, ServerOwnedField
+from troubleticket.domain.errors import Conflict, InvalidRequest, ServerOwnedField
 from troubleticket.domain.specification import create_specification, patch_specification
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -16,7 +16,8 @@ T_NOW = "2026-11-20T08:00:00.000Z"
 LATER = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 T_LATER = "2026-11-21T12:00:00.000Z"
 
-SERVER_OWNED = ["id", "href", "creationDate", "lastUpdate"]
+# Outside TroubleTicketSpecification_FVO/_MVO and set by the server.
+SERVER_OWNED = ["creationDate", "lastUpdate"]
 
 
 def spec_request(**overrides: Any) -> dict[str, Any]:
@@ -61,6 +62,22 @@ class TestCreateSpecification:
         with pytest.raises(ServerOwnedField) as caught:
             create_specification(spec_request(**{name: "client"}), resource_id="SP-1", now=NOW)
         assert caught.value.fields == [name]
+
+    def test_an_id_and_href_in_the_request_are_replaced_by_the_servers(self) -> None:
+        # TroubleTicketSpecification_FVO has both (from Entity); the server assigns identity.
+        body = spec_request(id="mine", href="https://elsewhere.example/spec/mine")
+        spec = create_specification(body, resource_id="SP-1", now=NOW)
+        assert spec["id"] == "SP-1"
+        assert "href" not in spec  # the service derives it from the id
+
+    def test_a_subclass_names_its_base_type(self) -> None:
+        body = spec_request(**{"@type": "FaultSpecification"})
+        with pytest.raises(InvalidRequest, match="@baseType") as caught:
+            create_specification(body, resource_id="SP-1", now=NOW)
+        assert caught.value.code == "baseTypeRequired"
+        body["@baseType"] = "TroubleTicketSpecification"
+        spec = create_specification(body, resource_id="SP-1", now=NOW)
+        assert spec["@type"] == "FaultSpecification"
 
     def test_the_request_is_not_mutated(self) -> None:
         body = spec_request()
@@ -107,6 +124,25 @@ class TestPatchSpecification:
         with pytest.raises(ServerOwnedField) as caught:
             patch_specification(stored_spec(), {name: "changed"}, now=LATER)
         assert caught.value.fields == [name]
+
+    def test_changing_the_id_is_a_conflict(self) -> None:
+        with pytest.raises(Conflict, match="id identifies") as caught:
+            patch_specification(stored_spec(), {"id": "SP-2"}, now=LATER)
+        assert caught.value.code == "identityChange"
+
+    def test_another_href_is_ignored(self) -> None:
+        current = stored_spec()
+        patched = patch_specification(current, {"href": "https://elsewhere/x"}, now=LATER)
+        assert patched is current
+
+    def test_a_patch_keeps_the_class_of_a_subclass(self) -> None:
+        current = stored_spec(**{"@type": "FaultSpecification"})
+        patch = {"@type": "TroubleTicketSpecification", "name": "Renamed"}
+        patched = patch_specification(current, patch, now=LATER)
+        assert (patched["@type"], patched["name"]) == ("FaultSpecification", "Renamed")
+        with pytest.raises(Conflict) as caught:
+            patch_specification(current, {"@type": "OtherSpecification"}, now=LATER)
+        assert caught.value.code == "classChange"
 
     @pytest.mark.parametrize(
         "patch",

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from troubleticket.domain.errors import (
+    Conflict,
     InvalidRequest,
     InvalidTransition,
     ReasonRequired,
@@ -30,6 +31,8 @@ SERVER_OWNED = [
     "statusChangeDate",
     "statusChangeHistory",
 ]
+# Outside TroubleTicket_FVO: refused on create.
+NOT_IN_CREATE_VIEW = ["creationDate", "lastUpdate", "statusChangeHistory"]
 NOT_REMOVABLE = ["@type", "status", "description", "severity", "ticketType"]
 
 
@@ -152,14 +155,29 @@ class TestCreateTicket:
             change(status, T_NOW, "Duplicate of TT-7"),
         ]
 
-    @pytest.mark.parametrize("status", ["resolved", "closed"])
-    def test_a_requested_status_not_reachable_from_acknowledged_is_refused(
-        self, status: str
-    ) -> None:
-        with pytest.raises(InvalidTransition) as caught:
-            create_ticket(create_request(status=status), resource_id="TT-1", now=NOW)
-        assert caught.value.from_status == "acknowledged"
-        assert caught.value.to_status == status
+    def test_a_ticket_reported_resolved_goes_through_the_work_and_is_dated(self) -> None:
+        body = create_request(status="resolved", statusChangeReason="Fixed on the call")
+        ticket = create_ticket(body, resource_id="TT-1", now=NOW)
+
+        assert ticket["status"] == "resolved"
+        assert ticket["resolutionDate"] == T_NOW
+        assert ticket["statusChangeHistory"] == [
+            change("acknowledged", T_NOW),
+            change("inProgress", T_NOW),
+            change("resolved", T_NOW, "Fixed on the call"),
+        ]
+
+    def test_a_ticket_reported_closed_keeps_the_clients_resolution_date(self) -> None:
+        body = create_request(status="closed", resolutionDate="2026-11-20T07:55:00.000Z")
+        ticket = create_ticket(body, resource_id="TT-1", now=NOW)
+
+        assert ticket["resolutionDate"] == "2026-11-20T07:55:00.000Z"
+        assert [entry["status"] for entry in ticket["statusChangeHistory"]] == [
+            "acknowledged",
+            "inProgress",
+            "resolved",
+            "closed",
+        ]
 
     @pytest.mark.parametrize("reason", [None, "", "   "])
     def test_creating_a_cancelled_ticket_without_a_reason_is_refused(
@@ -176,7 +194,7 @@ class TestCreateTicket:
         with pytest.raises(InvalidRequest, match="Unknown status 'open'"):
             create_ticket(create_request(status="open"), resource_id="TT-1", now=NOW)
 
-    @pytest.mark.parametrize("name", SERVER_OWNED)
+    @pytest.mark.parametrize("name", NOT_IN_CREATE_VIEW)
     def test_a_server_owned_attribute_in_the_request_is_refused_by_name(self, name: str) -> None:
         body = create_request(**{name: "client value"})
         with pytest.raises(ServerOwnedField) as caught:
@@ -185,10 +203,27 @@ class TestCreateTicket:
         assert name in str(caught.value)
 
     def test_all_server_owned_attributes_in_the_request_are_named_together(self) -> None:
-        body = create_request(id="X", lastUpdate=T_NOW)
+        body = create_request(creationDate=T_NOW, lastUpdate=T_NOW)
         with pytest.raises(ServerOwnedField) as caught:
             create_ticket(body, resource_id="TT-1", now=NOW)
-        assert caught.value.fields == ["id", "lastUpdate"]
+        assert caught.value.fields == ["creationDate", "lastUpdate"]
+
+    def test_what_the_create_view_has_but_the_server_sets_is_replaced(self) -> None:
+        # TroubleTicket_FVO has id, href and statusChangeDate; the server assigns them.
+        body = create_request(
+            id="mine", href="https://elsewhere.example/tt/mine", statusChangeDate="2020-01-01"
+        )
+        ticket = create_ticket(body, resource_id="TT-1", now=NOW)
+        assert ticket["id"] == "TT-1"
+        assert "href" not in ticket  # derived from the id by the service
+        assert ticket["statusChangeDate"] == T_NOW
+
+    def test_a_subclass_of_trouble_ticket_is_created_with_its_class(self) -> None:
+        body = create_request(**{"@type": "FibreTroubleTicket"})
+        with pytest.raises(InvalidRequest, match="@baseType"):
+            create_ticket(body, resource_id="TT-1", now=NOW)
+        body["@baseType"] = "TroubleTicket"
+        assert create_ticket(body, resource_id="TT-1", now=NOW)["@type"] == "FibreTroubleTicket"
 
     def test_the_request_is_not_mutated(self) -> None:
         body = create_request(status="inProgress", statusChangeReason="Engineer assigned")
@@ -360,12 +395,9 @@ class TestPatchServerOwned:
     @pytest.mark.parametrize(
         ("name", "value"),
         [
-            pytest.param("id", "TT-2", id="id"),
-            pytest.param("href", "http://elsewhere.example.com/troubleTicket/TT-1", id="href"),
             pytest.param("creationDate", "2020-01-01T00:00:00.000Z", id="creationDate"),
             pytest.param("lastUpdate", "2020-01-01T00:00:00.000Z", id="lastUpdate"),
             pytest.param("statusChangeDate", "2020-01-01T00:00:00.000Z", id="statusChangeDate"),
-            pytest.param("statusChangeHistory", [], id="statusChangeHistory"),
             pytest.param("creationDate", None, id="creationDate-null"),
         ],
     )
@@ -374,6 +406,26 @@ class TestPatchServerOwned:
         with pytest.raises(ServerOwnedField) as caught:
             patch_ticket(current, {name: value}, now=LATER)
         assert caught.value.fields == [name]
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            pytest.param("href", "http://elsewhere.example.com/troubleTicket/TT-1", id="href"),
+            pytest.param("statusChangeHistory", [], id="statusChangeHistory"),
+        ],
+    )
+    def test_what_the_patch_view_has_but_the_server_keeps_is_ignored(
+        self, name: str, value: Any
+    ) -> None:
+        current = stored_ticket()
+        patched = patch_ticket(current, {name: value, "name": "Renamed"}, now=LATER)
+        assert patched[name] == current[name]
+        assert patched["name"] == "Renamed"
+
+    def test_changing_the_id_is_a_conflict(self) -> None:
+        with pytest.raises(Conflict) as caught:
+            patch_ticket(stored_ticket(), {"id": "TT-2"}, now=LATER)
+        assert caught.value.code == "identityChange"
 
 
 class TestPatchWithoutEffect:

@@ -327,6 +327,29 @@ class TestTmfAddToArrayQuirk:
         ]
 
 
+class TestTmfReplaceOfAMissingMember:
+    @pytest.mark.parametrize("media_type", [JSON_PATCH, JSON_PATCH_QUERY])
+    def test_it_sets_the_member_as_the_tmf621_examples_expect(self, media_type: str) -> None:
+        # TroubleTicketSpecification's JSON Patch example replaces /lifecycleStatus, which its
+        # create example never set; the JSON Patch Query example replaces /sererity.
+        body = [{"op": "replace", "path": "/sererity", "value": "Minor"}]
+
+        assert as_merge_patch(ticket(), body, media_type) == {"sererity": "Minor"}
+
+    def test_a_missing_nested_member_is_set_inside_an_existing_object(self) -> None:
+        body = [{"op": "replace", "path": "/channel/href", "value": "https://x.example/c"}]
+
+        assert as_merge_patch(ticket(), body, JSON_PATCH) == {
+            "channel": {"href": "https://x.example/c"}
+        }
+
+    def test_under_a_missing_parent_or_in_an_array_it_keeps_its_rfc_meaning(self) -> None:
+        for path in ("/nothing/here", "/note/7"):
+            body = [{"op": "replace", "path": path, "value": "x"}]
+            with pytest.raises(InvalidRequest, match="does not exist"):
+                as_merge_patch(ticket(), body, JSON_PATCH)
+
+
 class TestInvalidJsonPatch:
     @pytest.mark.parametrize(
         ("body", "message"),
@@ -399,9 +422,9 @@ class TestInvalidJsonPatch:
             (
                 [
                     {"op": "replace", "path": "/severity", "value": "Minor"},
-                    {"op": "replace", "path": "/priority", "value": "High"},
+                    {"op": "replace", "path": "/channel/name/first", "value": "x"},
                 ],
-                'operation 1 (replace "/priority"): "/priority" does not exist',
+                'operation 1 (replace "/channel/name/first"): "/channel/name/first" does not exist',
             ),
             ([{"op": "add", "path": "/a", "value": 1}, "add"], "operation 1 must be a JSON object"),
         ],
@@ -463,16 +486,23 @@ class TestJsonPatchQuery:
             "note": [value, NOTE_ANN, NOTE_ANN_NUMERIC]
         }
 
-    def test_replace_of_a_selected_element_replaces_it_whole_as_in_rfc_6902(self) -> None:
-        # The spec's specCharacteristic?id=5 example shows a merged response; RFC 6902's
-        # replace, which TMF630 expands to, replaces the element.
+    def test_replace_of_a_selected_element_merges_the_value_into_it(self) -> None:
+        # TMF621's response examples for /note?id=77456 and /specCharacteristic?id=5 show the
+        # element with the value merged in, its other attributes (id, @type ...) kept.
         body = [{"op": "replace", "path": "/note?id=2", "value": {"text": "only this"}}]
 
         assert patched(body, JSON_PATCH_QUERY)["note"] == [
             NOTE_JACK,
-            {"text": "only this"},
+            {**NOTE_ANN, "text": "only this"},
             NOTE_ANN_NUMERIC,
         ]
+
+    def test_null_in_the_merged_value_removes_that_attribute_of_the_element(self) -> None:
+        body = [{"op": "replace", "path": "/note?id=2", "value": {"author": None}}]
+
+        (note,) = [n for n in patched(body, JSON_PATCH_QUERY)["note"] if n.get("id") == "2"]
+        assert "author" not in note
+        assert note["text"] == NOTE_ANN["text"]
 
     def test_a_sub_path_changes_only_that_attribute_of_the_selected_element(self) -> None:
         body = [{"op": "replace", "path": "/note/text?id=2", "value": "edited"}]
