@@ -251,7 +251,7 @@ class TestHubQuery:
             ("a..b=1", "a..b"),
             ("$where=1", "$where"),
             (".a=1", ".a"),
-            ("severity", "severity"),
+            ("severity&status=held", "severity"),
             ("name*=(", "("),
         ],
     )
@@ -267,6 +267,18 @@ class TestHubQuery:
     ) -> None:
         hub = register(client, query="")
         assert "query" not in hub
+
+        a_ticket_in_progress(client)
+        drain(dispatcher)
+
+        assert [call.event_type for call in sender.calls] == [CREATE, STATUS_CHANGE]
+
+    def test_a_query_that_compares_nothing_is_kept_as_data_and_selects_every_event(
+        self, client: TestClient, dispatcher: Dispatcher, sender: FakeSender
+    ) -> None:
+        # TMF621 calls query "additional data to be passed"; its own example passes "data".
+        hub = register(client, query="data")
+        assert hub["query"] == "data"
 
         a_ticket_in_progress(client)
         drain(dispatcher)

@@ -215,20 +215,30 @@ class TestRefusedEvents:
         assert_tmf_error(response, 400, "invalidRequest", mentions=(expected, other))
         assert received(store) == 0
 
-    def test_an_event_type_of_another_event_is_a_400(
+    def test_the_class_of_the_event_decides_and_its_event_type_is_kept_as_sent(
         self, client: TestClient, store: Store
     ) -> None:
-        event = a_minimal_event("TroubleTicketCreateEvent", eventType="TroubleTicketDeleteEvent")
+        # The contract's own listener example has @type TroubleTicketCreateEvent and a free
+        # eventType ('CXJAD'): @type is the class, eventType a string beside it.
+        event = a_minimal_event("TroubleTicketCreateEvent", eventType="CXJAD")
 
         response = client.post(listener_of("TroubleTicketCreateEvent"), json=event)
 
-        assert_tmf_error(
-            response,
-            400,
-            "invalidRequest",
-            mentions=("TroubleTicketCreateEvent", "TroubleTicketDeleteEvent"),
+        assert response.status_code == 204, response.text
+        stored = store.get(Collection.RECEIVED_EVENT, "evt-1")
+        assert stored is not None
+        assert stored.doc["eventType"] == "TroubleTicketCreateEvent"
+        assert stored.doc["event"] == event
+
+    def test_a_subclass_of_the_listeners_event_is_taken(self, client: TestClient) -> None:
+        event = a_minimal_event(
+            "TroubleTicketCreateEvent",
+            **{"@type": "FibreTroubleTicketCreateEvent", "@baseType": "TroubleTicketCreateEvent"},
         )
-        assert received(store) == 0
+
+        response = client.post(listener_of("TroubleTicketCreateEvent"), json=event)
+
+        assert response.status_code == 204, response.text
 
     def test_an_at_type_of_another_event_is_a_400(self, client: TestClient, store: Store) -> None:
         event = a_minimal_event("TroubleTicketCreateEvent", **{"@type": "TroubleTicketDeleteEvent"})

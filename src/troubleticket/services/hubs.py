@@ -68,10 +68,20 @@ def parse_hub_query(query: str) -> Filter:
         ) from None
 
 
+def is_filter(query: str) -> bool:
+    """Whether a hub's query is a filter: it compares something (``=``, ``<``, ``>``).
+
+    TMF621 describes ``query`` only as "additional data to be passed", and its own example
+    passes ``data``; a query that compares nothing is kept as such data and filters nothing.
+    """
+    return any(char in query for char in "=<>")
+
+
 def selects(hub: JSON, event_body: JSON) -> bool:
-    """Whether ``hub``'s query selects the event (no query selects every event)."""
+    """Whether ``hub``'s query selects the event (no query, or one that is no filter, selects
+    every event)."""
     query = hub.get("query")
-    return not query or matches(event_body, parse_hub_query(query))
+    return not query or not is_filter(query) or matches(event_body, parse_hub_query(query))
 
 
 def _check_callback(callback: Any) -> str:
@@ -140,7 +150,8 @@ class HubService:
 
         Raises:
             InvalidRequest: a callback that is not an absolute http(s) URL without credentials,
-                a query that is not a filter, a malformed secret, an unknown attribute.
+                a query that compares something but is not a TMF630 filter, a malformed
+                secret, an unknown attribute.
         """
         unknown = sorted(set(body) - HUB_FIELDS)
         if unknown:
@@ -158,7 +169,8 @@ class HubService:
                 raise InvalidRequest(
                     f"query must be a string of at most {MAX_QUERY_LENGTH} characters"
                 )
-            parse_hub_query(query)
+            if is_filter(query):
+                parse_hub_query(query)
             hub["query"] = query
         append = body.get("appendEventListenerPath", False)
         if not isinstance(append, bool):
@@ -333,12 +345,16 @@ class ListenerService:
         event_id = event.get("eventId")
         if not isinstance(event_id, str) or not event_id:
             raise InvalidRequest("The event has no eventId; events are recorded by it")
-        for name in ("eventType", "@type"):
-            declared = event.get(name)
-            if declared is not None and declared != event_type:
-                raise InvalidRequest(
-                    f"This listener takes {event_type}; the event's {name} is {declared!r}"
-                )
+        # The event's class is its @type (the schema requires it; a subclass names the
+        # listener's type as its @baseType); eventType is a free string beside it. Only an
+        # event of another class is refused: it was sent to the wrong listener.
+        declared_by, declared = ("@type", event.get("@type"))
+        if declared is None:
+            declared_by, declared = ("eventType", event.get("eventType"))
+        if declared is not None and event_type not in (declared, event.get("@baseType")):
+            raise InvalidRequest(
+                f"This listener takes {event_type}; the event's {declared_by} is {declared!r}"
+            )
         record = {
             "id": event_id,
             "eventType": event_type,
