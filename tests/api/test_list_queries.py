@@ -148,6 +148,16 @@ def test_a_malformed_sort_is_a_400(client: TestClient) -> None:
     assert_tmf_error(client.get(f"{TICKETS}?sort=-"), 400, "invalidRequest")
 
 
+def test_an_offset_beyond_any_store_is_an_empty_page_with_the_true_total(
+    client: TestClient, tickets: list[dict[str, Any]]
+) -> None:
+    response = client.get(TICKETS, params={"offset": 10**20, "limit": 5})
+
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+    assert response.headers["X-Total-Count"] == str(len(tickets))
+
+
 def link(response: Any, rel: str) -> str | None:
     for target, found in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers.get("Link", "")):
         if found == rel:

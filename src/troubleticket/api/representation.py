@@ -14,6 +14,7 @@ from troubleticket.types import JSON
 # TMF630 keeps id and href in every selection; TMF621 v5 requires @type on every resource
 # representation (TroubleTicket_RES), so it is kept too, fields=none included.
 ALWAYS_KEPT = ("id", "href", "@type")
+MAX_OFFSET = 2**53
 
 
 def parse_fields(raw: str | None) -> frozenset[str] | None:
@@ -57,6 +58,9 @@ def paging(offset: int | None, limit: int | None, *, default_limit: int, max_lim
     limit = default_limit if limit is None else limit
     if offset < 0:
         raise InvalidRequest(f"offset must be 0 or more, not {offset}")
+    # Beyond any count a store can hold the page is empty whatever the offset; the stores take
+    # 64-bit offsets only.
+    offset = min(offset, MAX_OFFSET)
     if not 0 <= limit <= max_limit:
         raise InvalidRequest(f"limit must be between 0 and {max_limit}, not {limit}")
     return Paging(offset, limit)
