@@ -146,3 +146,13 @@ def test_chains_of_calls_conform_to_the_contract() -> None:
 def test_the_contract_is_a_valid_openapi_document() -> None:
     spec_dict, base_uri = read_from_filename(str(spec_file()))
     validate(spec_dict, base_uri=base_uri)
+
+
+def test_the_served_contract_is_a_valid_openapi_document() -> None:
+    app = create_app(Settings(store="sqlite:///", dispatch="off"))
+    with app.test_client() as client:
+        response = client.get("/tmf-api/troubleTicket/v5/openapi.json")
+    assert response.status_code == 200
+    served_spec = response.json()
+    validate(served_spec)
+    assert served_spec["paths"].keys() == read_from_filename(str(spec_file()))[0]["paths"].keys()
