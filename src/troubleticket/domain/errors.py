@@ -59,19 +59,33 @@ class ServerOwnedField(InvalidRequest):
 class ReasonRequired(InvalidRequest):
     code = "statusChangeReasonRequired"
 
-    def __init__(self, status: str) -> None:
-        super().__init__(f"Changing the status to {status!r} requires a statusChangeReason")
+    def __init__(self, status: str, *, attribute: str = "status") -> None:
+        """``attribute``: the lifecycle attribute (``status``; ``state`` for activities)."""
+        super().__init__(
+            f"Changing the {attribute} to {status!r} requires a {attribute}ChangeReason",
+            code=f"{attribute}ChangeReasonRequired",
+        )
         self.status = status
 
 
 class InvalidTransition(TroubleTicketError):
     code = "invalidStatusTransition"
 
-    def __init__(self, from_status: str, to_status: str, allowed: list[str]) -> None:
-        options = ", ".join(allowed) if allowed else "none, it is a final status"
+    def __init__(
+        self,
+        from_status: str,
+        to_status: str,
+        allowed: list[str],
+        *,
+        kind: str = "trouble ticket",
+        attribute: str = "status",
+    ) -> None:
+        """``kind`` and ``attribute`` name what has the lifecycle (a recovery activity's state)."""
+        options = ", ".join(allowed) if allowed else f"none, it is a final {attribute}"
         super().__init__(
-            f"A trouble ticket cannot go from status {from_status!r} to {to_status!r} "
-            f"(allowed from {from_status!r}: {options})"
+            f"A {kind} cannot go from {attribute} {from_status!r} to {to_status!r} "
+            f"(allowed from {from_status!r}: {options})",
+            code=f"invalid{attribute[:1].upper()}{attribute[1:]}Transition",
         )
         self.from_status = from_status
         self.to_status = to_status

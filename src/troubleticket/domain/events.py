@@ -8,6 +8,9 @@ Pure functions of the resource before and after a change:
 * a change of any other attribute → ``…AttributeValueChangeEvent`` (a patch may raise both);
 * delete → ``…DeleteEvent`` carrying a reference, not the resource.
 
+Recovery activities (an extension) raise the same four kinds (``RecoveryActivity…Event``, status:
+``state``); a ticket's rollup of them (``activitySummary``) changing is a change of the ticket.
+
 Every event carries the resource as it is after the change (v5 envelope: ``@type``, ``eventId``,
 ``eventType``, ``eventTime``, ``timeOccurred``, ``correlationId``, ``domain``, ``title``,
 ``priority``, ``event``).
@@ -37,6 +40,8 @@ class ResourceKind:
     # Attributes that travel with a status change (its reason, the date it set): part of that
     # change when the status changes, an attribute value change of their own when it does not.
     with_status: frozenset[str] = frozenset()
+    # What the event of a status change is called after the class name.
+    status_event: str = "StatusChangeEvent"
 
 
 TROUBLE_TICKET = ResourceKind(
@@ -62,6 +67,23 @@ TROUBLE_TICKET = ResourceKind(
         }
     ),
     frozenset({"statusChangeReason", "resolutionDate"}),
+)
+RECOVERY_ACTIVITY = ResourceKind(
+    "recoveryActivity",
+    "RecoveryActivity",
+    "state",
+    frozenset(
+        {
+            "href",
+            "lastUpdate",
+            "stateChangeDate",
+            "stateChangeHistory",
+            # follows from the ticket's deadline and the activity's plan
+            "beyondResolveDeadline",
+        }
+    ),
+    frozenset({"stateChangeReason", "actualStartDate", "actualEndDate", "progress"}),
+    "StateChangeEvent",
 )
 TROUBLE_TICKET_SPECIFICATION = ResourceKind(
     "troubleTicketSpecification",
@@ -96,7 +118,7 @@ def raised_by(kind: ResourceKind, before: JSON | None, after: JSON | None) -> li
     if _changed_attributes(kind, before, after, status_changed=status_changed):
         events.append(Raised(f"{kind.cls}AttributeValueChangeEvent", payload))
     if status_changed:
-        events.append(Raised(f"{kind.cls}StatusChangeEvent", payload))
+        events.append(Raised(f"{kind.cls}{kind.status_event}", payload))
         events.extend(_entered(kind, after))
     return events
 

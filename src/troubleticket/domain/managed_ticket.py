@@ -1,8 +1,10 @@
 """A trouble ticket under the service policy: the lifecycle rules, then the policy on top.
 
-These are the ticket's create, patch and tick rules: ``ticket`` decides what a request may change,
-``sla`` what the policy makes of the result (priority, clocks, alerts, escalation), and ``tick``
-what time alone changes, for the monitor.
+These are the commands of the ticket aggregate — the ticket and its recovery activities: create
+and patch the ticket, add, change and remove an activity, and what time alone changes (``tick``,
+for the monitor). ``ticket`` and ``activity`` decide what a request may change,
+``coordination`` what it means for the rest of the aggregate (gates, cascade, late activities,
+rollup), and ``sla`` what the policy makes of the result (priority, clocks, alerts, escalation).
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from troubleticket.domain import coordination
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.policy import Policy
 from troubleticket.domain.sla import ALERTS, LEVEL, apply_policy
 from troubleticket.domain.ticket import create_ticket, patch_ticket
-from troubleticket.types import JSON, Context
+from troubleticket.types import JSON, NO_CONTEXT, Context
+
+# What time alone may change that makes the ticket itself updated.
+_NOTICED = (ALERTS, LEVEL, "priority", coordination.SUMMARY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +29,58 @@ class ManagedTicket:
 
     def create(self, body: JSON, *, resource_id: str, now: datetime, context: Context) -> JSON:
         ticket = create_ticket(body, resource_id=resource_id, now=now)
-        return apply_policy(self.policy, None, ticket, now=now, patch=body, context=context)
+        return self._settled(None, ticket, now, body, context)
 
     def patch(self, current: JSON, patch: JSON, *, now: datetime, context: Context) -> JSON:
         updated = patch_ticket(current, patch, now=now)
         if updated is current:
             return current
-        return apply_policy(self.policy, current, updated, now=now, patch=patch, context=context)
+        updated = coordination.on_status_change(self.policy, current, updated, now)
+        return self._settled(current, updated, now, patch, context)
 
     def tick(self, current: JSON, *, now: datetime) -> JSON:
-        ticked = apply_policy(self.policy, current, current, now=now)
-        noticed = any(ticked.get(name) != current.get(name) for name in (ALERTS, LEVEL, "priority"))
-        if noticed:
+        ticked = self._settled(current, current, now)
+        if any(ticked.get(name) != current.get(name) for name in _NOTICED):
             ticked["lastUpdate"] = timestamp(now)
         return ticked
+
+    # -- recovery activities -------------------------------------------------------------------
+
+    def add_activity(
+        self, current: JSON, body: JSON, *, activity_id: str, now: datetime, context: Context
+    ) -> JSON:
+        updated = coordination.add_activity(
+            self.policy, current, body, activity_id=activity_id, now=now, context=context
+        )
+        return self._touched(current, updated, now)
+
+    def change_activity(
+        self, current: JSON, activity_id: str, patch: JSON, *, now: datetime, context: Context
+    ) -> JSON:
+        updated = coordination.change_activity(
+            current, activity_id, patch, now=now, context=context
+        )
+        return self._touched(current, updated, now)
+
+    def remove_activity(self, current: JSON, activity_id: str, *, now: datetime) -> JSON:
+        updated = coordination.remove_activity(current, activity_id)
+        return self._touched(current, updated, now)
+
+    # -- the policy on top ---------------------------------------------------------------------
+
+    def _touched(self, current: JSON, updated: JSON, now: datetime) -> JSON:
+        if updated is current:
+            return current
+        return self._settled(current, {**updated, "lastUpdate": timestamp(now)}, now)
+
+    def _settled(
+        self,
+        before: JSON | None,
+        after: JSON,
+        now: datetime,
+        patch: JSON | None = None,
+        context: Context = NO_CONTEXT,
+    ) -> JSON:
+        after = coordination.raise_late(self.policy, after, now)
+        ticket = apply_policy(self.policy, before, after, now=now, patch=patch, context=context)
+        return coordination.settle(ticket, now)

@@ -14,6 +14,11 @@ from datetime import date, time
 from typing import Any
 
 from troubleticket.domain.calendar import BusinessCalendar
+from troubleticket.domain.coordination_policy import (
+    DEFAULT_COORDINATION,
+    CoordinationPolicy,
+    parse_coordination,
+)
 
 # -- the types -------------------------------------------------------------------------------
 
@@ -103,6 +108,7 @@ class Policy:
     sla: SlaPolicy
     escalation: tuple[EscalationRule, ...] = ()
     monitor_interval: float = 5.0
+    coordination: CoordinationPolicy = DEFAULT_COORDINATION
 
 
 DEFAULT_POLICY = Policy(
@@ -247,10 +253,13 @@ def parse_policy(data: Any) -> Policy:
         PolicyError: every problem found, each with the path of its key.
     """
     read = _Reader()
-    top = read.mapping(data, "policy", frozenset({"priority", "sla", "escalation", "monitor"}))
+    top = read.mapping(
+        data, "policy", frozenset({"priority", "sla", "escalation", "monitor", "coordination"})
+    )
     priority = _priority(read, top.get("priority"))
     sla = _sla(read, top.get("sla"), priority)
     escalation = _escalation(read, top.get("escalation"), priority, sla)
+    coordination = parse_coordination(read, top.get("coordination"), priority.levels)
     monitor = read.mapping(top.get("monitor"), "monitor", frozenset({"interval"}))
     interval = (
         read.duration(monitor["interval"], "monitor.interval")
@@ -259,7 +268,13 @@ def parse_policy(data: Any) -> Policy:
     )
     if read.problems:
         raise PolicyError(read.problems)
-    return Policy(priority=priority, sla=sla, escalation=escalation, monitor_interval=interval)
+    return Policy(
+        priority=priority,
+        sla=sla,
+        escalation=escalation,
+        monitor_interval=interval,
+        coordination=coordination,
+    )
 
 
 def _index_map(read: _Reader, value: Any, path: str, size: int) -> dict[str, int]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import Forbidden, InvalidRequest
@@ -245,32 +245,50 @@ def _client_escalation(
     ticket.pop(ESCALATION_REASON, None)
 
 
+class EscalationSteps(Protocol):
+    """What an escalation does: an escalation rule's actions, or the late-activity policy's."""
+
+    @property
+    def raise_level_to(self) -> int | None: ...
+
+    @property
+    def assign_to(self) -> Mapping[str, Any] | None: ...
+
+    @property
+    def raise_priority_to(self) -> str | None: ...
+
+
+def escalate(
+    policy: Policy, ticket: JSON, steps: EscalationSteps, reason: str, trigger: str, when: str
+) -> None:
+    """Take the steps of an escalation on ``ticket``: raise its level (never lower it), assign
+    the party by its role, raise its priority (never lower it)."""
+    if steps.raise_level_to is not None and steps.raise_level_to > int(ticket.get(LEVEL, 0)):
+        _escalate(ticket, steps.raise_level_to, reason, when, None, trigger)
+    if steps.assign_to is not None:
+        role = steps.assign_to.get("role")
+        parties = [
+            p
+            for p in ticket.get("relatedParty", []) or []
+            if not (isinstance(p, Mapping) and p.get("role") == role)
+        ]
+        ticket["relatedParty"] = [
+            *parties,
+            {"@type": "RelatedPartyRefOrPartyRoleRef", **steps.assign_to},
+        ]
+    target = steps.raise_priority_to
+    if target is not None and policy.priority.rank(target) < policy.priority.rank(
+        _effective_priority(policy, ticket)
+    ):
+        ticket[OVERRIDE] = _override(target, f"escalation rule: {reason}", when, None, "escalation")
+
+
 def _apply_rules(policy: Policy, ticket: JSON, alert: JSON, when: str) -> None:
     for rule in policy.escalation:
         if rule.clock != alert["clock"] or rule.on != alert["jeopardyType"]:
             continue
-        trigger = f"rule:{rule.clock}:{rule.on}"
         reason = f"{rule.clock} clock {rule.on}"
-        if rule.raise_level_to is not None and rule.raise_level_to > int(ticket.get(LEVEL, 0)):
-            _escalate(ticket, rule.raise_level_to, reason, when, None, trigger)
-        if rule.assign_to is not None:
-            role = rule.assign_to.get("role")
-            parties = [
-                p
-                for p in ticket.get("relatedParty", []) or []
-                if not (isinstance(p, Mapping) and p.get("role") == role)
-            ]
-            ticket["relatedParty"] = [
-                *parties,
-                {"@type": "RelatedPartyRefOrPartyRoleRef", **rule.assign_to},
-            ]
-        target = rule.raise_priority_to
-        if target is not None and policy.priority.rank(target) < policy.priority.rank(
-            _effective_priority(policy, ticket)
-        ):
-            ticket[OVERRIDE] = _override(
-                target, f"escalation rule: {reason}", when, None, "escalation"
-            )
+        escalate(policy, ticket, rule, reason, f"rule:{rule.clock}:{rule.on}", when)
 
 
 # -- clocks ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from troubleticket.domain.coordination import ACTIVITIES, SUMMARY
 from troubleticket.domain.documents import DocumentRules, timestamp
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.domain.lifecycle import (
@@ -30,6 +31,9 @@ RULES = DocumentRules(
         "statusChangeDate",
         "statusChangeHistory",
         *SERVER_OWNED,
+        # the recovery activities (their own resource) and their rollup (domain.coordination)
+        ACTIVITIES,
+        SUMMARY,
     ),
     # TroubleTicket_FVO has these, but the server sets them: id and href name what the server
     # stored, statusChangeDate is when the server recorded the status.
