@@ -35,7 +35,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn, Protocol, TextIO
 
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Store, Stored
+from troubleticket.store.port import (
+    DOCUMENT_COLLECTIONS,
+    Collection,
+    DuplicateId,
+    ListQuery,
+    Store,
+    Stored,
+)
 from troubleticket.types import Clock
 
 FORMAT = "troubleticket-export"
@@ -91,7 +98,7 @@ def export_store(
     store: Store,
     out: TextIO,
     *,
-    collections: Iterable[Collection] = tuple(Collection),
+    collections: Iterable[Collection] = DOCUMENT_COLLECTIONS,
     page_size: int = DEFAULT_PAGE_SIZE,
     progress: Progress | None = None,
     clock: Clock = _utc_now,
@@ -293,9 +300,12 @@ class _Import:
 
     def _collection(self, number: int, name: Any) -> Collection:
         try:
-            return Collection(name)
+            collection = Collection(name)
+            if collection not in DOCUMENT_COLLECTIONS:
+                raise ValueError(name)
+            return collection
         except ValueError:
-            known = " or ".join(c.value for c in Collection)
+            known = " or ".join(c.value for c in DOCUMENT_COLLECTIONS)
             raise self._error(
                 number, f"unknown collection {_dumps(name)} (expected {known})"
             ) from None

@@ -32,7 +32,14 @@ from tests.unit.transfer_samples import (
     specification,
     ticket,
 )
-from troubleticket.store.port import Collection, ListQuery, Page, Store, Stored
+from troubleticket.store.port import (
+    DOCUMENT_COLLECTIONS,
+    Collection,
+    ListQuery,
+    Page,
+    Store,
+    Stored,
+)
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.transfer import FORMAT, TransferError, export_store, import_store
 from troubleticket.types import JSON
@@ -206,7 +213,9 @@ class TestRoundTrip:
     ) -> None:
         source.insert(TICKETS, ticket("tt-1"))
         insert_notifications(source)
-        originals = {collection: list(source.scan(collection)) for collection in Collection}
+        originals = {
+            collection: list(source.scan(collection)) for collection in DOCUMENT_COLLECTIONS
+        }
         notified = (HUBS, EVENTS, DELIVERIES)
         assert {c: [item.doc for item in originals[c]] for c in notified} == (
             notification_documents()
@@ -222,9 +231,9 @@ class TestRoundTrip:
         imported = import_store(target, io.StringIO(out.getvalue()), batch_size=2)
 
         assert written == imported == counts(troubleTicket=1, hub=2, event=2, delivery=3)
-        copies = {collection: list(target.scan(collection)) for collection in Collection}
+        copies = {collection: list(target.scan(collection)) for collection in DOCUMENT_COLLECTIONS}
         assert copies == originals
-        for collection in Collection:
+        for collection in DOCUMENT_COLLECTIONS:
             assert [as_text(item.doc) for item in copies[collection]] == [
                 as_text(item.doc) for item in originals[collection]
             ]
@@ -257,7 +266,7 @@ class TestExportFile:
             "collections": counts_by_name(troubleTicket=2, troubleTicketSpecification=1),
         }
         assert list(records[0]) == ["format", "formatVersion", "exportedAt", "collections"]
-        assert list(records[0]["collections"]) == [c.value for c in Collection]
+        assert list(records[0]["collections"]) == [c.value for c in DOCUMENT_COLLECTIONS]
         assert records[1:4] == [
             {"collection": "troubleTicket", "version": 1, "document": ticket("tt-1")},
             {"collection": "troubleTicket", "version": 1, "document": ticket("tt-2")},
@@ -271,7 +280,7 @@ class TestExportFile:
             "end": True,
             "collections": counts_by_name(troubleTicket=2, troubleTicketSpecification=1),
         }
-        assert list(records[4]["collections"]) == [c.value for c in Collection]
+        assert list(records[4]["collections"]) == [c.value for c in DOCUMENT_COLLECTIONS]
         assert len(records) == 5
 
     def test_lines_are_compact_utf8_json_without_escaped_non_ascii(

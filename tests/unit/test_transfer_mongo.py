@@ -21,7 +21,7 @@ from tests.unit.transfer_samples import (
     ticket,
 )
 from troubleticket.store.mongo import MongoStore
-from troubleticket.store.port import Collection
+from troubleticket.store.port import DOCUMENT_COLLECTIONS, Collection
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.transfer import export_store, import_store
 from troubleticket.types import JSON
@@ -92,7 +92,9 @@ def test_subscriptions_events_and_deliveries_move_from_sqlite_to_mongodb_unchang
     try:
         source.insert(TICKETS, ticket("tt-1"))
         insert_notifications(source)
-        originals = {collection: list(source.scan(collection)) for collection in Collection}
+        originals = {
+            collection: list(source.scan(collection)) for collection in DOCUMENT_COLLECTIONS
+        }
         out = io.StringIO()
         written = export_store(source, out, page_size=2)
     finally:
@@ -101,10 +103,10 @@ def test_subscriptions_events_and_deliveries_move_from_sqlite_to_mongodb_unchang
     imported = import_store(mongo, io.StringIO(out.getvalue()), batch_size=2)
 
     assert written == imported == counts(troubleTicket=1, hub=2, event=2, delivery=3)
-    copies = {collection: list(mongo.scan(collection)) for collection in Collection}
+    copies = {collection: list(mongo.scan(collection)) for collection in DOCUMENT_COLLECTIONS}
     assert copies == originals
     assert [item.version for item in copies[Collection.DELIVERY]] == [8, 1, 1]
-    for collection in Collection:
+    for collection in DOCUMENT_COLLECTIONS:
         assert [as_text(item.doc) for item in copies[collection]] == [
             as_text(item.doc) for item in originals[collection]
         ]

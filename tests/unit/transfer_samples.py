@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from tests.builders import a_full_ticket, a_specification, a_ticket
 from troubleticket.domain.specification import create_specification
 from troubleticket.domain.ticket import create_ticket
-from troubleticket.store.port import Collection, ListQuery, Store
+from troubleticket.store.port import DOCUMENT_COLLECTIONS, Collection, ListQuery, Store
 from troubleticket.types import JSON
 
 TICKETS = Collection.TROUBLE_TICKET
@@ -22,7 +22,7 @@ CREATED = datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC)
 
 def counts(**by_name: int) -> dict[Collection, int]:
     """A count for every collection, in their order: zero but for those named."""
-    every = dict.fromkeys(Collection, 0)
+    every = dict.fromkeys(DOCUMENT_COLLECTIONS, 0)
     for name, count in by_name.items():
         every[Collection(name)] = count
     return every

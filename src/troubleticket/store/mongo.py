@@ -11,6 +11,10 @@
   ``StoreUnavailable`` (the API answers 503 with ``Retry-After``); pymongo reconnects on its own,
   so the server recovers without a restart.
 * The sync driver runs in the server's worker threads, as SQLite does, behind the same port.
+* Children (recovery activities) live in their parent's document, so they are written in its
+  single-document write; the parent's record also holds each child's id and keys (``ck``),
+  indexed, to find a child by id and the parents holding children in a keyed state. Child ids
+  are not unique across parents here (the server issues them as UUIDs).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import builtins
 import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -45,6 +50,7 @@ from troubleticket.store.mongo_query import (
     sort_spec,
 )
 from troubleticket.store.port import (
+    CHILDREN,
     RESOURCE_COLLECTIONS,
     Collection,
     DuplicateId,
@@ -53,7 +59,7 @@ from troubleticket.store.port import (
     Stored,
     StoreUnavailable,
 )
-from troubleticket.store.query import AnyOf, SortKey, group_matches, sort_value
+from troubleticket.store.query import AnyOf, Filter, SortKey, group_matches, matches, sort_value
 from troubleticket.types import JSON
 
 DEFAULT_DATABASE = "troubleticket"
@@ -82,6 +88,22 @@ _DELIVERY_KEYED = (
     ("createdAt",),
 )
 
+_ACTIVITY_KEYED = (
+    ("state",),
+    ("activityType",),
+    ("plannedEndDate",),
+    ("assignee", "partyOrPartyRole", "id"),
+    ("troubleTicket", "id"),
+)
+
+# A parent's record holds, beside its document, the id and keys of each child (CHILD_KEYS:
+# [{id, k}]): an index finds the parent of a child and the parents holding a child in a keyed
+# state; the child itself is read from the parent's document.
+CHILD_KEYS = "ck"
+CHILD_LAYOUTS = {
+    Collection.RECOVERY_ACTIVITY: Layout(collection="troubleTicket", keyed=_ACTIVITY_KEYED),
+}
+
 # A changed document carries the events of its change in OUTBOX (with PENDING set) until
 # relay_events has copied them into the event collection: one single-document write records
 # both, which MongoDB makes atomic without a transaction. A deleted document whose events are
@@ -107,6 +129,9 @@ LAYOUTS = {
             ((f"{DOC}.relatedParty.partyOrPartyRole.id", 1), (SEQ, 1)),
             # changes whose events are still to be relayed
             ((PENDING, 1),),
+            # the recovery activities: by id, and the tickets holding one in a keyed state
+            ((f"{CHILD_KEYS}.{ID}", 1),),
+            *(((f"{CHILD_KEYS}.{KEYS}.{path[0]}", 1), (SEQ, 1)) for path in _ACTIVITY_KEYED[:4]),
         ),
     ),
     Collection.TROUBLE_TICKET_SPECIFICATION: Layout(
@@ -251,6 +276,7 @@ class MongoStore:
     # -- plumbing ------------------------------------------------------------------------------
 
     def _collection(self, collection: Collection) -> MongoCollection[Any]:
+        _writable(collection)
         with self._lock:
             if self._client is None:
                 self._client = self._connect()
@@ -272,12 +298,19 @@ class MongoStore:
     @staticmethod
     def _record(layout: Layout, doc: JSON) -> dict[str, Any]:
         escaped = _needs_escape(doc)
-        return {
+        record = {
             ID: doc["id"],
             DOC: _map_keys(doc, _escape_key) if escaped else doc,
             KEYS: layout.keys_of(doc),
             "escaped": escaped,
         }
+        for child, (parent, attribute) in CHILDREN.items():
+            if LAYOUTS[parent] is layout:
+                keyed = CHILD_LAYOUTS[child]
+                record[CHILD_KEYS] = [
+                    {ID: item["id"], KEYS: keyed.keys_of(item)} for item in doc.get(attribute) or []
+                ]
+        return record
 
     @staticmethod
     def _doc(record: dict[str, Any]) -> JSON:
@@ -298,6 +331,7 @@ class MongoStore:
 
     @_reachable
     def insert(self, collection: Collection, doc: JSON, *, events: Sequence[JSON] = ()) -> Stored:
+        _writable(collection)
         record = {SEQ: ObjectId(), **self._record(LAYOUTS[collection], doc), "version": 1}
         if events:
             record |= {**self._outbox(events), PENDING: True}
@@ -312,6 +346,7 @@ class MongoStore:
 
     @_reachable
     def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
+        _writable(collection)
         layout = LAYOUTS[collection]
         records = [
             {SEQ: ObjectId(), **self._record(layout, item.doc), "version": item.version}
@@ -339,9 +374,15 @@ class MongoStore:
         return len(records)
 
     def scan(self, collection: Collection) -> Iterator[Stored]:
-        records = self._scan_cursor(collection)
+        parent, attribute = CHILDREN.get(collection, (collection, ""))
+        records = self._scan_cursor(parent)
         while (record := _next_record(records)) is not None:
-            yield Stored(self._doc(record), record["version"])
+            doc = self._doc(record)
+            if not attribute:
+                yield Stored(doc, record["version"])
+                continue
+            for child in doc.get(attribute) or []:
+                yield Stored(child, record["version"])
 
     @_reachable
     def _scan_cursor(self, collection: Collection) -> Iterator[dict[str, Any]]:
@@ -350,8 +391,22 @@ class MongoStore:
 
     @_reachable
     def get(self, collection: Collection, doc_id: str) -> Stored | None:
+        if collection in CHILDREN:
+            return self._get_child(collection, doc_id)
         record = self._collection(collection).find_one({ID: doc_id, **LIVE}, _PROJECTION)
         return Stored(self._doc(record), record["version"]) if record else None
+
+    def _get_child(self, collection: Collection, child_id: str) -> Stored | None:
+        parent, attribute = CHILDREN[collection]
+        found = self._collection(parent).find_one(
+            {f"{CHILD_KEYS}.{ID}": child_id, **LIVE}, _PROJECTION
+        )
+        if found is None:
+            return None
+        for child in self._doc(found).get(attribute) or []:
+            if child["id"] == child_id:
+                return Stored(child, found["version"])
+        return None
 
     @_reachable
     def replace(
@@ -362,6 +417,7 @@ class MongoStore:
         expected_version: int,
         events: Sequence[JSON] = (),
     ) -> Stored | None:
+        _writable(collection)
         update: dict[str, Any] = {
             "$set": self._record(LAYOUTS[collection], doc),
             "$inc": {"version": 1},
@@ -432,6 +488,8 @@ class MongoStore:
 
     @_reachable
     def list(self, collection: Collection, query: ListQuery) -> Page:
+        if collection in CHILDREN:
+            return self._list_children(collection, query)
         layout = LAYOUTS[collection]
         compiled = compile_filter(layout, query.where)
         order = native_order(layout, query.sort)
@@ -477,6 +535,30 @@ class MongoStore:
             signature=signature,
         )
 
+    def _list_children(self, collection: Collection, query: ListQuery) -> Page:
+        """Children of every parent: MongoDB selects the parents holding a child that meets
+        the keyed groups of the filter (an index on the child keys), then each child is judged
+        here by the whole filter, and ordered (by id without a sort) and paged.
+
+        Its cost grows with the children of the parents selected.
+        """
+        parent, attribute = CHILDREN[collection]
+        keyed = CHILD_LAYOUTS[collection]
+        held: builtins.list[dict[str, Any]] = []
+        for group in query.where.groups:
+            compiled = compile_filter(keyed, Filter((group,)))
+            if not compiled.residual and _keys_only(compiled.condition):
+                held.append({CHILD_KEYS: {"$elemMatch": compiled.condition}})
+        condition = {"$and": held} if held else {f"{CHILD_KEYS}.0": {"$exists": True}}
+        if not query.sort:
+            query = replace(query, sort=(SortKey((ID,)),))
+        matched: builtins.list[tuple[JSON, builtins.list[Any]]] = []
+        for record in self._collection(parent).find(_live(condition), _PROJECTION).sort(SEQ, 1):
+            for child in self._doc(record).get(attribute) or []:
+                if matches(child, query.where):
+                    matched.append((child, _scan_position(child, record[SEQ], query.sort)))
+        return _page_in_memory(matched, query)
+
     def _list_scanned(
         self, target: MongoCollection[Any], compiled: CompiledFilter, query: ListQuery
     ) -> Page:
@@ -485,38 +567,12 @@ class MongoStore:
         Used when a filter group or a sort key has no exact MongoDB form; it reads every
         document the MongoDB part selects, so its cost grows with those.
         """
-        signature = sort_signature(query.sort)
-        forward = query.before is None
-        cursor = query.after if forward else query.before
         matched: builtins.list[tuple[JSON, builtins.list[Any]]] = []
         for record in target.find(_live(compiled.condition), _PROJECTION).sort(SEQ, 1):
             doc = self._doc(record)
             if _residual_matches(doc, compiled.residual):
                 matched.append((doc, _scan_position(doc, record[SEQ], query.sort)))
-        descending = tuple(key.descending for key in query.sort)
-
-        def order(a: tuple[JSON, builtins.list[Any]], b: tuple[JSON, builtins.list[Any]]) -> int:
-            return _compare(a[1], b[1], descending)
-
-        ranked = sorted(matched, key=functools.cmp_to_key(order))
-        if cursor is not None:
-            mark = cursor_values(cursor, signature, len(query.sort) + 1 if query.sort else 1)
-            if forward:
-                ranked = [row for row in ranked if _compare(row[1], mark, descending) > 0]
-            else:
-                ranked = [row for row in ranked if _compare(row[1], mark, descending) < 0]
-        if not forward:
-            ranked.reverse()
-        window = ranked[query.offset : query.offset + query.limit + 1] if query.limit else []
-        return assemble_page(
-            window,
-            total=len(matched),
-            limit=query.limit,
-            offset=query.offset,
-            forward=forward,
-            cursor=cursor,
-            signature=signature,
-        )
+        return _page_in_memory(matched, query)
 
     @staticmethod
     def _cursor_position(
@@ -538,6 +594,11 @@ class MongoStore:
             client.close()
 
 
+def _writable(collection: Collection) -> None:
+    if collection in CHILDREN:
+        raise ValueError(f"{collection.value} is stored only inside its parent document")
+
+
 def _live(condition: dict[str, Any]) -> dict[str, Any]:
     """``condition`` on the documents that exist (not tombstones of a delete being relayed)."""
     return {"$and": [condition, LIVE]} if condition else dict(LIVE)
@@ -546,6 +607,49 @@ def _live(condition: dict[str, Any]) -> dict[str, Any]:
 @_reachable
 def _next_record(records: Iterator[dict[str, Any]]) -> dict[str, Any] | None:
     return next(records, None)
+
+
+def _page_in_memory(matched: list[tuple[JSON, list[Any]]], query: ListQuery) -> Page:
+    """Order ``matched`` (documents with their positions) and cut the page ``query`` asks for."""
+    signature = sort_signature(query.sort)
+    forward = query.before is None
+    cursor = query.after if forward else query.before
+    descending = tuple(key.descending for key in query.sort)
+
+    def order(a: tuple[JSON, list[Any]], b: tuple[JSON, list[Any]]) -> int:
+        return _compare(a[1], b[1], descending)
+
+    ranked = sorted(matched, key=functools.cmp_to_key(order))
+    if cursor is not None:
+        mark = cursor_values(cursor, signature, len(query.sort) + 1 if query.sort else 1)
+        if forward:
+            ranked = [row for row in ranked if _compare(row[1], mark, descending) > 0]
+        else:
+            ranked = [row for row in ranked if _compare(row[1], mark, descending) < 0]
+    if not forward:
+        ranked.reverse()
+    window = ranked[query.offset : query.offset + query.limit + 1] if query.limit else []
+    return assemble_page(
+        window,
+        total=len(matched),
+        limit=query.limit,
+        offset=query.offset,
+        forward=forward,
+        cursor=cursor,
+        signature=signature,
+    )
+
+
+def _keys_only(condition: Any) -> bool:
+    """Whether a compiled condition reads the keys alone (no document path)."""
+    if isinstance(condition, dict):
+        return all(
+            (name.startswith("$") or name.startswith(f"{KEYS}.")) and _keys_only(value)
+            for name, value in condition.items()
+        )
+    if isinstance(condition, list):
+        return all(_keys_only(item) for item in condition)
+    return True
 
 
 def _residual_matches(doc: JSON, residual: tuple[AnyOf, ...]) -> bool:

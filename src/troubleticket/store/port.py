@@ -29,10 +29,24 @@ class Collection(StrEnum):
     DELIVERY = "delivery"
     # Events received at /listener/*, by eventId.
     RECEIVED_EVENT = "receivedEvent"
+    # Recovery activities: kept inside their trouble ticket (see CHILDREN).
+    RECOVERY_ACTIVITY = "recoveryActivity"
 
 
 RESOURCE_COLLECTIONS = (Collection.TROUBLE_TICKET, Collection.TROUBLE_TICKET_SPECIFICATION)
 """The collections of TMF resources proper, whose changes raise events."""
+
+CHILDREN: dict[Collection, tuple[Collection, str]] = {
+    Collection.RECOVERY_ACTIVITY: (Collection.TROUBLE_TICKET, "recoveryActivity"),
+}
+"""Collections whose documents live inside a parent document: (parent collection, the array
+attribute holding them). They are written only as part of their parent — in its atomic write —
+and read through ``get``, ``list`` and ``scan`` like any other; the store indexes them so that a
+listing across parents filters, sorts and pages the same way, by id when no sort is given. A
+child's version changes whenever it changes (it may change with its parent alone)."""
+
+DOCUMENT_COLLECTIONS = tuple(c for c in Collection if c not in CHILDREN)
+"""The collections a store writes documents to (what an export holds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +118,11 @@ class Store(Protocol):
         """Store a new document under ``doc["id"]`` at version 1.
 
         ``events`` (documents of ``Collection.EVENT``) are recorded in the same atomic write:
-        both are stored, or neither. The same holds for ``replace`` and ``delete``.
+        both are stored, or neither. The same holds for ``replace`` and ``delete``. The
+        document's children (``CHILDREN``) are indexed in that write too.
 
         Raises:
-            DuplicateId: the id is taken.
+            DuplicateId: the id is taken, or the id of one of its children.
         """
         ...
 
@@ -160,6 +175,9 @@ class Store(Protocol):
 
         Returns the new stored version, or ``None`` when the document changed or disappeared since
         it was read (the caller re-reads and decides).
+
+        Raises:
+            DuplicateId: a new child of the document has the id of another document's child.
         """
         ...
 

@@ -18,14 +18,14 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from troubleticket.store.cursor import assemble_page, cursor_values, sort_signature
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Stored
-from troubleticket.store.query import values_at
+from troubleticket.store.port import CHILDREN, Collection, DuplicateId, ListQuery, Page, Stored
+from troubleticket.store.query import SortKey, values_at
 from troubleticket.store.sqlite_query import (
     PARTY_ID_PATH,
     Kind,
@@ -98,8 +98,33 @@ _LAYOUTS = {
         ),
     ),
     Collection.RECEIVED_EVENT: Layout(table="received_event"),
+    # A copy of each ticket's recovery activities, one row each, kept in the ticket's own
+    # transaction (parent_seq: the ticket's row; deleted with it).
+    Collection.RECOVERY_ACTIVITY: Layout(
+        table="recovery_activity",
+        columns={
+            ("state",): ("state", Kind.TEXT),
+            ("activityType",): ("activity_type", Kind.TEXT),
+            ("plannedEndDate",): ("planned_end_date", Kind.INSTANT),
+            ("troubleTicket", "id"): ("ticket_id", Kind.TEXT),
+            ("assignee", "partyOrPartyRole", "id"): ("assignee_id", Kind.TEXT),
+        },
+        indexes=(
+            ("parent_seq",),
+            ("state", "seq"),
+            ("activity_type", "seq"),
+            ("planned_end_date", "seq"),
+            ("ticket_id", "seq"),
+            ("assignee_id", "seq"),
+        ),
+    ),
 }
 _TABLES = {collection: layout.table for collection, layout in _LAYOUTS.items()}
+# child collection -> (its table, the parent's table, the parent's attribute holding them)
+_CHILD_TABLES = {
+    child: (_TABLES[child], _TABLES[parent], attribute)
+    for child, (parent, attribute) in CHILDREN.items()
+}
 
 
 # Delivery bookkeeping (deliveries, and marking events fanned out; events themselves are written
@@ -108,6 +133,11 @@ _TABLES = {collection: layout.table for collection, layout in _LAYOUTS.items()}
 # only repeats work — a fan-out (idempotent), an attempt (at least once) — so they skip the sync
 # per commit that every resource write, and the events recorded with it, keeps.
 _REDERIVABLE = frozenset({Collection.DELIVERY, Collection.EVENT})
+
+
+def _writable(collection: Collection) -> None:
+    if collection in CHILDREN:
+        raise ValueError(f"{collection.value} is written only through its parent document")
 
 
 def _dumps(doc: JSON) -> str:
@@ -192,17 +222,24 @@ class SqliteStore:
 
     def _create_tables(self) -> None:
         with self._transaction() as conn:
-            for layout in _LAYOUTS.values():
+            for collection, layout in _LAYOUTS.items():
                 generated = [
                     f"{column} GENERATED ALWAYS AS (json_extract(doc, '$.{'.'.join(path)}'))"
                     for path, (column, _kind) in layout.columns.items()
                 ]
                 # STORED: a filter on one indexed column reads the others from the row, not by
                 # parsing the document again.
+                parent = ""
+                if collection in _CHILD_TABLES:
+                    parent = (
+                        ", parent_seq INTEGER NOT NULL REFERENCES "
+                        f"{_CHILD_TABLES[collection][1]} (seq) ON DELETE CASCADE"
+                    )
                 conn.execute(
                     f"CREATE TABLE IF NOT EXISTS {layout.table} ("
                     "seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, "
                     "version INTEGER NOT NULL, doc TEXT NOT NULL CHECK (json_valid(doc))"
+                    + parent
                     + "".join(f", {column} STORED" for column in generated)
                     + ")"
                 )
@@ -281,6 +318,7 @@ class SqliteStore:
     def _insert_all(
         self, collection: Collection, items: Iterable[Stored], events: Sequence[JSON]
     ) -> int:
+        _writable(collection)
         count = 0
         try:
             with self._transaction(collection) as conn:
@@ -291,6 +329,7 @@ class SqliteStore:
                         (doc["id"], item.version, _dumps(doc)),
                     )
                     self._index_parties(conn, collection, cursor.lastrowid, doc, replacing=False)
+                    self._index_children(conn, collection, cursor.lastrowid, doc, item.version)
                     count += 1
                 self._record_events(conn, events)
         except sqlite3.IntegrityError as exc:
@@ -329,6 +368,35 @@ class SqliteStore:
             [(seq, party_id) for party_id in sorted(party_ids)],
         )
 
+    @staticmethod
+    def _index_children(
+        conn: sqlite3.Connection, collection: Collection, seq: int | None, doc: JSON, version: int
+    ) -> None:
+        """Bring the child rows of one parent in line with its document: new children are
+        inserted, changed ones updated (at the parent's new version), gone ones deleted."""
+        for child_table, parent_table, attribute in _CHILD_TABLES.values():
+            if parent_table != _TABLES[collection] or seq is None:
+                continue
+            known = dict(
+                conn.execute(f"SELECT id, doc FROM {child_table} WHERE parent_seq = ?", (seq,))
+            )
+            children = doc.get(attribute) or []
+            for child in children:
+                text = _dumps(child)
+                if child["id"] not in known:
+                    conn.execute(
+                        f"INSERT INTO {child_table} (id, version, doc, parent_seq) "
+                        "VALUES (?, ?, ?, ?)",
+                        (child["id"], version, text, seq),
+                    )
+                elif known[child["id"]] != text:
+                    conn.execute(
+                        f"UPDATE {child_table} SET doc = ?, version = ? WHERE id = ?",
+                        (text, version, child["id"]),
+                    )
+            gone = known.keys() - {child["id"] for child in children}
+            conn.executemany(f"DELETE FROM {child_table} WHERE id = ?", [(i,) for i in gone])
+
     def get(self, collection: Collection, doc_id: str) -> Stored | None:
         row = (
             self._connection()
@@ -351,6 +419,9 @@ class SqliteStore:
             conn.close()
 
     def list(self, collection: Collection, query: ListQuery) -> Page:
+        if collection in CHILDREN and not query.sort:
+            # children are listed by id, across their parents (CHILDREN)
+            query = replace(query, sort=(SortKey(("id",)),))
         plan = _ListPlan.build(_LAYOUTS[collection], query)
         limit, offset = query.limit, query.offset
         conn = self._connection()
@@ -393,16 +464,21 @@ class SqliteStore:
         expected_version: int,
         events: Sequence[JSON] = (),
     ) -> Stored | None:
-        with self._transaction(collection) as conn:
-            row = conn.execute(
-                f"UPDATE {_TABLES[collection]} SET doc = ?, version = version + 1 "
-                "WHERE id = ? AND version = ? RETURNING seq",
-                (_dumps(doc), doc["id"], expected_version),
-            ).fetchone()
-            if row is None:
-                return None
-            self._index_parties(conn, collection, row[0], doc)
-            self._record_events(conn, events)
+        _writable(collection)
+        try:
+            with self._transaction(collection) as conn:
+                row = conn.execute(
+                    f"UPDATE {_TABLES[collection]} SET doc = ?, version = version + 1 "
+                    "WHERE id = ? AND version = ? RETURNING seq",
+                    (_dumps(doc), doc["id"], expected_version),
+                ).fetchone()
+                if row is None:
+                    return None
+                self._index_parties(conn, collection, row[0], doc)
+                self._index_children(conn, collection, row[0], doc, expected_version + 1)
+                self._record_events(conn, events)
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateId(str(exc)) from exc
         return Stored(doc, expected_version + 1)
 
     def delete(
@@ -413,6 +489,7 @@ class SqliteStore:
         expected_version: int | None = None,
         events: Sequence[JSON] = (),
     ) -> bool:
+        _writable(collection)
         with self._transaction(collection) as conn:
             cursor = conn.execute(
                 f"DELETE FROM {_TABLES[collection]} WHERE id = ? AND (? IS NULL OR version = ?)",
