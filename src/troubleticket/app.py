@@ -22,6 +22,7 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
 from troubleticket.api import errors
+from troubleticket.api.activities import ActivityHandlers
 from troubleticket.api.body import TmfJSONBodyValidator
 from troubleticket.api.contract import API_ROOT, document_validator, load_spec, method_table
 from troubleticket.api.middleware import BodyLimitMiddleware, TrailingSlashMiddleware
@@ -29,16 +30,22 @@ from troubleticket.api.notifications import HubHandlers, ListenerHandlers
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import handler_table, resolver
 from troubleticket.config import ConfigError, Settings
-from troubleticket.domain.events import TROUBLE_TICKET, TROUBLE_TICKET_SPECIFICATION
+from troubleticket.domain.coordination import ACTIVITIES
+from troubleticket.domain.events import (
+    RECOVERY_ACTIVITY,
+    TROUBLE_TICKET,
+    TROUBLE_TICKET_SPECIFICATION,
+)
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.policy import DEFAULT_POLICY, Policy, PolicyError, parse_policy
 from troubleticket.domain.sla import HIDDEN
 from troubleticket.domain.specification import create_specification, patch_specification
+from troubleticket.services.activities import ActivityService
 from troubleticket.services.background import start
 from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, http_sender
 from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.monitor import SlaMonitor
-from troubleticket.services.resources import ResourceRules, ResourceService
+from troubleticket.services.resources import Children, ResourceRules, ResourceService
 from troubleticket.store.port import Collection, Store
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.types import JSON, Clock, Context, IdFactory
@@ -52,15 +59,42 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+class OrderedIds:
+    """Ids that sort in the order they were issued: the clock's milliseconds, a counter for
+    those issued in the same millisecond, then random bits (unique across processes)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last = (0, 0)
+
+    def __call__(self) -> str:
+        millis = int(self._clock().timestamp() * 1000)
+        with self._lock:
+            last, count = self._last
+            millis = max(millis, last)
+            count = count + 1 if millis == last else 0
+            self._last = (millis, count)
+        return f"{millis:012x}-{count:04x}-{uuid.uuid4().hex[:16]}"
+
+
 def ticket_rules(policy: Policy = DEFAULT_POLICY) -> ResourceRules:
-    """TroubleTicket: the lifecycle rules and the service policy, and the contract's schema."""
+    """TroubleTicket: the lifecycle rules and the service policy, the contract's schema, and its
+    recovery activities."""
     managed = ManagedTicket(policy)
     return ResourceRules(
         create=managed.create,
         patch=managed.patch,
         validate=document_validator("TroubleTicket_RES"),
         tick=managed.tick,
-        hidden=HIDDEN,
+        hidden=HIDDEN | {ACTIVITIES},
+        children=Children(
+            attribute=ACTIVITIES,
+            collection=Collection.RECOVERY_ACTIVITY,
+            kind=RECOVERY_ACTIVITY,
+            validate=document_validator("RecoveryActivity_RES"),
+            parent_ref="troubleTicket",
+        ),
     )
 
 
@@ -211,13 +245,22 @@ def create_app(
     store: Store | None = None,
     clock: Clock = utc_now,
     new_id: IdFactory = new_uuid,
+    new_activity_id: IdFactory | None = None,
 ) -> AsyncApp:
-    """Build the ASGI application; the store is opened now and closed at shutdown."""
+    """Build the ASGI application; the store is opened now and closed at shutdown.
+
+    ``new_activity_id`` issues recovery activity ids (by default in creation order, as their
+    listings are ordered by id).
+    """
+    new_activity_id = new_activity_id or OrderedIds(clock)
     policy = load_policy(settings)
     store = store or open_store(settings)
     # Set after every write that recorded events: the in-process dispatcher wakes up at once.
     wake = threading.Event()
     tickets = ticket_service(settings, store, policy, clock=clock, new_id=new_id, wake=wake)
+    activities = ActivityService(
+        tickets, store, managed=ManagedTicket(policy), clock=clock, new_id=new_activity_id
+    )
     specifications = ResourceService(
         Collection.TROUBLE_TICKET_SPECIFICATION,
         store=store,
@@ -257,6 +300,7 @@ def create_app(
                 ResourceHandlers(specifications, settings),
                 HubHandlers(hubs, settings),
                 ListenerHandlers(listeners),
+                ActivityHandlers(activities, settings),
             )
         ),
         pythonic_params=True,

@@ -59,7 +59,8 @@ def received(store: Store) -> int:
 @pytest.fixture
 def emitted(client: TestClient, store: Store, clock: FrozenClock) -> Iterator[list[dict[str, Any]]]:
     """Every event the server sent to a hub while tickets and specifications went through
-    create, attribute change, each status event, a jeopardy warning, an escalation and delete."""
+    create, attribute change, each status event, a jeopardy warning, an escalation and delete,
+    and recovery activities through theirs."""
     recorder = Recorder()
     dispatcher = Dispatcher(store, sender=recorder, clock=clock, worker_id="w", policy=POLICY)
     try:
@@ -81,6 +82,16 @@ def emitted(client: TestClient, store: Store, clock: FrozenClock) -> Iterator[li
             response = patch(client, ticket, {"@type": "TroubleTicket", **step})
             assert response.status_code == 200, response.text
         assert client.delete(ticket).status_code == 204
+        # recovery activities of another ticket: created, renamed, started, one deleted
+        work = f"{TICKETS}/{created(client, TICKETS, a_ticket(status='inProgress'))['id']}"
+        activity = {"@type": "RecoveryActivity", "activityType": "diagnose"}
+        first = created(client, f"{work}/recoveryActivity", activity)["id"]
+        for change in ({"name": "Line test"}, {"state": "inProgress"}):
+            url = f"{work}/recoveryActivity/{first}"
+            response = patch(client, url, {"@type": "RecoveryActivity", **change})
+            assert response.status_code == 200, response.text
+        second = created(client, f"{work}/recoveryActivity", activity)["id"]
+        assert client.delete(f"{work}/recoveryActivity/{second}").status_code == 204
         specification = created(client, SPECIFICATIONS, a_specification())
         spec = f"{SPECIFICATIONS}/{specification['id']}"
         for change in ({"lifecycleStatus": "retired"}, {"name": "Broadband outage"}):
@@ -114,12 +125,16 @@ def a_minimal_event(event_type: str, **overrides: Any) -> dict[str, Any]:
 
 
 def test_the_contract_has_a_listener_for_each_event_type() -> None:
-    assert len(LISTENER_PATHS) == 12
+    assert len(LISTENER_PATHS) == 16
     assert {
         "TroubleTicketResolvedEvent",
         "TroubleTicketInformationRequiredEvent",
         "TroubleTicketJeopardyAlertEvent",
         "TroubleTicketEscalationEvent",
+        "RecoveryActivityCreateEvent",
+        "RecoveryActivityAttributeValueChangeEvent",
+        "RecoveryActivityStateChangeEvent",
+        "RecoveryActivityDeleteEvent",
     } <= set(EVENT_TYPES)
 
 

@@ -10,12 +10,16 @@ import pytest
 from connexion.exceptions import ResolverError
 
 from tests.builders import API
+from troubleticket.api.activities import ActivityHandlers
 from troubleticket.api.contract import load_spec
 from troubleticket.api.notifications import HubHandlers, ListenerHandlers
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import LISTENER_EVENTS, handler_table, resolver
 from troubleticket.app import specification_rules, ticket_rules
 from troubleticket.config import Settings
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.policy import DEFAULT_POLICY
+from troubleticket.services.activities import ActivityService
 from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.resources import ResourceRules, ResourceService
 from troubleticket.store.port import Collection
@@ -50,8 +54,22 @@ LISTENER_OPERATIONS = {
     "troubleTicketSpecificationDeleteEvent",
     "troubleTicketJeopardyAlertEvent",
     "troubleTicketEscalationEvent",
+    "recoveryActivityCreateEvent",
+    "recoveryActivityAttributeValueChangeEvent",
+    "recoveryActivityStateChangeEvent",
+    "recoveryActivityDeleteEvent",
 }
-SERVED = RESOURCE_OPERATIONS | HUB_OPERATIONS | LISTENER_OPERATIONS
+# operationId -> the ActivityHandlers method serving it
+ACTIVITY_OPERATIONS = {
+    "listTroubleTicketRecoveryActivity": "list",
+    "createTroubleTicketRecoveryActivity": "create",
+    "retrieveTroubleTicketRecoveryActivity": "retrieve",
+    "patchTroubleTicketRecoveryActivity": "patch",
+    "deleteTroubleTicketRecoveryActivity": "delete",
+    "listRecoveryActivity": "list",
+    "retrieveRecoveryActivity": "retrieve_by_id",
+}
+SERVED = RESOURCE_OPERATIONS | HUB_OPERATIONS | LISTENER_OPERATIONS | set(ACTIVITY_OPERATIONS)
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -80,9 +98,8 @@ class Handlers:
                 base_url=settings.public_base_url,
             )
 
-        self.tickets = ResourceHandlers(
-            service(Collection.TROUBLE_TICKET, ticket_rules()), settings
-        )
+        self.tickets_service = service(Collection.TROUBLE_TICKET, ticket_rules())
+        self.tickets = ResourceHandlers(self.tickets_service, settings)
         self.specifications = ResourceHandlers(
             service(Collection.TROUBLE_TICKET_SPECIFICATION, specification_rules()), settings
         )
@@ -91,7 +108,17 @@ class Handlers:
             HubService(store, clock=clock, new_id=lambda: "hub-1", base_url="http://x"), settings
         )
         self.listeners = ListenerHandlers(ListenerService(store, clock=clock))
-        self.table = handler_table(self.tickets, self.specifications, self.hubs, self.listeners)
+        activities = ActivityService(
+            self.tickets_service,
+            store,
+            managed=ManagedTicket(DEFAULT_POLICY),
+            clock=clock,
+            new_id=lambda: "ra-1",
+        )
+        self.activities = ActivityHandlers(activities, settings)
+        self.table = handler_table(
+            self.tickets, self.specifications, self.hubs, self.listeners, self.activities
+        )
 
 
 @pytest.fixture
@@ -119,6 +146,14 @@ class TestTheOperationTable:
             )
             assert getattr(handler, "__self__", None) is owner, operation_id
             assert handler.__name__ == verb, operation_id
+
+    def test_activity_operations_are_bound_to_the_activity_handlers(
+        self, handlers: Handlers
+    ) -> None:
+        for operation_id, method in ACTIVITY_OPERATIONS.items():
+            handler = handlers.table[operation_id]
+            assert getattr(handler, "__self__", None) is handlers.activities, operation_id
+            assert handler.__name__ == method, operation_id
 
     def test_hub_operations_are_bound_to_the_hub_handlers(self, handlers: Handlers) -> None:
         for operation_id in HUB_OPERATIONS:

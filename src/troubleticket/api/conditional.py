@@ -3,6 +3,8 @@ PATCH and DELETE, If-None-Match on GET.
 
 The entity tag is the resource's stored version, quoted: ``"7"``. It changes with every write and
 never repeats for a resource, so a client that sends ``If-Match: "7"`` edits exactly what it read.
+A recovery activity, written as part of its ticket, is tagged by a digest of its content instead
+(``services.activities.entity_tag``): it changes when the activity does, not when the ticket does.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from troubleticket.services.resources import VersionCondition
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
 
 
-def etag(version: int) -> str:
+def etag(version: int | str) -> str:
     return f'"{version}"'
 
 
@@ -58,7 +60,7 @@ def if_match(header: str | None) -> VersionCondition | None:
     return lambda version: str(version) in accepted
 
 
-def none_match(header: str | None, version: int) -> bool:
+def none_match(header: str | None, version: int | str) -> bool:
     """True when an If-None-Match header names the current version (weak comparison) or is ``*``.
 
     Raises:

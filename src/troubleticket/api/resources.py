@@ -68,7 +68,7 @@ def request_context() -> Context:
     )
 
 
-def _media_type() -> str:
+def media_type() -> str:
     header: str = request.headers.get("content-type", "application/json")
     return header.split(";")[0].strip().lower()
 
@@ -130,7 +130,7 @@ class ResourceHandlers:
                 self._service.patch,
                 id_,
                 body,
-                media_type=_media_type(),
+                media_type=media_type(),
                 if_match=condition,
                 context=request_context(),
             )

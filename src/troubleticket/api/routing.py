@@ -11,6 +11,7 @@ from typing import Any
 
 from connexion.resolver import Resolver
 
+from troubleticket.api.activities import ActivityHandlers
 from troubleticket.api.notifications import HubHandlers, ListenerHandlers
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.domain.events import listener_name
@@ -31,9 +32,13 @@ LISTENER_EVENTS = {
         "TroubleTicketSpecificationAttributeValueChangeEvent",
         "TroubleTicketSpecificationStatusChangeEvent",
         "TroubleTicketSpecificationDeleteEvent",
-        # extensions: the service policy's events
+        # extensions: the service policy's events, and recovery activities'
         "TroubleTicketJeopardyAlertEvent",
         "TroubleTicketEscalationEvent",
+        "RecoveryActivityCreateEvent",
+        "RecoveryActivityAttributeValueChangeEvent",
+        "RecoveryActivityStateChangeEvent",
+        "RecoveryActivityDeleteEvent",
     )
 }
 
@@ -43,6 +48,7 @@ def handler_table(
     specifications: ResourceHandlers,
     hubs: HubHandlers,
     listeners: ListenerHandlers,
+    activities: ActivityHandlers,
 ) -> dict[str, Handler]:
     return {
         **{op: listeners.for_event(event) for op, event in LISTENER_EVENTS.items()},
@@ -61,6 +67,13 @@ def handler_table(
         "retrieveTroubleTicketSpecification": specifications.retrieve,
         "patchTroubleTicketSpecification": specifications.patch,
         "deleteTroubleTicketSpecification": specifications.delete,
+        "listTroubleTicketRecoveryActivity": activities.list,
+        "createTroubleTicketRecoveryActivity": activities.create,
+        "retrieveTroubleTicketRecoveryActivity": activities.retrieve,
+        "patchTroubleTicketRecoveryActivity": activities.patch,
+        "deleteTroubleTicketRecoveryActivity": activities.delete,
+        "listRecoveryActivity": activities.list,
+        "retrieveRecoveryActivity": activities.retrieve_by_id,
     }
 
 

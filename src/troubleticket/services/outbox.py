@@ -12,7 +12,9 @@ works each delivery through its states::
                            +--> dead        (hub deleted meanwhile: cancelled)
 
 ``orderKey`` orders the events of one resource (its version, then the event's place in the
-change), so a delivery waits for the earlier ones of the same resource to the same hub.
+change), so a delivery waits for the earlier ones of the same resource to the same hub. The
+events of a child resource (a recovery activity) are ordered with its parent's: a subscriber
+gets a ticket's and its activities' events in the order they happened.
 """
 
 from __future__ import annotations
@@ -62,10 +64,18 @@ def event_records(
     now: datetime,
     new_id: IdFactory,
     priority: str | None = None,
+    ordered_with: str | None = None,
+    first_index: int = 0,
 ) -> list[JSON]:
-    """The outbox records of the events one change raised (``version``: the version it wrote)."""
+    """The outbox records of the events one change raised (``version``: the version it wrote).
+
+    ``ordered_with``: the resource key whose events these are ordered with (a child's events
+    are ordered with its parent's, which wrote them); ``first_index``: the place of the first
+    of them among the events of that write.
+    """
+    key = ordered_with or resource_key(collection, resource_id)
     records = []
-    for index, event in enumerate(raised):
+    for index, event in enumerate(raised, start=first_index):
         event_id = new_id()
         body = envelope(event, event_id=event_id, now=now, priority=priority)
         records.append(
@@ -75,7 +85,7 @@ def event_records(
                 "state": RECORDED,
                 "recordedAt": timestamp(now),
                 "resource": {"collection": collection.value, "id": resource_id},
-                "resourceKey": resource_key(collection, resource_id),
+                "resourceKey": key,
                 "orderKey": order_key(version, index),
                 "body": body,
             }

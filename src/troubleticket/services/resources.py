@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from troubleticket.domain.errors import Conflict, NotFound, PreconditionFailed
-from troubleticket.domain.events import ResourceKind, raised_by
-from troubleticket.services.outbox import event_records
+from troubleticket.domain.events import Raised, ResourceKind, raised_by
+from troubleticket.services.outbox import event_records, resource_key
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
 from troubleticket.types import JSON, NO_CONTEXT, Clock, Context, IdFactory
@@ -39,14 +39,26 @@ class TickRule(Protocol):
     def __call__(self, current: JSON, *, now: datetime) -> JSON: ...
 
 
-# Whether a stored version satisfies the client's If-Match condition.
-VersionCondition = Callable[[int], bool]
+# Whether a stored version (or a child's entity tag) satisfies the client's If-Match condition.
+VersionCondition = Callable[[int | str], bool]
 # Checks a whole document against the resource's contract; raises InvalidRequest when it fails.
 Validate = Callable[[JSON], None]
 
 # A compare-and-set loses only to a write that landed in between; after this many losses in a
 # row something is badly contended and the client is better told than kept waiting.
 MAX_WRITE_ATTEMPTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Children:
+    """Resources a document holds inside itself (a ticket's recovery activities): shown on their
+    own, each with its own href and events, written in the parent's write."""
+
+    attribute: str  # the parent's array holding them (hidden on the parent)
+    collection: Collection  # how the store lists them (store.port.CHILDREN)
+    kind: ResourceKind  # the events they raise
+    validate: Validate  # checks one child document against the contract
+    parent_ref: str  # the child's reference to its parent ({"id": …}), e.g. "troubleTicket"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,12 @@ class ResourceRules:
     tick: TickRule | None = None
     # Attributes kept in the store for the server's own use, never shown.
     hidden: frozenset[str] = frozenset()
+    children: Children | None = None
+
+
+# A change of a resource's stored document: its current document (``href`` included) in, the
+# new one out — ``current`` itself when nothing changes.
+Change = Callable[[JSON], JSON]
 
 
 class ResourceService:
@@ -99,27 +117,85 @@ class ResourceService:
             del shown[name]
         return shown
 
+    def present_child(self, child: JSON) -> JSON:
+        """A child (an activity) as clients see it: its href under its parent's."""
+        children = self._rules.children
+        assert children is not None
+        ref = child[children.parent_ref]
+        parent_href = self.href(ref["id"])
+        shown = {"id": child["id"], "href": f"{parent_href}/{children.attribute}/{child['id']}"}
+        shown.update(child)
+        shown[children.parent_ref] = {**ref, "href": parent_href}
+        return shown
+
+    def _internal(self, stored: Stored) -> JSON:
+        """The stored document with its href: what the rules see (hidden attributes included)."""
+        return {**stored.doc, "href": self.href(stored.doc["id"])}
+
     @staticmethod
     def _to_store(doc: JSON) -> JSON:
         return {key: value for key, value in doc.items() if key != "href"}
 
-    def _events(self, before: JSON | None, after: JSON | None, version: int) -> list[JSON]:
-        """The outbox records of a change that writes ``version`` (presented documents)."""
+    def _events(
+        self,
+        before: JSON | None,
+        after: JSON | None,
+        version: int,
+        *,
+        children_first: bool = False,
+    ) -> list[JSON]:
+        """The outbox records of a change that writes ``version`` (stored documents): the
+        resource's own events and its children's, ordered together; a child's first when the
+        change was asked of the child."""
         if self._kind is None:
             return []
-        raised = raised_by(self._kind, before, after)
         current = after if after is not None else before
         assert current is not None
+        shown_before = self._present(before) if before is not None else None
+        shown_after = self._present(after) if after is not None else None
         priority = current.get("priority")
-        return event_records(
-            raised,
-            collection=self.collection,
-            resource_id=current["id"],
-            version=version,
-            now=self._clock(),
-            new_id=self._new_event_id,
-            priority=priority if isinstance(priority, str) else None,
-        )
+        common = {
+            "version": version,
+            "now": self._clock(),
+            "new_id": self._new_event_id,
+            "priority": priority if isinstance(priority, str) else None,
+            "ordered_with": resource_key(self.collection, current["id"]),
+        }
+        own = (self.collection, current["id"], raised_by(self._kind, shown_before, shown_after))
+        batches = self._child_events(before, after)
+        batches = [*batches, own] if children_first else [own, *batches]
+        records: list[JSON] = []
+        for collection, resource_id, raised in batches:
+            records += event_records(
+                raised,
+                collection=collection,
+                resource_id=resource_id,
+                first_index=len(records),
+                **common,  # type: ignore[arg-type]
+            )
+        return records
+
+    def _child_events(
+        self, before: JSON | None, after: JSON | None
+    ) -> list[tuple[Collection, str, list[Raised]]]:
+        children = self._rules.children
+        if children is None:
+            return []
+        old = {c["id"]: c for c in (before or {}).get(children.attribute) or []}
+        new = {c["id"]: c for c in (after or {}).get(children.attribute) or []}
+        batches = []
+        for child_id in [*old.keys() - new.keys(), *new]:
+            was, now = old.get(child_id), new.get(child_id)
+            if was == now:
+                continue
+            raised = raised_by(
+                children.kind,
+                self.present_child(was) if was is not None else None,
+                self.present_child(now) if now is not None else None,
+            )
+            if raised:
+                batches.append((children.collection, child_id, raised))
+        return batches
 
     def _committed(self, events: list[JSON]) -> None:
         if events and self._on_commit is not None:
@@ -140,9 +216,9 @@ class ResourceService:
                 body, resource_id=resource_id, now=self._clock(), context=context
             )
             doc = {"id": doc["id"], "href": self.href(doc["id"]), **doc}
-            self._rules.validate(doc)
+            self._validate(doc)
             shown = self._present(doc)
-            events = self._events(None, shown, 1)
+            events = self._events(None, doc, 1)
             try:
                 inserted = self._store.insert(self.collection, self._to_store(doc), events=events)
             except DuplicateId:
@@ -158,6 +234,15 @@ class ResourceService:
             NotFound: there is no resource with that id.
         """
         return self._stored(self._read(resource_id))
+
+    def read(self, resource_id: str) -> Stored:
+        """The stored document (hidden attributes and children included, href added).
+
+        Raises:
+            NotFound: there is no resource with that id.
+        """
+        stored = self._read(resource_id)
+        return Stored(self._internal(stored), stored.version)
 
     def _read(self, resource_id: str, if_match: VersionCondition | None = None) -> Stored:
         stored = self._store.get(self.collection, resource_id)
@@ -205,24 +290,52 @@ class ResourceService:
             TroubleTicketError: the patch breaks a rule of the resource.
             Conflict: the resource kept changing under the patch.
         """
+
+        def change(current: JSON) -> JSON:
+            merge = as_merge_patch(self._present(current), patch, media_type)
+            return self._rules.patch(current, merge, now=self._clock(), context=context)
+
+        return self._stored(self.update(resource_id, change, if_match=if_match))
+
+    def update(
+        self,
+        resource_id: str,
+        change: Change,
+        *,
+        if_match: VersionCondition | None = None,
+        children_first: bool = False,
+    ) -> Stored:
+        """Apply ``change`` to the stored document (hidden attributes and children included)
+        and write the result with the events of the change; returns the stored document
+        (unpresented) with its version.
+
+        The change runs against the version just read and the write succeeds only if nobody
+        wrote in between; otherwise it is redone on the newer version.
+
+        Raises:
+            NotFound: there is no resource with that id.
+            PreconditionFailed: the current version does not satisfy ``if_match``.
+            TroubleTicketError: ``change`` refuses.
+            Conflict: the resource kept changing under the change.
+        """
         for _ in range(MAX_WRITE_ATTEMPTS):
             stored = self._read(resource_id, if_match)
-            current = self._present(stored.doc)
-            merge = as_merge_patch(current, patch, media_type)
-            updated = self._rules.patch(current, merge, now=self._clock(), context=context)
+            current = self._internal(stored)
+            updated = change(current)
             if updated is current:
                 return Stored(current, stored.version)
-            written = self._write(stored, current, updated)
+            written = self._write(stored, current, updated, children_first=children_first)
             if written:
                 return written
         raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")
 
-    def _write(self, stored: Stored, current: JSON, updated: JSON) -> Stored | None:
-        """Replace ``stored`` by ``updated`` with the events of the change; ``None`` if it lost
-        the compare-and-set."""
-        self._rules.validate(updated)
-        shown = self._present(updated)
-        events = self._events(current, shown, stored.version + 1)
+    def _write(
+        self, stored: Stored, current: JSON, updated: JSON, *, children_first: bool = False
+    ) -> Stored | None:
+        """Replace ``stored`` by ``updated`` (stored documents, href included) with the events of
+        the change; ``None`` if it lost the compare-and-set."""
+        self._validate(updated)
+        events = self._events(current, updated, stored.version + 1, children_first=children_first)
         written = self._store.replace(
             self.collection,
             self._to_store(updated),
@@ -232,7 +345,15 @@ class ResourceService:
         if written is None:
             return None
         self._committed(events)
-        return Stored(shown, written.version)
+        return Stored(updated, written.version)
+
+    def _validate(self, doc: JSON) -> None:
+        """Check the document, and each of its children, against the contract."""
+        self._rules.validate(doc)
+        children = self._rules.children
+        if children is not None:
+            for child in doc.get(children.attribute) or []:
+                children.validate(self.present_child(child))
 
     def refresh(self, resource_id: str) -> bool:
         """Apply what time alone changes (the tick rule) to one resource; whether it changed.
@@ -247,9 +368,9 @@ class ResourceService:
             stored = self._store.get(self.collection, resource_id)
             if stored is None:
                 return False
-            current = self._present(stored.doc)
-            updated = tick({**stored.doc, "href": current["href"]}, now=self._clock())
-            if updated == {**stored.doc, "href": current["href"]}:
+            current = self._internal(stored)
+            updated = tick(current, now=self._clock())
+            if updated == current:
                 return False
             if self._write(stored, current, updated):
                 return True
@@ -266,7 +387,7 @@ class ResourceService:
             # Compare-and-set on the version read, so the delete event names what was deleted;
             # a change in between is read again (and checked against if_match again).
             stored = self._read(resource_id, if_match)
-            events = self._events(self._present(stored.doc), None, stored.version + 1)
+            events = self._events(self._internal(stored), None, stored.version + 1)
             if self._store.delete(
                 self.collection, resource_id, expected_version=stored.version, events=events
             ):

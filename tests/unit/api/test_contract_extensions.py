@@ -6,6 +6,7 @@ The service policy's attributes and events are checked against what the policy p
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,23 @@ EXTENSION_SCHEMAS = (
     "TroubleTicketJeopardyAlertEventPayload",
     "TroubleTicketEscalationEvent",
     "TroubleTicketEscalationEventPayload",
+    "ActivityStateType",
+    "ActivityStateChange",
+    "ActivityAssignment",
+    "ActivitySummary",
+    "RecoveryActivity",
+    "RecoveryActivity_FVO",
+    "RecoveryActivity_MVO",
+    "RecoveryActivity_RES",
+    "RecoveryActivityRef",
+    "RecoveryActivityCreateEvent",
+    "RecoveryActivityCreateEventPayload",
+    "RecoveryActivityAttributeValueChangeEvent",
+    "RecoveryActivityAttributeValueChangeEventPayload",
+    "RecoveryActivityStateChangeEvent",
+    "RecoveryActivityStateChangeEventPayload",
+    "RecoveryActivityDeleteEvent",
+    "RecoveryActivityDeleteEventPayload",
 )
 # The service policy's listeners: path -> (operationId, event type).
 POLICY_LISTENERS = {
@@ -46,6 +64,26 @@ POLICY_LISTENERS = {
         "TroubleTicketEscalationEvent",
     ),
 }
+# The recovery activities' listeners: path -> (operationId, event type).
+ACTIVITY_LISTENERS = {
+    "/listener/recoveryActivityCreateEvent": (
+        "recoveryActivityCreateEvent",
+        "RecoveryActivityCreateEvent",
+    ),
+    "/listener/recoveryActivityAttributeValueChangeEvent": (
+        "recoveryActivityAttributeValueChangeEvent",
+        "RecoveryActivityAttributeValueChangeEvent",
+    ),
+    "/listener/recoveryActivityStateChangeEvent": (
+        "recoveryActivityStateChangeEvent",
+        "RecoveryActivityStateChangeEvent",
+    ),
+    "/listener/recoveryActivityDeleteEvent": (
+        "recoveryActivityDeleteEvent",
+        "RecoveryActivityDeleteEvent",
+    ),
+}
+EXTENSION_LISTENERS = {**POLICY_LISTENERS, **ACTIVITY_LISTENERS}
 # Ticket attributes the server keeps, and the schema of each (of its items, for arrays).
 SERVER_OWNED = {
     "slaClock": "SlaClock",
@@ -54,6 +92,8 @@ SERVER_OWNED = {
     "priorityHistory": "PriorityChange",
     "escalation": "Escalation",
 }
+# What the contract adds to TMF622's JeopardyAlert.
+JEOPARDY_EXTENSIONS = ("clock", "recoveryActivity")
 REASONS = ("priorityChangeReason", "escalationReason")
 WRITABLE_TICKETS = ("TroubleTicket_FVO", "TroubleTicket_MVO")
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -255,7 +295,8 @@ def test_sla_clock_shape() -> None:
 
 def test_the_jeopardy_alert_is_tmf622s_with_its_clock() -> None:
     alert = properties("JeopardyAlert")
-    assert {name: value["description"] for name, value in alert.items() if name != "clock"} == {
+    official = {name: value for name, value in alert.items() if name not in JEOPARDY_EXTENSIONS}
+    assert {name: value["description"] for name, value in official.items()} == {
         "id": "identifier of the JeopardyAlert",
         "alertDate": "A date time( DateTime). The date that the alert issued",
         "name": "A string used to give a name to the jeopardy alert",
@@ -266,7 +307,8 @@ def test_the_jeopardy_alert_is_tmf622s_with_its_clock() -> None:
         "message": "A string represents the message of the alert",
     }
     assert alert["alertDate"]["format"] == "date-time"
-    assert alert["clock"]["description"].startswith(EXTENSION)
+    for name in JEOPARDY_EXTENSIONS:
+        assert alert[name]["description"].startswith(EXTENSION)
     schema = load_spec()["components"]["schemas"]["JeopardyAlert"]
     assert schema["allOf"][0] == {"$ref": "#/components/schemas/Extensible"}
     assert schema["discriminator"]["mapping"] == {
@@ -339,8 +381,8 @@ def test_creating_and_patching_a_ticket_may_answer_403_with_an_error() -> None:
 # -- the service policy: events and listeners --------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "listener"), POLICY_LISTENERS.items())
-def test_policy_listeners_are_marked_extension_operations(
+@pytest.mark.parametrize(("path", "listener"), EXTENSION_LISTENERS.items())
+def test_extension_listeners_are_marked_extension_operations(
     path: str, listener: tuple[str, str]
 ) -> None:
     operation_id, event_type = listener
@@ -474,3 +516,419 @@ def test_policy_events_conform_to_their_schemas() -> None:
             assert errors == [], raised.event_type
             seen.add(raised.event_type)
     assert {"TroubleTicketJeopardyAlertEvent", "TroubleTicketEscalationEvent"} <= seen
+
+
+# -- recovery activities (eTOM 1.3.7.3 Coordinate Customer Problem) ---------------------------
+
+ACTIVITY_TAG = "recoveryActivity (extension)"
+TICKET_ACTIVITIES = "/troubleTicket/{id}/recoveryActivity"
+TICKET_ACTIVITY = "/troubleTicket/{id}/recoveryActivity/{activityId}"
+# (path, method) -> (operationId, the responses it declares).
+ACTIVITY_OPERATIONS = {
+    (TICKET_ACTIVITIES, "get"): (
+        "listTroubleTicketRecoveryActivity",
+        {"200", "400", "401", "403", "404", "405", "500", "501", "503"},
+    ),
+    (TICKET_ACTIVITIES, "post"): (
+        "createTroubleTicketRecoveryActivity",
+        {"201", "400", "401", "403", "404", "405", "409", "413", "415", "500", "503"},
+    ),
+    (TICKET_ACTIVITY, "get"): (
+        "retrieveTroubleTicketRecoveryActivity",
+        {"200", "304", "400", "401", "403", "404", "405", "500", "503"},
+    ),
+    (TICKET_ACTIVITY, "patch"): (
+        "patchTroubleTicketRecoveryActivity",
+        {"200", "400", "401", "403", "404", "405", "409", "412", "413", "415", "500", "503"},
+    ),
+    (TICKET_ACTIVITY, "delete"): (
+        "deleteTroubleTicketRecoveryActivity",
+        {"204", "400", "401", "403", "404", "405", "409", "412", "500", "503"},
+    ),
+    ("/recoveryActivity", "get"): (
+        "listRecoveryActivity",
+        {"200", "400", "401", "403", "404", "405", "500", "501", "503"},
+    ),
+    ("/recoveryActivity/{id}", "get"): (
+        "retrieveRecoveryActivity",
+        {"200", "304", "400", "401", "403", "404", "405", "500", "503"},
+    ),
+}
+ACTIVITY_LISTS = ((TICKET_ACTIVITIES, "get"), ("/recoveryActivity", "get"))
+ACTIVITY_READS = ((TICKET_ACTIVITY, "get"), ("/recoveryActivity/{id}", "get"))
+ACTIVITY_STATES = ["planned", "inProgress", "held", "completed", "failed", "cancelled"]
+# Activity attributes only the server sets.
+ACTIVITY_SERVER_OWNED = (
+    "stateChangeDate",
+    "stateChangeHistory",
+    "assignmentHistory",
+    "troubleTicket",
+    "creationDate",
+    "lastUpdate",
+    "beyondResolveDeadline",
+)
+WRITABLE_ACTIVITIES = ("RecoveryActivity_FVO", "RecoveryActivity_MVO")
+PATCH_FORMATS = {
+    "application/json": "RecoveryActivity_MVO",
+    "application/merge-patch+json": "RecoveryActivity_MVO",
+    "application/json-patch+json": "JsonPatchOperations",
+    "application/json-patch-query+json": "JsonPatchOperations",
+}
+
+
+def component(reference: dict[str, Any]) -> dict[str, Any]:
+    """The component a ``{"$ref": "#/components/<kind>/<name>"}`` names."""
+    _, _, kind, name = reference["$ref"].split("/")
+    return load_spec()["components"][kind][name]  # type: ignore[no-any-return]
+
+
+def operation(path: str, method: str) -> dict[str, Any]:
+    return load_spec()["paths"][path][method]  # type: ignore[no-any-return]
+
+
+def examples(content: dict[str, Any]) -> list[Any]:
+    """The values of the examples of one media type, through their ``$ref``s."""
+    found = content["examples"].values()
+    return [
+        component(example)["value"] if "$ref" in example else example["value"] for example in found
+    ]
+
+
+@pytest.mark.parametrize(("path", "method"), ACTIVITY_OPERATIONS)
+def test_activity_operations_are_marked_and_have_their_operation_ids(
+    path: str, method: str
+) -> None:
+    found = operation(path, method)
+    assert found["operationId"] == ACTIVITY_OPERATIONS[path, method][0]
+    assert found["x-extension"] is True
+    assert found["description"].startswith(EXTENSION)
+    assert found["tags"] == [ACTIVITY_TAG]
+
+
+@pytest.mark.parametrize(("path", "method"), ACTIVITY_OPERATIONS)
+def test_activity_operations_declare_their_responses(path: str, method: str) -> None:
+    responses = operation(path, method)["responses"]
+    assert set(responses) == ACTIVITY_OPERATIONS[path, method][1]
+    for code, response in responses.items():
+        if code in {"304", "204"} or code.startswith("4") or code.startswith("5"):
+            assert response == {"$ref": f"#/components/responses/{code}"}
+
+
+def test_activity_paths_have_only_their_operations() -> None:
+    paths = load_spec()["paths"]
+    expected: dict[str, set[str]] = {}
+    for path, method in ACTIVITY_OPERATIONS:
+        expected.setdefault(path, set()).add(method)
+    for path, methods in expected.items():
+        assert {name for name in paths[path] if name in HTTP_METHODS} == methods
+
+
+def test_the_activity_tag_is_declared_as_an_extension() -> None:
+    (tag,) = [tag for tag in load_spec()["tags"] if tag["name"] == ACTIVITY_TAG]
+    assert tag["description"].startswith(EXTENSION)
+    assert "1.3.7.3" in tag["description"]
+
+
+@pytest.mark.parametrize(("path", "method"), ACTIVITY_OPERATIONS)
+def test_activity_path_parameters_are_required_strings(path: str, method: str) -> None:
+    declared = [component(p) for p in operation(path, method)["parameters"]]
+    in_path = {p["name"]: p for p in declared if p["in"] == "path"}
+    assert set(in_path) == set(re.findall(r"\{(\w+)\}", path))
+    for parameter in in_path.values():
+        assert parameter["required"] is True
+        assert parameter["schema"] == {"type": "string"}
+        assert parameter["description"]
+    if path.startswith("/troubleTicket/"):
+        for parameter in in_path.values():
+            assert parameter["x-extension"] is True
+            assert parameter["description"].startswith(EXTENSION)
+
+
+@pytest.mark.parametrize(("path", "method"), ACTIVITY_LISTS)
+def test_activity_lists_take_the_ticket_list_parameters(path: str, method: str) -> None:
+    tickets = operation("/troubleTicket", "get")
+    declared = [p for p in operation(path, method)["parameters"] if component(p)["in"] != "path"]
+    assert declared == tickets["parameters"]
+    listed = operation(path, method)["responses"]["200"]
+    assert listed == {"$ref": "#/components/responses/200RecoveryActivityArray"}
+    response = component(listed)
+    assert set(response["headers"]) == set(component(tickets["responses"]["200"])["headers"])
+    assert set(response["headers"]) == {"X-Total-Count", "X-Result-Count"}
+    content = response["content"]["application/json"]
+    assert content["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/RecoveryActivity_RES"},
+    }
+    for page in examples(content):
+        for activity in page:
+            assert list(validator("RecoveryActivity_RES").iter_errors(activity)) == []
+
+
+@pytest.mark.parametrize(("path", "method"), ACTIVITY_READS)
+def test_reading_an_activity_answers_200_with_its_etag(path: str, method: str) -> None:
+    responses = operation(path, method)["responses"]
+    assert responses["200"] == {"$ref": "#/components/responses/200RecoveryActivity"}
+    assert [component(p)["name"] for p in operation(path, method)["parameters"]][-1] == "fields"
+    response = component(responses["200"])
+    assert set(response["headers"]) == {"ETag"}
+    content = response["content"]["application/json"]
+    assert content["schema"] == {"$ref": "#/components/schemas/RecoveryActivity_RES"}
+    for activity in examples(content):
+        assert list(validator("RecoveryActivity_RES").iter_errors(activity)) == []
+
+
+def test_creating_an_activity_answers_201_with_location_and_etag() -> None:
+    create = operation(TICKET_ACTIVITIES, "post")
+    assert create["requestBody"] == {"$ref": "#/components/requestBodies/RecoveryActivity_FVO"}
+    body = component(create["requestBody"])
+    assert body["required"] is True
+    assert body["description"].startswith(EXTENSION)
+    assert list(body["content"]) == ["application/json"]
+    content = body["content"]["application/json"]
+    assert content["schema"] == {"$ref": "#/components/schemas/RecoveryActivity_FVO"}
+    (sent,) = examples(content)
+    assert list(validator("RecoveryActivity_FVO").iter_errors(sent)) == []
+    assert sent["activityType"] == "dispatchTechnician"
+    assert sent["assignee"]["partyOrPartyRole"]["@type"] == "PartyRoleRef"
+    assert create["responses"]["201"] == {"$ref": "#/components/responses/201RecoveryActivity"}
+    created = component(create["responses"]["201"])
+    assert set(created["headers"]) == {"ETag", "Location"}
+    content = created["content"]["application/json"]
+    assert content["schema"] == {"$ref": "#/components/schemas/RecoveryActivity_RES"}
+    (answer,) = examples(content)
+    assert list(validator("RecoveryActivity_RES").iter_errors(answer)) == []
+    assert {name: answer[name] for name in sent} == sent
+
+
+def test_patching_an_activity_takes_the_four_patch_formats() -> None:
+    patch = operation(TICKET_ACTIVITY, "patch")
+    assert patch["requestBody"] == {"$ref": "#/components/requestBodies/RecoveryActivity_MVO"}
+    body = component(patch["requestBody"])
+    assert body["required"] is True
+    assert body["description"].startswith(EXTENSION)
+    assert {
+        media: c["schema"]["$ref"].rsplit("/", 1)[1] for media, c in body["content"].items()
+    } == (PATCH_FORMATS)
+    for media_type, content in body["content"].items():
+        (sent,) = examples(content)
+        assert list(validator(PATCH_FORMATS[media_type]).iter_errors(sent)) == [], media_type
+        # every request example has the answer it gets (``…_request`` → ``…_response``)
+        (example,) = content["examples"].values()
+        name = example["$ref"].rsplit("/", 1)[1].removesuffix("_request") + "_response"
+        answer = load_spec()["components"]["examples"][name]["value"]
+        assert list(validator("RecoveryActivity_RES").iter_errors(answer)) == [], name
+    assert patch["responses"]["200"] == {"$ref": "#/components/responses/200RecoveryActivity"}
+
+
+def test_deleting_an_activity_is_only_for_planned_ones() -> None:
+    delete = operation(TICKET_ACTIVITY, "delete")
+    assert "requestBody" not in delete
+    assert "only a planned activity" in delete["description"].lower()
+    assert "409" in delete["description"]
+
+
+def test_the_activity_response_requires_id_and_href() -> None:
+    schema = load_spec()["components"]["schemas"]["RecoveryActivity_RES"]
+    assert schema["allOf"] == [{"$ref": "#/components/schemas/RecoveryActivity"}]
+    assert schema["required"] == ["id", "href"]
+    conform = validator("RecoveryActivity_RES")
+    assert not conform.is_valid({"@type": "RecoveryActivity", "id": "41"})
+    assert conform.is_valid({"@type": "RecoveryActivity", "id": "41", "href": "/x/41"})
+
+
+def test_a_new_activity_needs_its_type_and_activity_type() -> None:
+    conform = validator("RecoveryActivity_FVO")
+    assert conform.is_valid({"@type": "RecoveryActivity", "activityType": "diagnose"})
+    assert not conform.is_valid({"@type": "RecoveryActivity"})
+    assert not conform.is_valid({"activityType": "diagnose"})
+    changes = validator("RecoveryActivity_MVO")
+    assert changes.is_valid({"@type": "RecoveryActivity"})
+    assert not changes.is_valid({"state": "inProgress"})
+
+
+@pytest.mark.parametrize("schema_name", ["RecoveryActivity", *WRITABLE_ACTIVITIES])
+def test_activity_views_mirror_the_ticket_views(schema_name: str) -> None:
+    schema = load_spec()["components"]["schemas"][schema_name]
+    assert schema["allOf"][0] == {"$ref": "#/components/schemas/Entity"}
+    assert schema["discriminator"] == {
+        "propertyName": "@type",
+        "mapping": {"RecoveryActivity": f"#/components/schemas/{schema_name}"},
+    }
+
+
+@pytest.mark.parametrize("name", ACTIVITY_SERVER_OWNED)
+def test_server_owned_activity_attributes_are_read_only(name: str) -> None:
+    assert properties("RecoveryActivity")[name]["readOnly"] is True
+    for writable in WRITABLE_ACTIVITIES:
+        assert name not in properties(writable)
+
+
+def test_the_activity_histories_and_ticket_have_their_schemas() -> None:
+    activity = properties("RecoveryActivity")
+    assert activity["stateChangeHistory"]["items"] == {
+        "$ref": "#/components/schemas/ActivityStateChange"
+    }
+    assert activity["assignmentHistory"]["items"] == {
+        "$ref": "#/components/schemas/ActivityAssignment"
+    }
+    assert ref(activity["troubleTicket"]) == "#/components/schemas/TroubleTicketRef"
+    assert activity["beyondResolveDeadline"]["type"] == "boolean"
+    for name in ("stateChangeDate", "creationDate", "lastUpdate"):
+        assert (activity[name]["type"], activity[name]["format"]) == ("string", "date-time")
+
+
+def test_the_assignment_reason_is_writable_only() -> None:
+    for writable in WRITABLE_ACTIVITIES:
+        reason = properties(writable)["assignmentReason"]
+        assert reason["type"] == "string"
+        assert "not kept" in reason["description"]
+    assert "assignmentReason" not in properties("RecoveryActivity")
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "variant"),
+    [("RecoveryActivity", ""), ("RecoveryActivity_FVO", "_FVO"), ("RecoveryActivity_MVO", "_MVO")],
+)
+def test_activity_views_refer_to_the_matching_official_views(
+    schema_name: str, variant: str
+) -> None:
+    activity = properties(schema_name)
+    schemas = "#/components/schemas/"
+    assert ref(activity["assignee"]) == f"{schemas}RelatedPartyRefOrPartyRoleRef{variant}"
+    assert activity["note"]["items"] == {"$ref": f"{schemas}Note{variant}"}
+    assert activity["relatedEntity"]["items"] == {"$ref": f"{schemas}RelatedEntity{variant}"}
+    assert activity["state"] == {"$ref": f"{schemas}ActivityStateType"}
+    assert activity["dependsOn"] == {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": activity["dependsOn"]["description"],
+    }
+    for name in ("plannedStartDate", "plannedEndDate", "actualStartDate", "actualEndDate"):
+        assert (activity[name]["type"], activity[name]["format"]) == ("string", "date-time")
+        assert "readOnly" not in activity[name]
+    assert activity["plannedDuration"]["type"] == "string"
+    assert "ISO 8601" in activity["plannedDuration"]["description"]
+    assert activity["mandatory"]["type"] == "boolean"
+
+
+@pytest.mark.parametrize("schema_name", ["RecoveryActivity", *WRITABLE_ACTIVITIES])
+def test_activity_progress_is_a_whole_percentage(schema_name: str) -> None:
+    progress = properties(schema_name)["progress"]
+    assert progress["type"] == "integer"
+    assert (progress["minimum"], progress["maximum"]) == (0, 100)
+    assert "readOnly" not in progress
+    assert not validator(schema_name).is_valid({"@type": "RecoveryActivity", "progress": 101})
+
+
+def test_activity_states() -> None:
+    states = load_spec()["components"]["schemas"]["ActivityStateType"]
+    assert (states["type"], states["enum"]) == ("string", ACTIVITY_STATES)
+    assert "stateChangeReason" in states["description"]
+    assert properties("ActivityStateChange")["state"] == {
+        "$ref": "#/components/schemas/ActivityStateType"
+    }
+    assert set(properties("ActivityStateChange")) == {
+        "state",
+        "stateChangeDate",
+        "stateChangeReason",
+    }
+
+
+def test_assignment_entry_shape() -> None:
+    entry = properties("ActivityAssignment")
+    assert set(entry) == {"assignee", "previousAssignee", "date", "source", "reason", "actor"}
+    assert entry["source"]["enum"] == ["client", "policy"]
+    for name in ("assignee", "previousAssignee"):
+        assert entry[name] == {"$ref": "#/components/schemas/RelatedPartyRefOrPartyRoleRef"}
+
+
+def test_activity_summary_shape() -> None:
+    rollup = properties("ActivitySummary")
+    assert set(rollup) == {
+        "total",
+        "byState",
+        "openMandatory",
+        "late",
+        "progress",
+        "nextPlannedEnd",
+        "blockingActivity",
+    }
+    assert list(rollup["byState"]["properties"]) == ACTIVITY_STATES
+    for count in (rollup["total"], rollup["openMandatory"], rollup["late"]):
+        assert count["type"] == "integer"
+    assert all(c["type"] == "integer" for c in rollup["byState"]["properties"].values())
+    assert (rollup["progress"]["type"], rollup["progress"]["maximum"]) == ("number", 100)
+    assert rollup["nextPlannedEnd"]["format"] == "date-time"
+    assert ref(rollup["blockingActivity"]) == "#/components/schemas/RecoveryActivityRef"
+
+
+def test_the_activity_summary_is_a_read_only_extension_of_the_ticket() -> None:
+    summary = properties("TroubleTicket")["activitySummary"]
+    assert ref(summary) == "#/components/schemas/ActivitySummary"
+    assert summary["readOnly"] is True
+    assert summary["description"].startswith(EXTENSION)
+    assert "409" in summary["description"]
+    assert "statusChangeReason" in summary["description"]
+    for writable in WRITABLE_TICKETS:
+        assert "activitySummary" not in properties(writable)
+
+
+def test_the_activity_reference_carries_its_state_and_planned_end() -> None:
+    schema = load_spec()["components"]["schemas"]["RecoveryActivityRef"]
+    assert schema["allOf"][0] == {"$ref": "#/components/schemas/EntityRef"}
+    reference = properties("RecoveryActivityRef")
+    assert reference["state"] == {"$ref": "#/components/schemas/ActivityStateType"}
+    assert reference["plannedEndDate"]["format"] == "date-time"
+    assert not validator("RecoveryActivityRef").is_valid({"@type": "RecoveryActivityRef"})
+
+
+def test_a_late_activity_raises_a_jeopardy_alert_naming_it() -> None:
+    alert = properties("JeopardyAlert")["recoveryActivity"]
+    assert ref(alert) == "#/components/schemas/RecoveryActivityRef"
+    assert "activityLate" in alert["description"]
+    description = load_spec()["components"]["schemas"]["JeopardyAlert"]["description"]
+    assert "`activity-{activityId}-late`" in description
+    assert "activityLate" in description
+
+
+@pytest.mark.parametrize(
+    "schema_name",
+    [
+        "ActivityStateChange",
+        "ActivityAssignment",
+        "ActivitySummary",
+        "RecoveryActivity",
+        "RecoveryActivityRef",
+    ],
+)
+def test_activity_entries_carry_their_own_type(schema_name: str) -> None:
+    schema = load_spec()["components"]["schemas"][schema_name]
+    assert schema["discriminator"]["mapping"] == {
+        schema_name: f"#/components/schemas/{schema_name}"
+    }
+    assert not validator(schema_name).is_valid({})
+
+
+@pytest.mark.parametrize(
+    ("event_type", "payload"),
+    [
+        ("RecoveryActivityCreateEvent", "RecoveryActivity"),
+        ("RecoveryActivityAttributeValueChangeEvent", "RecoveryActivity"),
+        ("RecoveryActivityStateChangeEvent", "RecoveryActivity"),
+        ("RecoveryActivityDeleteEvent", "RecoveryActivityRef"),
+    ],
+)
+def test_activity_events_are_modelled_like_the_ticket_events(event_type: str, payload: str) -> None:
+    schemas = load_spec()["components"]["schemas"]
+    event = schemas[event_type]
+    assert event["allOf"][0] == {"$ref": "#/components/schemas/Event"}
+    assert event["allOf"][1]["properties"]["event"] == {
+        "$ref": f"#/components/schemas/{event_type}Payload"
+    }
+    assert event["discriminator"] == {
+        "propertyName": "@type",
+        "mapping": {event_type: f"#/components/schemas/{event_type}"},
+    }
+    assert schemas[f"{event_type}Payload"]["properties"] == {
+        "recoveryActivity": {"$ref": f"#/components/schemas/{payload}"}
+    }

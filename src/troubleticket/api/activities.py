@@ -1,0 +1,101 @@
+"""Handlers for recovery activities: under their ticket, and across tickets (an extension)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from connexion import request
+from connexion.lifecycle import ConnexionResponse
+from starlette.concurrency import run_in_threadpool
+
+from troubleticket.api.conditional import etag, if_match, none_match
+from troubleticket.api.representation import parse_fields, select
+from troubleticket.api.resources import list_response, media_type, request_context
+from troubleticket.config import Settings
+from troubleticket.services.activities import ActivityService, entity_tag
+from troubleticket.types import JSON
+
+
+class ActivityHandlers:
+    def __init__(self, service: ActivityService, settings: Settings) -> None:
+        self._service = service
+        self._settings = settings
+
+    async def list(
+        self,
+        id_: str | None = None,
+        fields: str | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        sort: str | None = None,
+        filter_: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> tuple[list[JSON], int, dict[str, str]]:
+        return await list_response(
+            partial(self._service.list, ticket_id=id_),
+            self._settings,
+            fields=fields,
+            offset=offset,
+            limit=limit,
+            sort=sort,
+            filter_=filter_,
+            before=before,
+            after=after,
+        )
+
+    async def create(
+        self, id_: str, body: JSON, fields: str | None = None
+    ) -> tuple[JSON, int, dict[str, str]]:
+        selected = parse_fields(fields)
+        created = await run_in_threadpool(
+            partial(self._service.create, id_, body, context=request_context())
+        )
+        headers = {"Location": created["href"], "ETag": etag(entity_tag(created))}
+        return select(created, selected), 201, headers
+
+    async def retrieve(
+        self, id_: str, activity_id: str, fields: str | None = None
+    ) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
+        found = await run_in_threadpool(self._service.get, id_, activity_id)
+        return _conditional(found, fields)
+
+    async def retrieve_by_id(
+        self, id_: str, fields: str | None = None
+    ) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
+        found = await run_in_threadpool(self._service.get_by_id, id_)
+        return _conditional(found, fields)
+
+    async def patch(
+        self, id_: str, activity_id: str, body: Any, fields: str | None = None
+    ) -> tuple[JSON, int, dict[str, str]]:
+        selected = parse_fields(fields)
+        patched = await run_in_threadpool(
+            partial(
+                self._service.patch,
+                id_,
+                activity_id,
+                body,
+                media_type=media_type(),
+                if_match=if_match(request.headers.get("if-match")),
+                context=request_context(),
+            )
+        )
+        return select(patched, selected), 200, {"ETag": etag(entity_tag(patched))}
+
+    async def delete(self, id_: str, activity_id: str) -> ConnexionResponse:
+        condition = if_match(request.headers.get("if-match"))
+        await run_in_threadpool(partial(self._service.delete, id_, activity_id, if_match=condition))
+        return ConnexionResponse(status_code=204)
+
+
+def _conditional(
+    found: JSON, fields: str | None
+) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
+    """A GET answer: 304 when If-None-Match names the activity as it is, else the activity."""
+    tag = entity_tag(found)
+    headers = {"ETag": etag(tag)}
+    if none_match(request.headers.get("if-none-match"), tag):
+        return ConnexionResponse(status_code=304, headers=headers)
+    return select(found, parse_fields(fields)), 200, headers
