@@ -125,7 +125,8 @@ class TestPlanning:
             "@type": "RecoveryActivity",
             "activityType": "diagnose",
             "name": "Line test",
-            "plannedStartDate": "2026-11-20T09:00:00+01:00",
+            # kept in UTC, whatever offset it was sent in
+            "plannedStartDate": "2026-11-20T08:00:00.000Z",
             "plannedDuration": "PT2H",
             "plannedEndDate": "2026-11-20T10:00:00.000Z",
             "troubleTicket": {
@@ -379,6 +380,50 @@ class TestTheTicket:
         ]
         assert events[0]["event"]["recoveryActivity"]["state"] == "inProgress"
         assert events[1]["event"]["troubleTicket"]["activitySummary"]["progress"] == 30.0
+
+
+class TestTheRollup:
+    def test_the_numbers_worked_out_by_hand(
+        self, client: TestClient, clock: FrozenClock, ticket: dict[str, Any]
+    ) -> None:
+        start = "2026-11-20T09:00:00Z"
+        one = plan(client, ticket, name="1h", plannedStartDate=start, plannedDuration="PT1H")
+        two = plan(client, ticket, name="2h", plannedStartDate=start, plannedDuration="PT2H")
+        three = plan(client, ticket, name="3h", plannedStartDate=start, plannedDuration="PT3H")
+        optional = plan(client, ticket, activityType="customerContact", name="call")
+        step(client, one, state="inProgress", progress=50)
+        step(client, three, state="inProgress")
+        step(client, three, state="completed")
+        step(client, optional, state="cancelled", stateChangeReason="reached by mail")
+        clock.advance(hours=2, minutes=30)  # 10:30: the 1 h activity ended at 10:00 by plan
+        step(client, two, description="waiting for parts")  # a write at 10:30
+
+        summary = ticket_now(client, ticket)["activitySummary"]
+
+        # weights 1 h, 2 h, 3 h (the cancelled one left out): (1*50 + 2*0 + 3*100) / 6 = 58.3
+        assert summary == {
+            "@type": "ActivitySummary",
+            "total": 4,
+            "byState": {
+                "planned": 1,
+                "inProgress": 1,
+                "held": 0,
+                "completed": 1,
+                "failed": 0,
+                "cancelled": 1,
+            },
+            "openMandatory": 2,
+            "late": 1,
+            "progress": 58.3,
+            "nextPlannedEnd": "2026-11-20T10:00:00.000Z",
+            "blockingActivity": {
+                "@type": "RecoveryActivityRef",
+                "id": two["id"],
+                "state": "planned",
+                "name": "2h",
+                "plannedEndDate": "2026-11-20T11:00:00.000Z",
+            },
+        }
 
 
 class TestLateActivities:

@@ -89,11 +89,13 @@ class Received:
 
     @property
     def resource(self) -> dict[str, Any]:
-        """The troubleTicket or troubleTicketSpecification the event carries."""
+        """The troubleTicket, troubleTicketSpecification or recoveryActivity the event carries."""
         payload = self.event["event"]
-        found = payload.get("troubleTicket", payload.get("troubleTicketSpecification"))
-        assert isinstance(found, dict), f"no resource in {payload!r}"
-        return found
+        for name in ("troubleTicket", "troubleTicketSpecification", "recoveryActivity"):
+            if isinstance(payload.get(name), dict):
+                found: dict[str, Any] = payload[name]
+                return found
+        raise AssertionError(f"no resource in {payload!r}")
 
     def __str__(self) -> str:
         try:

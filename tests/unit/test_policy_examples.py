@@ -58,6 +58,14 @@ SCHEMA: dict[str, Any] = {
         ]
     },
     "monitor": {"interval": None},
+    "coordination": {
+        "gateResolve": None,
+        "mandatory": {"default": None, "byActivityType": None},
+        "assignment": [
+            {"activityType": None, "byService": None, "fromTicketParty": None, "assignTo": None}
+        ],
+        "lateActivity": {"raiseLevelTo": None, "assignTo": None, "raisePriorityTo": None},
+    },
 }
 
 
@@ -288,6 +296,9 @@ class TestEveryKeyIsDocumented:
             "sla.calendar.timezone": ("Europe/Atlantis", "sla.calendar"),
             # a holidays value that is no list is not reported but crashes (see test_policy)
             "sla.calendar.holidays": (["someday"], "sla.calendar.holidays"),
+            # switches take true as a value; a string is what they cannot use
+            "coordination.gateResolve": ("yes", "coordination.gateResolve"),
+            "coordination.mandatory.default": ("yes", "coordination.mandatory.default"),
         }
         value, expected = special.get(key.pattern, (True, key.path))
         problems = problems_of(changed(key.route, value=value))

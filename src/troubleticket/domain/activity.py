@@ -62,6 +62,7 @@ ENDED = frozenset({ActivityState.COMPLETED, ActivityState.FAILED})
 
 TYPE = "RecoveryActivity"
 ZERO = "PT0S"
+DATES = ("plannedStartDate", "plannedEndDate", "actualStartDate", "actualEndDate")
 ASSIGNMENT_REASON = "assignmentReason"
 
 RULES = DocumentRules(
@@ -176,18 +177,24 @@ def iso_duration(seconds: float) -> str:
 
 def _schedule(activity: JSON, changed: Mapping[str, Any]) -> None:
     """Complete the plan from what was given: a start and a duration give the end, a start and
-    an end the duration (an end that was sent wins over a duration that was not).
+    an end the duration (an end that was sent wins over a duration that was not). The dates are
+    written in UTC with milliseconds, whatever offset they were sent in.
 
     Raises:
         InvalidRequest: a date without a time zone, a duration that is not one, an end before
             the start, or a start, end and duration sent together that disagree.
     """
-    for name in ("plannedStartDate", "plannedEndDate"):
+    for name in DATES:
         value = activity.get(name)
-        if value is not None and instant(value) is None:
+        if value is None:
+            continue
+        moment = instant(value)
+        if moment is None:
             raise InvalidRequest(
                 f"{name} {value!r} is not a date-time with a time zone", code="invalidSchedule"
             )
+        # kept in the server's one form (UTC, milliseconds), so they sort and filter as instants
+        activity[name] = timestamp(moment)
     duration = activity.get("plannedDuration")
     seconds = None if duration is None else _seconds(duration)
     if duration is not None and seconds is None:

@@ -478,6 +478,8 @@ class SqliteStore:
                 self._index_children(conn, collection, row[0], doc, expected_version + 1)
                 self._record_events(conn, events)
         except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
             raise DuplicateId(str(exc)) from exc
         return Stored(doc, expected_version + 1)
 

@@ -232,11 +232,13 @@ class TestCreate:
         assert activity["actualEndDate"] == z(T0)
         assert activity["progress"] == 60
 
-    def test_actual_dates_the_request_gives_are_kept(self) -> None:
+    def test_actual_dates_the_request_gives_are_kept_in_utc(self) -> None:
         activity = create(
-            state="completed", actualStartDate="2026-11-19T22:00:00Z", actualEndDate=z(at(-1))
+            state="completed",
+            actualStartDate="2026-11-20T00:00:00+02:00",
+            actualEndDate=z(at(-1)),
         )
-        assert activity["actualStartDate"] == "2026-11-19T22:00:00Z"
+        assert activity["actualStartDate"] == "2026-11-19T22:00:00.000Z"
         assert activity["actualEndDate"] == z(at(-1))
 
     def test_created_cancelled_needs_a_reason(self) -> None:
