@@ -9,8 +9,9 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from connexion.options import SwaggerUIOptions
 from troubleticket.api import errors
 from troubleticket.api.activities import ActivityHandlers
 from troubleticket.api.body import TmfJSONBodyValidator
+from troubleticket.api.callers import Callers
 from troubleticket.api.contract import API_ROOT, document_validator, load_spec, method_table
 from troubleticket.api.middleware import BodyLimitMiddleware, TrailingSlashMiddleware
 from troubleticket.api.notifications import HubHandlers, ListenerHandlers
@@ -37,15 +39,34 @@ from troubleticket.domain.events import (
     TROUBLE_TICKET_SPECIFICATION,
 )
 from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.partners import (
+    NO_PARTNERS,
+    PartnerRegistry,
+    PartnersError,
+    parse_partners,
+)
 from troubleticket.domain.policy import DEFAULT_POLICY, Policy, PolicyError, parse_policy
+from troubleticket.domain.signing import secret_key
 from troubleticket.domain.sla import HIDDEN
 from troubleticket.domain.specification import create_specification, patch_specification
+from troubleticket.domain.ticket import PARTY_PATH, claimed, is_party
 from troubleticket.services.activities import ActivityService
 from troubleticket.services.background import start
-from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, http_sender
+from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Performer, http_sender
 from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.monitor import SlaMonitor
-from troubleticket.services.resources import Children, ResourceRules, ResourceService
+from troubleticket.services.partners import (
+    PartnerGateway,
+    PartnerInbox,
+    PartnerLinks,
+    partner_requests,
+)
+from troubleticket.services.resources import (
+    Children,
+    PartyScope,
+    ResourceRules,
+    ResourceService,
+)
 from troubleticket.store.port import Collection, Store
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.types import JSON, Clock, Context, IdFactory
@@ -78,10 +99,12 @@ class OrderedIds:
         return f"{millis:012x}-{count:04x}-{uuid.uuid4().hex[:16]}"
 
 
-def ticket_rules(policy: Policy = DEFAULT_POLICY) -> ResourceRules:
-    """TroubleTicket: the lifecycle rules and the service policy, the contract's schema, and its
-    recovery activities."""
-    managed = ManagedTicket(policy)
+def ticket_rules(
+    policy: Policy = DEFAULT_POLICY, partners: PartnerRegistry = NO_PARTNERS
+) -> ResourceRules:
+    """TroubleTicket: the lifecycle rules and the service policy, the contract's schema, its
+    recovery activities, and the requests its changes make to partners."""
+    managed = ManagedTicket(policy, partners)
     return ResourceRules(
         create=managed.create,
         patch=managed.patch,
@@ -95,6 +118,8 @@ def ticket_rules(policy: Policy = DEFAULT_POLICY) -> ResourceRules:
             validate=document_validator("RecoveryActivity_RES"),
             parent_ref="troubleTicket",
         ),
+        requests=partner_requests(partners) if partners.partners else None,
+        party_scope=PartyScope(path=PARTY_PATH, owns=is_party, claim=claimed),
     )
 
 
@@ -180,21 +205,111 @@ def load_policy(settings: Settings) -> Policy:
         raise ConfigError(f"TT_POLICY: {settings.policy}: {exc}") from None
 
 
-def background(
+def load_partners(
+    settings: Settings, environ: Mapping[str, str] = os.environ
+) -> tuple[PartnerRegistry, dict[str, str]]:
+    """The partner registry ``TT_PARTNERS`` names, and the secrets its variables hold.
+
+    Raises:
+        ConfigError: the file cannot be read, is not YAML, describes an unusable registry
+            (every problem listed, with the path of its key), or names a variable not set.
+    """
+    if settings.partners is None:
+        return NO_PARTNERS, {}
+    try:
+        with open(settings.partners, encoding="utf-8") as source:
+            data = yaml.safe_load(source)
+    except OSError as exc:
+        raise ConfigError(f"TT_PARTNERS: cannot read {settings.partners}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"TT_PARTNERS: {settings.partners} is not valid YAML: {exc}") from None
+    try:
+        registry = parse_partners(data)
+    except PartnersError as exc:
+        raise ConfigError(f"TT_PARTNERS: {settings.partners}: {exc}") from None
+    names = {name for partner in registry.partners.values() for name in partner.env_names()}
+    missing = sorted(name for name in names if not environ.get(name))
+    if missing:
+        raise ConfigError(f"TT_PARTNERS: {settings.partners} needs {', '.join(missing)} set")
+    secrets = {name: environ[name] for name in names}
+    for partner in registry.partners.values():
+        if partner.secret_env is not None:
+            try:
+                secret_key(secrets[partner.secret_env])
+            except ValueError as exc:
+                raise ConfigError(f"{partner.secret_env}: {exc}") from None
+    return registry, secrets
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What serving and working share: the ticket aggregate's services and the partners'."""
+
+    settings: Settings
+    store: Store
+    policy: Policy
+    tickets: ResourceService
+    activities: ActivityService
+    partners: PartnerRegistry
+    gateway: PartnerGateway | None
+    inbox: PartnerInbox | None
+    links: PartnerLinks | None
+    clock: Clock
+
+
+def runtime(
     settings: Settings,
     store: Store,
-    tickets: ResourceService,
-    policy: Policy,
-    wake: threading.Event,
+    *,
     clock: Clock = utc_now,
-) -> Callable[[], None]:
-    """Start the dispatcher and the SLA monitor in threads; returns the function that stops them."""
-    delivering = dispatcher(settings, store, clock)
-    monitor = SlaMonitor(store, tickets, clock=clock)
+    new_id: IdFactory = new_uuid,
+    new_activity_id: IdFactory | None = None,
+    wake: threading.Event | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Runtime:
+    """Load the policy and the partners, and build the services on ``store``.
+
+    Raises:
+        ConfigError: the policy or the partner registry cannot be used.
+    """
+    policy = load_policy(settings)
+    registry, secrets = load_partners(settings, environ)
+    managed = ManagedTicket(policy, registry)
+    tickets = ticket_service(
+        settings, store, policy, partners=registry, clock=clock, new_id=new_id, wake=wake
+    )
+    activities = ActivityService(
+        tickets, store, managed=managed, clock=clock, new_id=new_activity_id or OrderedIds(clock)
+    )
+    gateway = inbox = links = None
+    if registry.partners:
+        gateway = PartnerGateway(registry, secrets, tickets=tickets, managed=managed, clock=clock)
+        inbox = PartnerInbox(registry, secrets, store=store, gateway=gateway, clock=clock)
+        links = PartnerLinks(
+            registry,
+            secrets,
+            gateway,
+            store=store,
+            api_url=f"{settings.public_base_url}{API_ROOT}",
+            clock=clock,
+        )
+    return Runtime(
+        settings, store, policy, tickets, activities, registry, gateway, inbox, links, clock
+    )
+
+
+def background(run: Runtime, wake: threading.Event) -> Callable[[], None]:
+    """Start the dispatcher, the SLA monitor and the partner links in threads; returns the
+    function that stops them."""
+    settings = run.settings
+    delivering = dispatcher(settings, run.store, run.clock, perform=run.gateway)
+    monitor = SlaMonitor(run.store, run.tickets, clock=run.clock)
     stops = [
         start(delivering.run_once, wake, settings.dispatch_interval, "dispatcher"),
-        start(monitor.run_once, threading.Event(), policy.monitor_interval, "sla-monitor"),
+        start(monitor.run_once, threading.Event(), run.policy.monitor_interval, "sla-monitor"),
     ]
+    if run.links is not None:
+        stops.append(start(run.links.run_once, threading.Event(), LINK_INTERVAL, "partner-links"))
 
     def stop() -> None:
         for halt in stops:
@@ -204,8 +319,19 @@ def background(
     return stop
 
 
-def dispatcher(settings: Settings, store: Store, clock: Clock = utc_now) -> Dispatcher:
-    """A dispatcher with the delivery settings, POSTing with ``requests``."""
+# How often registration at partners that do not have our hubs yet is tried again.
+LINK_INTERVAL = 10.0
+
+
+def dispatcher(
+    settings: Settings,
+    store: Store,
+    clock: Clock = utc_now,
+    *,
+    perform: Performer | None = None,
+) -> Dispatcher:
+    """A dispatcher with the delivery settings, POSTing with ``requests``; ``perform`` carries
+    out the requests to partners."""
     policy = DeliveryPolicy(
         schedule=settings.delivery_schedule,
         timeout=settings.delivery_timeout,
@@ -213,7 +339,14 @@ def dispatcher(settings: Settings, store: Store, clock: Clock = utc_now) -> Disp
         concurrency=settings.delivery_concurrency,
     )
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    return Dispatcher(store, sender=http_sender(), clock=clock, worker_id=worker, policy=policy)
+    return Dispatcher(
+        store,
+        sender=http_sender(),
+        clock=clock,
+        worker_id=worker,
+        policy=policy,
+        perform=perform,
+    )
 
 
 def ticket_service(
@@ -221,6 +354,7 @@ def ticket_service(
     store: Store,
     policy: Policy,
     *,
+    partners: PartnerRegistry = NO_PARTNERS,
     clock: Clock = utc_now,
     new_id: IdFactory = new_uuid,
     wake: threading.Event | None = None,
@@ -229,7 +363,7 @@ def ticket_service(
     return ResourceService(
         Collection.TROUBLE_TICKET,
         store=store,
-        rules=ticket_rules(policy),
+        rules=ticket_rules(policy, partners),
         clock=clock,
         new_id=new_id,
         base_url=settings.public_base_url,
@@ -252,15 +386,14 @@ def create_app(
     ``new_activity_id`` issues recovery activity ids (by default in creation order, as their
     listings are ordered by id).
     """
-    new_activity_id = new_activity_id or OrderedIds(clock)
-    policy = load_policy(settings)
     store = store or open_store(settings)
     # Set after every write that recorded events: the in-process dispatcher wakes up at once.
     wake = threading.Event()
-    tickets = ticket_service(settings, store, policy, clock=clock, new_id=new_id, wake=wake)
-    activities = ActivityService(
-        tickets, store, managed=ManagedTicket(policy), clock=clock, new_id=new_activity_id
+    run = runtime(
+        settings, store, clock=clock, new_id=new_id, new_activity_id=new_activity_id, wake=wake
     )
+    tickets, activities = run.tickets, run.activities
+    callers = Callers(run.partners)
     specifications = ResourceService(
         Collection.TROUBLE_TICKET_SPECIFICATION,
         store=store,
@@ -275,13 +408,13 @@ def create_app(
     hubs = HubService(
         store, clock=clock, new_id=new_uuid, base_url=settings.public_base_url, on_change=wake.set
     )
-    listeners = ListenerService(store, clock=clock)
+    listeners = ListenerService(store, clock=clock, inbox=run.inbox)
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         stop = None
         if settings.dispatch == "inprocess":
-            stop = background(settings, store, tickets, policy, wake, clock)
+            stop = background(run, wake)
         try:
             yield
         finally:
@@ -296,11 +429,11 @@ def create_app(
         base_path=API_ROOT,
         resolver=resolver(
             handler_table(
-                ResourceHandlers(tickets, settings),
-                ResourceHandlers(specifications, settings),
+                ResourceHandlers(tickets, settings, callers),
+                ResourceHandlers(specifications, settings, callers),
                 HubHandlers(hubs, settings),
                 ListenerHandlers(listeners),
-                ActivityHandlers(activities, settings),
+                ActivityHandlers(activities, settings, callers),
             )
         ),
         pythonic_params=True,

@@ -129,11 +129,10 @@ def _worker(settings: Settings) -> int:
     import signal
     import threading
 
-    from troubleticket.app import background, load_policy, open_store, ticket_service
+    from troubleticket.app import background, open_store, runtime
 
-    policy = load_policy(settings)
     store = open_store(settings)
-    tickets = ticket_service(settings, store, policy)
+    run = runtime(settings, store)
     stopped = threading.Event()
 
     def halt(_signum: int, _frame: object) -> None:
@@ -141,7 +140,7 @@ def _worker(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, halt)
     signal.signal(signal.SIGINT, halt)
-    stop = background(settings, store, tickets, policy, threading.Event())
+    stop = background(run, threading.Event())
     logger.info("delivering notifications and watching SLAs, store %s", settings.store_shown)
     try:
         stopped.wait()

@@ -122,6 +122,8 @@ class Settings:
     dispatch_interval: float = 1.0
     # the service policy (priority matrix, SLA clocks, escalation): a YAML file; None: built in
     policy: str | None = None
+    # the partners trouble reports are raised at (a YAML file); None: none
+    partners: str | None = None
 
     @property
     def store_shown(self) -> str:
@@ -199,4 +201,5 @@ _PARSERS = {
     "delivery_concurrency": _positive_int,
     "dispatch_interval": _positive_duration,
     "policy": _text,
+    "partners": _text,
 }

@@ -19,10 +19,16 @@ IdFactory = Callable[[], str]
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Who asks for a change: an actor and roles, as a trusted gateway in front tells them."""
+    """Who asks: an actor and roles, as a trusted gateway in front tells them, and the party a
+    partner's request is restricted to (a PartyRef: it sees only the tickets it is party to)."""
 
     actor: str | None = None
     roles: frozenset[str] = frozenset()
+    party: JSON | None = None
+
+    @property
+    def party_id(self) -> str | None:
+        return None if self.party is None else str(self.party["id"])
 
 
 NO_CONTEXT = Context()

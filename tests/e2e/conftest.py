@@ -82,15 +82,19 @@ class ServerProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self) -> str:
-        """Start a run and, for ``serve``, wait until it answers; returns ``base`` (or "")."""
+    def start(self, *, keep_port: bool = False) -> str:
+        """Start a run and, for ``serve``, wait until it answers; returns ``base`` (or "").
+
+        ``keep_port``: listen on the port of the run before (the URLs others hold stay good).
+        """
         assert not self.running(), f"{self._name} is already running"
         self.runs += 1
         self._close_log()
         self._log = self.log_path.open("wb")
         args = [sys.executable, "-m", "troubleticket", self.command]
         if self.command == "serve":
-            self.port = _free_port()
+            if not (keep_port and self.port is not None):
+                self.port = _free_port()
             args += ["--host", "127.0.0.1", "--port", str(self.port)]
         self._process = subprocess.Popen(
             args, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
@@ -132,11 +136,11 @@ class ServerProcess:
                 self._process.kill()
         return self._reap()
 
-    def restart(self) -> str:
+    def restart(self, *, keep_port: bool = False) -> str:
         """Start again on the same store (after ``kill`` or ``stop``); returns the new ``base``."""
         if self.running():
             self.stop()
-        return self.start()
+        return self.start(keep_port=keep_port)
 
     def _reap(self) -> int | None:
         if self._process is None:

@@ -485,7 +485,8 @@ class TestImportErrors:
                 '{"format": "troubleticket-export", "formatVersion": 1, '
                 '"collections": {"incident": 3}}',
                 'line 1: unknown collection "incident" (expected troubleTicket or '
-                "troubleTicketSpecification or hub or event or delivery or receivedEvent)",
+                "troubleTicketSpecification or hub or event or delivery or receivedEvent "
+                "or partner)",
             ),
         ],
     )
@@ -519,7 +520,8 @@ class TestImportErrors:
             (
                 doc_line({"id": "x"}, "incident"),
                 'unknown collection "incident" (expected troubleTicket or '
-                "troubleTicketSpecification or hub or event or delivery or receivedEvent)",
+                "troubleTicketSpecification or hub or event or delivery or receivedEvent "
+                "or partner)",
             ),
             (
                 '{"collection": "troubleTicket"}',

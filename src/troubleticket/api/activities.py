@@ -9,18 +9,22 @@ from connexion import request
 from connexion.lifecycle import ConnexionResponse
 from starlette.concurrency import run_in_threadpool
 
+from troubleticket.api.callers import Callers
 from troubleticket.api.conditional import etag, if_match, none_match
 from troubleticket.api.representation import parse_fields, select
-from troubleticket.api.resources import list_response, media_type, request_context
+from troubleticket.api.resources import list_response, media_type
 from troubleticket.config import Settings
 from troubleticket.services.activities import ActivityService, entity_tag
 from troubleticket.types import JSON
 
 
 class ActivityHandlers:
-    def __init__(self, service: ActivityService, settings: Settings) -> None:
+    def __init__(
+        self, service: ActivityService, settings: Settings, callers: Callers | None = None
+    ) -> None:
         self._service = service
         self._settings = settings
+        self._callers = callers or Callers()
 
     async def list(
         self,
@@ -34,7 +38,7 @@ class ActivityHandlers:
         after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
         return await list_response(
-            partial(self._service.list, ticket_id=id_),
+            partial(self._service.list, ticket_id=id_, context=self._callers.context()),
             self._settings,
             fields=fields,
             offset=offset,
@@ -50,7 +54,7 @@ class ActivityHandlers:
     ) -> tuple[JSON, int, dict[str, str]]:
         selected = parse_fields(fields)
         created = await run_in_threadpool(
-            partial(self._service.create, id_, body, context=request_context())
+            partial(self._service.create, id_, body, context=self._callers.context())
         )
         headers = {"Location": created["href"], "ETag": etag(entity_tag(created))}
         return select(created, selected), 201, headers
@@ -58,13 +62,17 @@ class ActivityHandlers:
     async def retrieve(
         self, id_: str, activity_id: str, fields: str | None = None
     ) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
-        found = await run_in_threadpool(self._service.get, id_, activity_id)
+        found = await run_in_threadpool(
+            partial(self._service.get, id_, activity_id, context=self._callers.context())
+        )
         return _conditional(found, fields)
 
     async def retrieve_by_id(
         self, id_: str, fields: str | None = None
     ) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
-        found = await run_in_threadpool(self._service.get_by_id, id_)
+        found = await run_in_threadpool(
+            partial(self._service.get_by_id, id_, context=self._callers.context())
+        )
         return _conditional(found, fields)
 
     async def patch(
@@ -79,7 +87,7 @@ class ActivityHandlers:
                 body,
                 media_type=media_type(),
                 if_match=if_match(request.headers.get("if-match")),
-                context=request_context(),
+                context=self._callers.context(),
             )
         )
         return select(patched, selected), 200, {"ETag": etag(entity_tag(patched))}

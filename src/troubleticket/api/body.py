@@ -20,6 +20,9 @@ from starlette.types import Scope
 
 from troubleticket.api.errors import MalformedBody
 
+# Where the raw request body is kept in the ASGI scope's extensions.
+RAW_BODY = "troubleticket.raw_body"
+
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
@@ -64,6 +67,8 @@ class TmfJSONBodyValidator(JSONRequestBodyValidator):
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         self._is_patch = scope.get("method") == "PATCH"
         raw = b"".join([chunk async for chunk in stream])
+        # the exact bytes, for handlers that verify a signature over them
+        scope.setdefault("extensions", {})[RAW_BODY] = raw
         return parse_json(raw, self._encoding)
 
     def _validate(self, body: Any) -> dict[Any, Any] | None:

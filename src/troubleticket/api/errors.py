@@ -39,6 +39,7 @@ STATUS: dict[type[domain.TroubleTicketError], int] = {
     domain.InvalidTransition: 409,
     domain.Conflict: 409,
     domain.PreconditionFailed: 412,
+    domain.Unauthorized: 401,
     domain.Forbidden: 403,
     # A JSON Patch test that does not hold is a conflict with the current state of the resource.
     domain.PatchTestFailed: 409,

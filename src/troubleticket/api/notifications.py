@@ -5,9 +5,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from connexion import request
 from connexion.lifecycle import ConnexionResponse
 from starlette.concurrency import run_in_threadpool
 
+from troubleticket.api.body import RAW_BODY
 from troubleticket.api.resources import list_response
 from troubleticket.config import Settings
 from troubleticket.services.hubs import HubService, ListenerService
@@ -65,7 +67,12 @@ class ListenerHandlers:
 
     def for_event(self, event_type: str) -> Any:
         async def receive(body: JSON) -> ConnexionResponse:
-            await run_in_threadpool(self._service.receive, event_type, body)
+            # the exact bytes: a partner's event is verified against its signature
+            raw = request.scope.get("extensions", {}).get(RAW_BODY, b"")
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            await run_in_threadpool(
+                partial(self._service.receive, event_type, body, raw=raw, headers=headers)
+            )
             return ConnexionResponse(status_code=204)
 
         receive.__name__ = f"receive{event_type}"

@@ -15,12 +15,13 @@ from connexion import request
 from connexion.lifecycle import ConnexionResponse
 from starlette.concurrency import run_in_threadpool
 
+from troubleticket.api.callers import Callers
 from troubleticket.api.conditional import etag, if_match, none_match
 from troubleticket.api.representation import list_query, page_links, parse_fields, select
 from troubleticket.config import Settings
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import ListQuery, Page
-from troubleticket.types import JSON, Context
+from troubleticket.types import JSON
 
 
 async def list_response(
@@ -59,24 +60,18 @@ async def list_response(
     return items, 200, headers
 
 
-def request_context() -> Context:
-    """Who asks: ``X-TT-Actor`` and ``X-TT-Role`` (comma-separated), set by a trusted gateway."""
-    actor = request.headers.get("x-tt-actor") or None
-    roles = request.headers.get("x-tt-role", "")
-    return Context(
-        actor=actor, roles=frozenset(role.strip() for role in roles.split(",") if role.strip())
-    )
-
-
 def media_type() -> str:
     header: str = request.headers.get("content-type", "application/json")
     return header.split(";")[0].strip().lower()
 
 
 class ResourceHandlers:
-    def __init__(self, service: ResourceService, settings: Settings) -> None:
+    def __init__(
+        self, service: ResourceService, settings: Settings, callers: Callers | None = None
+    ) -> None:
         self._service = service
         self._settings = settings
+        self._callers = callers or Callers()
 
     async def list(
         self,
@@ -89,7 +84,7 @@ class ResourceHandlers:
         after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
         return await list_response(
-            self._service.list,
+            partial(self._service.list, context=self._callers.context()),
             self._settings,
             fields=fields,
             offset=offset,
@@ -105,7 +100,7 @@ class ResourceHandlers:
     ) -> tuple[JSON, int, dict[str, str]]:
         selected = parse_fields(fields)
         created = await run_in_threadpool(
-            partial(self._service.create, body, context=request_context())
+            partial(self._service.create, body, context=self._callers.context())
         )
         headers = {"Location": created.doc["href"], "ETag": etag(created.version)}
         return select(created.doc, selected), 201, headers
@@ -114,7 +109,9 @@ class ResourceHandlers:
         self, id_: str, fields: str | None = None
     ) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
         selected = parse_fields(fields)
-        found = await run_in_threadpool(self._service.get, id_)
+        found = await run_in_threadpool(
+            partial(self._service.get, id_, context=self._callers.context())
+        )
         headers = {"ETag": etag(found.version)}
         if none_match(request.headers.get("if-none-match"), found.version):
             return ConnexionResponse(status_code=304, headers=headers)
@@ -132,12 +129,14 @@ class ResourceHandlers:
                 body,
                 media_type=media_type(),
                 if_match=condition,
-                context=request_context(),
+                context=self._callers.context(),
             )
         )
         return select(patched.doc, selected), 200, {"ETag": etag(patched.version)}
 
     async def delete(self, id_: str) -> ConnexionResponse:
         condition = if_match(request.headers.get("if-match"))
-        await run_in_threadpool(partial(self._service.delete, id_, if_match=condition))
+        await run_in_threadpool(
+            partial(self._service.delete, id_, if_match=condition, context=self._callers.context())
+        )
         return ConnexionResponse(status_code=204)

@@ -78,6 +78,8 @@ RULES = DocumentRules(
         "stateChangeHistory",
         "assignmentHistory",
         "beyondResolveDeadline",
+        # the trouble report at a partner (domain.partner_report)
+        "partnerReport",
     ),
     not_removable=("@type", "state", "activityType", "mandatory"),
 )

@@ -10,6 +10,7 @@
      +-- InvalidTransition        the lifecycle table forbids from_status -> to_status
      +-- Conflict                 the resource kept changing under a write; nothing was written
      +-- PreconditionFailed       the resource is not at a version the client's If-Match names
+     +-- Unauthorized             the request does not prove who sent it (a bad signature)
      +-- Forbidden                the policy requires a role the request does not have
      +-- NotSupported             a declared feature this server does not offer
      +-- PatchTestFailed          a JSON Patch ``test`` operation did not hold
@@ -98,6 +99,10 @@ class Conflict(TroubleTicketError):
 
 class PreconditionFailed(TroubleTicketError):
     code = "preconditionFailed"
+
+
+class Unauthorized(TroubleTicketError):
+    code = "unauthorized"
 
 
 class Forbidden(TroubleTicketError):

@@ -80,6 +80,8 @@ RECOVERY_ACTIVITY = ResourceKind(
             "stateChangeHistory",
             # follows from the ticket's deadline and the activity's plan
             "beyondResolveDeadline",
+            # the partner's side: its effects are changes of the activity's own attributes
+            "partnerReport",
         }
     ),
     frozenset({"stateChangeReason", "actualStartDate", "actualEndDate", "progress"}),

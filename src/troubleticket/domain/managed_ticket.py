@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from troubleticket.domain import coordination
+from troubleticket.domain import coordination, partner_report
 from troubleticket.domain.documents import timestamp
+from troubleticket.domain.partners import NO_PARTNERS, PartnerRegistry
 from troubleticket.domain.policy import Policy
 from troubleticket.domain.sla import ALERTS, LEVEL, apply_policy
 from troubleticket.domain.ticket import create_ticket, patch_ticket
@@ -26,6 +27,7 @@ _NOTICED = (ALERTS, LEVEL, "priority", coordination.SUMMARY)
 @dataclass(frozen=True, slots=True)
 class ManagedTicket:
     policy: Policy
+    partners: PartnerRegistry = NO_PARTNERS
 
     def create(self, body: JSON, *, resource_id: str, now: datetime, context: Context) -> JSON:
         ticket = create_ticket(body, resource_id=resource_id, now=now)
@@ -52,7 +54,7 @@ class ManagedTicket:
         updated = coordination.add_activity(
             self.policy, current, body, activity_id=activity_id, now=now, context=context
         )
-        return self._touched(current, updated, now)
+        return self._touched(current, self._reported(updated, activity_id, now), now)
 
     def change_activity(
         self, current: JSON, activity_id: str, patch: JSON, *, now: datetime, context: Context
@@ -60,6 +62,22 @@ class ManagedTicket:
         updated = coordination.change_activity(
             current, activity_id, patch, now=now, context=context
         )
+        if updated is current:
+            return current
+        return self._touched(current, self._reported(updated, activity_id, now), now)
+
+    def _reported(self, ticket: JSON, activity_id: str, now: datetime) -> JSON:
+        """The ticket with a partner report on the activity, when it is now a partner's work."""
+        activities = [
+            partner_report.attach(self.partners, ticket["id"], a, now)
+            if a["id"] == activity_id
+            else a
+            for a in coordination.activities_of(ticket)
+        ]
+        return {**ticket, coordination.ACTIVITIES: activities}
+
+    def from_partner(self, current: JSON, updated: JSON, *, now: datetime) -> JSON:
+        """The ticket after what a partner said (``partner_report``), with the rules on top."""
         return self._touched(current, updated, now)
 
     def remove_activity(self, current: JSON, activity_id: str, *, now: datetime) -> JSON:
@@ -81,6 +99,7 @@ class ManagedTicket:
         patch: JSON | None = None,
         context: Context = NO_CONTEXT,
     ) -> JSON:
+        after = partner_report.settle(before, after, now)
         after = coordination.raise_late(self.policy, after, now)
         ticket = apply_policy(self.policy, before, after, now=now, patch=patch, context=context)
         return coordination.settle(ticket, now)

@@ -6,6 +6,7 @@ mutate their inputs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -136,3 +137,32 @@ def patch_ticket(current: JSON, patch: JSON, *, now: datetime) -> JSON:
         return current
     merged["lastUpdate"] = when
     return merged
+
+
+# -- a partner's view: the tickets it is party to ----------------------------------------------
+
+PARTY_PATH = ("relatedParty", "partyOrPartyRole", "id")
+# The role a partner's party gets on a ticket it raises without naming itself.
+ORIGINATOR = "originator"
+
+
+def is_party(ticket: Mapping[str, Any], party_id: str) -> bool:
+    """Whether ``party_id`` is one of the ticket's related parties."""
+    for party in ticket.get("relatedParty", []) or []:
+        ref = party.get("partyOrPartyRole") if isinstance(party, Mapping) else None
+        if isinstance(ref, Mapping) and ref.get("id") == party_id:
+            return True
+    return False
+
+
+def claimed(body: JSON, party: JSON) -> JSON:
+    """A partner's create request with its own party among the related parties (as the
+    ``originator``, unless the request names it already)."""
+    if is_party(body, str(party["id"])):
+        return body
+    related = {
+        "@type": "RelatedPartyRefOrPartyRoleRef",
+        "role": ORIGINATOR,
+        "partyOrPartyRole": party,
+    }
+    return {**body, "relatedParty": [*(body.get("relatedParty") or []), related]}

@@ -14,6 +14,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from troubleticket.domain.activity import party_id
 from troubleticket.domain.coordination import find
 from troubleticket.domain.errors import NotFound, PreconditionFailed
 from troubleticket.domain.managed_ticket import ManagedTicket
@@ -24,6 +25,7 @@ from troubleticket.store.query import AnyOf, Comparison, Filter, Op, SortKey
 from troubleticket.types import JSON, NO_CONTEXT, Clock, Context, IdFactory
 
 KIND = "recoveryActivity"
+ASSIGNEE_PATH = ("assignee", "partyOrPartyRole", "id")
 
 
 def entity_tag(activity: JSON) -> str:
@@ -72,39 +74,48 @@ class ActivityService:
                 ticket, body, activity_id=activity_id, now=self._clock(), context=context
             )
 
-        return self._tickets.update(ticket_id, change, children_first=True)
+        return self._tickets.update(ticket_id, change, children_first=True, context=context)
 
-    def get(self, ticket_id: str, activity_id: str) -> JSON:
+    def get(self, ticket_id: str, activity_id: str, *, context: Context = NO_CONTEXT) -> JSON:
         """One activity of one ticket, as shown.
 
         Raises:
-            NotFound: no such ticket, or no such activity on it.
+            NotFound: no such ticket (that the context's party may see), or no such activity.
         """
-        return self._shown(self._tickets.read(ticket_id).doc, activity_id)
+        return self._shown(self._tickets.read(ticket_id, context=context).doc, activity_id)
 
-    def get_by_id(self, activity_id: str) -> JSON:
-        """One activity by its id alone, as shown.
+    def get_by_id(self, activity_id: str, *, context: Context = NO_CONTEXT) -> JSON:
+        """One activity by its id alone, as shown (a partner's, when assigned to it).
 
         Raises:
-            NotFound: no activity has that id.
+            NotFound: no activity has that id (that the context's party may see).
         """
         stored = self._store.get(Collection.RECOVERY_ACTIVITY, activity_id)
-        if stored is None:
+        if stored is None or (
+            context.party_id is not None
+            and party_id(stored.doc.get("assignee")) != context.party_id
+        ):
             raise NotFound(KIND, activity_id)
         return self._tickets.present_child(stored.doc)
 
-    def list(self, query: ListQuery, *, ticket_id: str | None = None) -> Page:
+    def list(
+        self, query: ListQuery, *, ticket_id: str | None = None, context: Context = NO_CONTEXT
+    ) -> Page:
         """One page of the activities ``query`` selects (of one ticket, when given), by id
-        unless sorted otherwise.
+        unless sorted otherwise. A partner sees those of its tickets, and across tickets those
+        assigned to it.
 
         Raises:
-            NotFound: ``ticket_id`` names no ticket.
+            NotFound: ``ticket_id`` names no ticket (that the context's party may see).
             InvalidRequest: a cursor that was not issued for this sort order.
         """
         if ticket_id is not None:
-            self._tickets.read(ticket_id)
+            self._tickets.read(ticket_id, context=context)
             own = AnyOf((Comparison(("troubleTicket", "id"), Op.EQ, ticket_id),))
             query = replace(query, where=Filter((own, *query.where.groups)))
+        elif context.party_id is not None:
+            mine = AnyOf((Comparison(ASSIGNEE_PATH, Op.EQ, context.party_id),))
+            query = replace(query, where=Filter((mine, *query.where.groups)))
         if not query.sort:
             query = replace(query, sort=(SortKey(("id",)),))
         page = self._store.list(Collection.RECOVERY_ACTIVITY, query)
@@ -143,11 +154,16 @@ class ActivityService:
                 ticket, activity_id, merge, now=self._clock(), context=context
             )
 
-        stored = self._tickets.update(ticket_id, change, children_first=True)
+        stored = self._tickets.update(ticket_id, change, children_first=True, context=context)
         return self._shown(stored.doc, activity_id)
 
     def delete(
-        self, ticket_id: str, activity_id: str, *, if_match: VersionCondition | None = None
+        self,
+        ticket_id: str,
+        activity_id: str,
+        *,
+        if_match: VersionCondition | None = None,
+        context: Context = NO_CONTEXT,
     ) -> None:
         """Remove an activity that has not started.
 
@@ -161,4 +177,4 @@ class ActivityService:
             self._checked(ticket, activity_id, if_match)
             return self._managed.remove_activity(ticket, activity_id, now=self._clock())
 
-        self._tickets.update(ticket_id, change, children_first=True)
+        self._tickets.update(ticket_id, change, children_first=True, context=context)

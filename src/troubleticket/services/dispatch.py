@@ -70,10 +70,12 @@ class DeliveryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one attempt got: an HTTP status, or an error without one."""
+    """What one attempt got: an HTTP status, or an error without one. ``again_after``: the
+    attempt succeeded and the work recurs (a poll): it is due again that many seconds later."""
 
     status: int | None
     error: str | None = None
+    again_after: float | None = None
 
     @property
     def delivered(self) -> bool:
@@ -84,6 +86,12 @@ class Sender(Protocol):
     def __call__(
         self, url: str, body: bytes, headers: dict[str, str], timeout: float
     ) -> Outcome: ...
+
+
+class Performer(Protocol):
+    """Carries out an internal request (an event with a ``target``) for its delivery."""
+
+    def __call__(self, delivery: JSON, event: JSON) -> Outcome: ...
 
 
 # Pages of due deliveries one pass reads at most, looking for ones that need not wait.
@@ -115,9 +123,12 @@ class Dispatcher:
         clock: Clock,
         worker_id: str,
         policy: DeliveryPolicy = DeliveryPolicy(),
+        perform: Performer | None = None,
     ) -> None:
+        """``perform``: carries out internal requests (to partners); without it they wait."""
         self._store = store
         self._send = sender
+        self._perform = perform
         self._clock = clock
         self._worker = worker_id
         self._policy = policy
@@ -150,19 +161,28 @@ class Dispatcher:
         # The schedule's first delay comes before the first attempt (0 by default).
         first_attempt = now + timedelta(seconds=self._policy.schedule[0])
         for event in page.items:
-            for hub in hubs:
-                if hub["createdAt"] <= event["recordedAt"] and selects(hub, event["body"]):
-                    delivery = new_delivery(
-                        delivery_id=f"{hub['id']}:{event['id']}",
-                        hub_id=hub["id"],
-                        event=event,
-                        now=now,
-                        due=first_attempt,
-                    )
-                    try:
-                        self._store.insert(Collection.DELIVERY, delivery)
-                    except DuplicateId:
-                        pass  # fanned out before, by this worker or another
+            # An internal request goes to its target alone; an event to the hubs it selects.
+            targets = (
+                [event["target"]]
+                if "target" in event
+                else [
+                    hub["id"]
+                    for hub in hubs
+                    if hub["createdAt"] <= event["recordedAt"] and selects(hub, event["body"])
+                ]
+            )
+            for target in targets:
+                delivery = new_delivery(
+                    delivery_id=f"{target}:{event['id']}",
+                    hub_id=target,
+                    event=event,
+                    now=now,
+                    due=first_attempt,
+                )
+                try:
+                    self._store.insert(Collection.DELIVERY, delivery)
+                except DuplicateId:
+                    pass  # fanned out before, by this worker or another
             # Events are written once (version 1) and changed only here.
             self._store.replace(
                 Collection.EVENT, {**event, "state": FANNED_OUT}, expected_version=1
@@ -287,30 +307,32 @@ class Dispatcher:
         self, claimed: Stored, hubs: dict[str, Stored | None], events: dict[str, Stored | None]
     ) -> None:
         delivery = claimed.doc
-        hub = hubs[delivery["hubId"]]
-        if hub is None:
-            self._finish(claimed, {"state": CANCELLED})
-            return
         event = events[delivery["eventId"]]
         if event is None:
             self._finish(claimed, {"state": DEAD, "lastError": "the event is no longer kept"})
             return
-        body = json.dumps(event.doc["body"], ensure_ascii=False, separators=(",", ":")).encode()
-        url = hub.doc["callback"]
-        if hub.doc.get("appendEventListenerPath"):
-            url = listener_url(url, delivery["eventType"])
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        if "secret" in hub.doc:
-            headers |= signature_headers(
-                hub.doc["secret"], delivery["eventId"], int(time.time()), body
-            )
-        outcome = self._send(url, body, headers, self._policy.timeout)
+        if "target" in event.doc:
+            if self._perform is None:
+                # no performer in this process: another worker's, when its lease runs out
+                return
+            outcome = self._perform(delivery, event.doc)
+        else:
+            hub = hubs[delivery["hubId"]]
+            if hub is None:
+                self._finish(claimed, {"state": CANCELLED})
+                return
+            outcome = self._post(delivery, hub.doc, event.doc)
         attempts = delivery.get("attempts", 0) + 1
         now = self._clock()
         result: JSON = {"attempts": attempts, "lastAttemptAt": timestamp(now)}
         if outcome.status is not None:
             result["lastStatusCode"] = outcome.status
-        if outcome.delivered:
+        if outcome.again_after is not None and outcome.status is not None and outcome.status < 400:
+            # done for now; due again later, its failures counted afresh
+            again = timestamp(now + timedelta(seconds=outcome.again_after))
+            result |= {"state": PENDING, "nextAttemptAt": again, "attempts": 0}
+            result.pop("lastError", None)
+        elif outcome.delivered:
             result |= {"state": DELIVERED, "deliveredAt": timestamp(now)}
         else:
             result["lastError"] = outcome.error or f"HTTP {outcome.status}"
@@ -328,11 +350,25 @@ class Dispatcher:
                 )
         self._finish(claimed, result)
 
+    def _post(self, delivery: JSON, hub: JSON, event: JSON) -> Outcome:
+        """POST an event to a hub's callback, signed when the hub has a secret."""
+        body = json.dumps(event["body"], ensure_ascii=False, separators=(",", ":")).encode()
+        url = hub["callback"]
+        if hub.get("appendEventListenerPath"):
+            url = listener_url(url, delivery["eventType"])
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if "secret" in hub:
+            headers |= signature_headers(hub["secret"], delivery["eventId"], int(time.time()), body)
+        return self._send(url, body, headers, self._policy.timeout)
+
     def _finish(self, claimed: Stored, changes: JSON) -> None:
         finished = {
             key: value
             for key, value in {**claimed.doc, **changes}.items()
             if key not in ("leaseUntil", "leaseOwner")
+            and not (
+                key == "lastError" and "lastError" not in changes and changes.get("attempts") == 0
+            )
         }
         if not self._store.replace(Collection.DELIVERY, finished, expected_version=claimed.version):
             # The lease lapsed and another worker took the delivery over; it reports its own.

@@ -6,10 +6,10 @@ A hub is stored with its secret; the API never shows the secret, only whether th
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from troubleticket.domain.documents import timestamp
@@ -308,7 +308,8 @@ class HubService:
                 Collection.EVENT, ListQuery(where=where, limit=REPLAY_PAGE, after=after)
             )
             for event in page.items:
-                if selects(hub, event["body"]):
+                # internal requests (to partners) are never a hub's
+                if "target" not in event and selects(hub, event["body"]):
                     created.append(self._add_delivery(hub["id"], event, now))
             if page.next_cursor is None or not page.items:
                 return created
@@ -329,18 +330,37 @@ class HubService:
             return delivery_id
 
 
-class ListenerService:
-    """The ``/listener/*`` sink: every event received once, by its eventId."""
+class Inbox(Protocol):
+    """What takes the events partners send about the tickets we raised at them."""
 
-    def __init__(self, store: Store, *, clock: Clock) -> None:
+    def accept(self, event: JSON, raw: bytes, headers: Mapping[str, str]) -> bool: ...
+
+
+class ListenerService:
+    """The ``/listener/*`` sink: every event received once, by its eventId; a partner's event
+    about a ticket we raised at it is applied to our side first (``inbox``)."""
+
+    def __init__(self, store: Store, *, clock: Clock, inbox: Inbox | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._inbox = inbox
 
-    def receive(self, event_type: str, event: JSON) -> bool:
+    def receive(
+        self,
+        event_type: str,
+        event: JSON,
+        *,
+        raw: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> bool:
         """Record an event; ``False`` when its eventId was received before (nothing changes).
+
+        A partner's event is applied before it is recorded (applying it again changes nothing),
+        so one that fails half-way is applied when the partner sends it again.
 
         Raises:
             InvalidRequest: no eventId, or an eventType other than the listener's.
+            Unauthorized: a partner's event not signed with the secret it was given.
         """
         event_id = event.get("eventId")
         if not isinstance(event_id, str) or not event_id:
@@ -355,6 +375,8 @@ class ListenerService:
             raise InvalidRequest(
                 f"This listener takes {event_type}; the event's {declared_by} is {declared!r}"
             )
+        if self._inbox is not None:
+            self._inbox.accept(event, raw, headers or {})
         record = {
             "id": event_id,
             "eventType": event_type,

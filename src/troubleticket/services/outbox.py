@@ -66,12 +66,14 @@ def event_records(
     priority: str | None = None,
     ordered_with: str | None = None,
     first_index: int = 0,
+    target: str | None = None,
 ) -> list[JSON]:
     """The outbox records of the events one change raised (``version``: the version it wrote).
 
     ``ordered_with``: the resource key whose events these are ordered with (a child's events
     are ordered with its parent's, which wrote them); ``first_index``: the place of the first
-    of them among the events of that write.
+    of them among the events of that write. ``target``: an internal request to one system
+    (``partner:{id}``), delivered there alone and never to hubs.
     """
     key = ordered_with or resource_key(collection, resource_id)
     records = []
@@ -90,6 +92,8 @@ def event_records(
                 "body": body,
             }
         )
+        if target is not None:
+            records[-1]["target"] = target
     return records
 
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from troubleticket.domain.errors import Conflict, NotFound, PreconditionFailed
+from troubleticket.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from troubleticket.domain.events import Raised, ResourceKind, raised_by
 from troubleticket.services.outbox import event_records, resource_key
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
+from troubleticket.store.query import AnyOf, Comparison, Filter, Op
 from troubleticket.types import JSON, NO_CONTEXT, Clock, Context, IdFactory
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ Validate = Callable[[JSON], None]
 MAX_WRITE_ATTEMPTS = 50
 
 
+# The requests to other systems a change makes, as (target, internal event).
+Requests = Callable[[JSON | None, JSON | None], list[tuple[str, Raised]]]
+
+
 @dataclass(frozen=True, slots=True)
 class Children:
     """Resources a document holds inside itself (a ticket's recovery activities): shown on their
@@ -62,6 +67,17 @@ class Children:
 
 
 @dataclass(frozen=True, slots=True)
+class PartyScope:
+    """How a resource is restricted to a party (a partner's requests see only its own): the path
+    of its party ids (indexed), whether a document names the party, and how a party's create
+    request is made to name it."""
+
+    path: tuple[str, ...]
+    owns: Callable[[JSON, str], bool]
+    claim: Callable[[JSON, JSON], JSON]
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceRules:
     """The pure, resource-specific part of the use cases."""
 
@@ -72,6 +88,11 @@ class ResourceRules:
     # Attributes kept in the store for the server's own use, never shown.
     hidden: frozenset[str] = frozenset()
     children: Children | None = None
+    # Requests to other systems a change makes (to a partner: domain.partner_report), as
+    # (target, internal event); recorded in the change's write and sent by the dispatcher.
+    requests: Requests | None = None
+    # How a party's requests are restricted; without it a party may read but not write.
+    party_scope: PartyScope | None = None
 
 
 # A change of a resource's stored document: its current document (``href`` included) in, the
@@ -173,6 +194,16 @@ class ResourceService:
                 first_index=len(records),
                 **common,  # type: ignore[arg-type]
             )
+        if self._rules.requests is not None:
+            for target, request in self._rules.requests(before, after):
+                records += event_records(
+                    [request],
+                    collection=self.collection,
+                    resource_id=current["id"],
+                    first_index=len(records),
+                    target=target,
+                    **common,  # type: ignore[arg-type]
+                )
         return records
 
     def _child_events(
@@ -210,6 +241,9 @@ class ResourceService:
         Raises:
             TroubleTicketError: the request breaks a rule of the resource.
         """
+        self._writable(context)
+        if context.party is not None and self._rules.party_scope is not None:
+            body = self._rules.party_scope.claim(body, context.party)
         while True:
             resource_id = self._new_id()
             doc = self._rules.create(
@@ -227,25 +261,40 @@ class ResourceService:
             self._committed(events)
             return Stored(shown, inserted.version)
 
-    def get(self, resource_id: str) -> Stored:
+    def get(self, resource_id: str, *, context: Context = NO_CONTEXT) -> Stored:
         """Return one resource with its version.
 
         Raises:
-            NotFound: there is no resource with that id.
+            NotFound: there is no resource with that id (that the context's party may see).
         """
-        return self._stored(self._read(resource_id))
+        return self._stored(self._read(resource_id, context=context))
 
-    def read(self, resource_id: str) -> Stored:
+    def read(self, resource_id: str, *, context: Context = NO_CONTEXT) -> Stored:
         """The stored document (hidden attributes and children included, href added).
 
         Raises:
-            NotFound: there is no resource with that id.
+            NotFound: there is no resource with that id (that the context's party may see).
         """
-        stored = self._read(resource_id)
+        stored = self._read(resource_id, context=context)
         return Stored(self._internal(stored), stored.version)
 
-    def _read(self, resource_id: str, if_match: VersionCondition | None = None) -> Stored:
+    def _writable(self, context: Context) -> None:
+        if context.party is not None and self._rules.party_scope is None:
+            raise Forbidden(f"A partner's request does not change {self.collection.value}")
+
+    def _read(
+        self,
+        resource_id: str,
+        if_match: VersionCondition | None = None,
+        *,
+        context: Context = NO_CONTEXT,
+    ) -> Stored:
         stored = self._store.get(self.collection, resource_id)
+        scope = self._rules.party_scope
+        party = context.party_id
+        if stored is not None and party is not None and scope is not None:
+            if not scope.owns(stored.doc, party):
+                stored = None  # not its ticket: as if there were none (404, not 403)
         if stored is None:
             raise NotFound(self.collection.value, resource_id)
         if if_match is not None and not if_match(stored.version):
@@ -255,12 +304,17 @@ class ResourceService:
             )
         return stored
 
-    def list(self, query: ListQuery) -> Page:
-        """One page of the resources ``query`` selects, with the total count of its matches.
+    def list(self, query: ListQuery, *, context: Context = NO_CONTEXT) -> Page:
+        """One page of the resources ``query`` selects (of those the context's party may see),
+        with the total count of its matches.
 
         Raises:
             InvalidRequest: a cursor that was not issued for this sort order.
         """
+        scope = self._rules.party_scope
+        if context.party_id is not None and scope is not None:
+            own = AnyOf((Comparison(scope.path, Op.EQ, context.party_id),))
+            query = replace(query, where=Filter((own, *query.where.groups)))
         page = self._store.list(self.collection, query)
         return replace(page, items=[self._present(doc) for doc in page.items])
 
@@ -295,7 +349,7 @@ class ResourceService:
             merge = as_merge_patch(self._present(current), patch, media_type)
             return self._rules.patch(current, merge, now=self._clock(), context=context)
 
-        return self._stored(self.update(resource_id, change, if_match=if_match))
+        return self._stored(self.update(resource_id, change, if_match=if_match, context=context))
 
     def update(
         self,
@@ -304,6 +358,7 @@ class ResourceService:
         *,
         if_match: VersionCondition | None = None,
         children_first: bool = False,
+        context: Context = NO_CONTEXT,
     ) -> Stored:
         """Apply ``change`` to the stored document (hidden attributes and children included)
         and write the result with the events of the change; returns the stored document
@@ -318,8 +373,9 @@ class ResourceService:
             TroubleTicketError: ``change`` refuses.
             Conflict: the resource kept changing under the change.
         """
+        self._writable(context)
         for _ in range(MAX_WRITE_ATTEMPTS):
-            stored = self._read(resource_id, if_match)
+            stored = self._read(resource_id, if_match, context=context)
             current = self._internal(stored)
             updated = change(current)
             if updated is current:
@@ -376,17 +432,24 @@ class ResourceService:
                 return True
         raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")
 
-    def delete(self, resource_id: str, *, if_match: VersionCondition | None = None) -> None:
+    def delete(
+        self,
+        resource_id: str,
+        *,
+        if_match: VersionCondition | None = None,
+        context: Context = NO_CONTEXT,
+    ) -> None:
         """Delete a resource, if its version satisfies ``if_match`` when one is given.
 
         Raises:
             NotFound: there is no resource with that id.
             PreconditionFailed: the current version does not satisfy ``if_match``.
         """
+        self._writable(context)
         for _ in range(MAX_WRITE_ATTEMPTS):
             # Compare-and-set on the version read, so the delete event names what was deleted;
             # a change in between is read again (and checked against if_match again).
-            stored = self._read(resource_id, if_match)
+            stored = self._read(resource_id, if_match, context=context)
             events = self._events(self._internal(stored), None, stored.version + 1)
             if self._store.delete(
                 self.collection, resource_id, expected_version=stored.version, events=events

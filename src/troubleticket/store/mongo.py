@@ -94,6 +94,7 @@ _ACTIVITY_KEYED = (
     ("plannedEndDate",),
     ("assignee", "partyOrPartyRole", "id"),
     ("troubleTicket", "id"),
+    ("partnerReport", "partnerTicket", "id"),
 )
 
 # A parent's record holds, beside its document, the id and keys of each child (CHILD_KEYS:
@@ -131,7 +132,7 @@ LAYOUTS = {
             ((PENDING, 1),),
             # the recovery activities: by id, and the tickets holding one in a keyed state
             ((f"{CHILD_KEYS}.{ID}", 1),),
-            *(((f"{CHILD_KEYS}.{KEYS}.{path[0]}", 1), (SEQ, 1)) for path in _ACTIVITY_KEYED[:4]),
+            *(((f"{CHILD_KEYS}.{KEYS}.{'_'.join(path)}", 1), (SEQ, 1)) for path in _ACTIVITY_KEYED),
         ),
     ),
     Collection.TROUBLE_TICKET_SPECIFICATION: Layout(
@@ -159,6 +160,7 @@ LAYOUTS = {
         ),
     ),
     Collection.RECEIVED_EVENT: Layout(collection="receivedEvent"),
+    Collection.PARTNER: Layout(collection="partner"),
 }
 
 _PROJECTION = {SEQ: 1, ID: 1, "version": 1, DOC: 1, KEYS: 1, "escaped": 1}

@@ -31,6 +31,8 @@ class Collection(StrEnum):
     RECEIVED_EVENT = "receivedEvent"
     # Recovery activities: kept inside their trouble ticket (see CHILDREN).
     RECOVERY_ACTIVITY = "recoveryActivity"
+    # What this server keeps about each partner: the hubs it registered there.
+    PARTNER = "partner"
 
 
 RESOURCE_COLLECTIONS = (Collection.TROUBLE_TICKET, Collection.TROUBLE_TICKET_SPECIFICATION)

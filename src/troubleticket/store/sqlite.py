@@ -98,6 +98,7 @@ _LAYOUTS = {
         ),
     ),
     Collection.RECEIVED_EVENT: Layout(table="received_event"),
+    Collection.PARTNER: Layout(table="partner"),
     # A copy of each ticket's recovery activities, one row each, kept in the ticket's own
     # transaction (parent_seq: the ticket's row; deleted with it).
     Collection.RECOVERY_ACTIVITY: Layout(
@@ -108,6 +109,8 @@ _LAYOUTS = {
             ("plannedEndDate",): ("planned_end_date", Kind.INSTANT),
             ("troubleTicket", "id"): ("ticket_id", Kind.TEXT),
             ("assignee", "partyOrPartyRole", "id"): ("assignee_id", Kind.TEXT),
+            # the partner's ticket of a trouble report: its events are found by it
+            ("partnerReport", "partnerTicket", "id"): ("partner_ticket_id", Kind.TEXT),
         },
         indexes=(
             ("parent_seq",),
@@ -116,6 +119,7 @@ _LAYOUTS = {
             ("planned_end_date", "seq"),
             ("ticket_id", "seq"),
             ("assignee_id", "seq"),
+            ("partner_ticket_id", "seq"),
         ),
     ),
 }
