@@ -28,7 +28,7 @@ from troubleticket.api.body import TmfJSONBodyValidator
 from troubleticket.api.callers import Callers
 from troubleticket.api.contract import API_ROOT, document_validator, load_spec, method_table
 from troubleticket.api.middleware import BodyLimitMiddleware, TrailingSlashMiddleware
-from troubleticket.api.notifications import HubHandlers, ListenerHandlers
+from troubleticket.api.notifications import HubHandlers, ListenerHandlers, PartnerHandlers
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import handler_table, resolver
 from troubleticket.config import ConfigError, Settings
@@ -56,6 +56,7 @@ from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Performe
 from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.monitor import SlaMonitor
 from troubleticket.services.partners import (
+    PartnerDirectory,
     PartnerGateway,
     PartnerInbox,
     PartnerLinks,
@@ -380,17 +381,24 @@ def create_app(
     clock: Clock = utc_now,
     new_id: IdFactory = new_uuid,
     new_activity_id: IdFactory | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> AsyncApp:
     """Build the ASGI application; the store is opened now and closed at shutdown.
 
     ``new_activity_id`` issues recovery activity ids (by default in creation order, as their
-    listings are ordered by id).
+    listings are ordered by id); ``environ`` holds the secrets the partner registry names.
     """
     store = store or open_store(settings)
     # Set after every write that recorded events: the in-process dispatcher wakes up at once.
     wake = threading.Event()
     run = runtime(
-        settings, store, clock=clock, new_id=new_id, new_activity_id=new_activity_id, wake=wake
+        settings,
+        store,
+        clock=clock,
+        new_id=new_id,
+        new_activity_id=new_activity_id,
+        wake=wake,
+        environ=environ,
     )
     tickets, activities = run.tickets, run.activities
     callers = Callers(run.partners)
@@ -434,6 +442,15 @@ def create_app(
                 HubHandlers(hubs, settings),
                 ListenerHandlers(listeners),
                 ActivityHandlers(activities, settings, callers),
+                PartnerHandlers(
+                    PartnerDirectory(
+                        run.partners,
+                        store=store,
+                        hubs=hubs,
+                        api_url=f"{settings.public_base_url}{API_ROOT}",
+                    ),
+                    settings,
+                ),
             )
         ),
         pythonic_params=True,

@@ -46,9 +46,10 @@ def created(client: TestClient, collection: str, body: dict[str, Any]) -> dict[s
 def patch(
     client: TestClient, url: str, body: Any, *, media_type: str = MERGE_PATCH, **kwargs: Any
 ) -> httpx.Response:
-    """PATCH ``body`` serialised as JSON under the given media type."""
+    """PATCH ``body`` serialised as JSON under the given media type (and any other headers)."""
+    headers = {"content-type": media_type, **kwargs.pop("headers", {})}
     return client.patch(  # type: ignore[no-any-return]
-        url, content=json.dumps(body), headers={"content-type": media_type}, **kwargs
+        url, content=json.dumps(body), headers=headers, **kwargs
     )
 
 

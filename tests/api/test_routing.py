@@ -12,15 +12,17 @@ from connexion.exceptions import ResolverError
 from tests.builders import API
 from troubleticket.api.activities import ActivityHandlers
 from troubleticket.api.contract import load_spec
-from troubleticket.api.notifications import HubHandlers, ListenerHandlers
+from troubleticket.api.notifications import HubHandlers, ListenerHandlers, PartnerHandlers
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import LISTENER_EVENTS, handler_table, resolver
 from troubleticket.app import specification_rules, ticket_rules
 from troubleticket.config import Settings
 from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.partners import NO_PARTNERS
 from troubleticket.domain.policy import DEFAULT_POLICY
 from troubleticket.services.activities import ActivityService
 from troubleticket.services.hubs import HubService, ListenerService
+from troubleticket.services.partners import PartnerDirectory
 from troubleticket.services.resources import ResourceRules, ResourceService
 from troubleticket.store.port import Collection
 from troubleticket.store.sqlite import SqliteStore
@@ -69,7 +71,19 @@ ACTIVITY_OPERATIONS = {
     "listRecoveryActivity": "list",
     "retrieveRecoveryActivity": "retrieve_by_id",
 }
-SERVED = RESOURCE_OPERATIONS | HUB_OPERATIONS | LISTENER_OPERATIONS | set(ACTIVITY_OPERATIONS)
+PARTNER_OPERATIONS = {
+    "listPartner": "partners",
+    "retrievePartner": "retrieve",
+    "listPartnerDelivery": "deliveries",
+    "createPartnerReplay": "replay",
+}
+SERVED = (
+    RESOURCE_OPERATIONS
+    | HUB_OPERATIONS
+    | LISTENER_OPERATIONS
+    | set(ACTIVITY_OPERATIONS)
+    | set(PARTNER_OPERATIONS)
+)
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -116,8 +130,18 @@ class Handlers:
             new_id=lambda: "ra-1",
         )
         self.activities = ActivityHandlers(activities, settings)
+        hub_service = HubService(store, clock=clock, new_id=lambda: "hub-1", base_url="http://x")
+        self.partners = PartnerHandlers(
+            PartnerDirectory(NO_PARTNERS, store=store, hubs=hub_service, api_url="http://x"),
+            settings,
+        )
         self.table = handler_table(
-            self.tickets, self.specifications, self.hubs, self.listeners, self.activities
+            self.tickets,
+            self.specifications,
+            self.hubs,
+            self.listeners,
+            self.activities,
+            self.partners,
         )
 
 
@@ -153,6 +177,12 @@ class TestTheOperationTable:
         for operation_id, method in ACTIVITY_OPERATIONS.items():
             handler = handlers.table[operation_id]
             assert getattr(handler, "__self__", None) is handlers.activities, operation_id
+            assert handler.__name__ == method, operation_id
+
+    def test_partner_operations_are_bound_to_the_partner_handlers(self, handlers: Handlers) -> None:
+        for operation_id, method in PARTNER_OPERATIONS.items():
+            handler = handlers.table[operation_id]
+            assert getattr(handler, "__self__", None) is handlers.partners, operation_id
             assert handler.__name__ == method, operation_id
 
     def test_hub_operations_are_bound_to_the_hub_handlers(self, handlers: Handlers) -> None:

@@ -13,6 +13,7 @@ from troubleticket.api.body import RAW_BODY
 from troubleticket.api.resources import list_response
 from troubleticket.config import Settings
 from troubleticket.services.hubs import HubService, ListenerService
+from troubleticket.services.partners import PartnerDirectory
 from troubleticket.types import JSON
 
 
@@ -77,3 +78,43 @@ class ListenerHandlers:
 
         receive.__name__ = f"receive{event_type}"
         return receive
+
+
+class PartnerHandlers:
+    def __init__(self, directory: PartnerDirectory, settings: Settings) -> None:
+        self._directory = directory
+        self._settings = settings
+
+    async def partners(self) -> tuple[list[JSON], int, dict[str, str]]:
+        partners = self._directory.list()
+        count = str(len(partners))
+        return partners, 200, {"X-Total-Count": count, "X-Result-Count": count}
+
+    async def retrieve(self, id_: str) -> tuple[JSON, int]:
+        return await run_in_threadpool(self._directory.get, id_), 200
+
+    async def deliveries(
+        self,
+        id_: str,
+        fields: str | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        sort: str | None = None,
+        filter_: str | None = None,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> tuple[list[JSON], int, dict[str, str]]:
+        return await list_response(
+            partial(self._directory.deliveries, id_),
+            self._settings,
+            fields=fields,
+            offset=offset,
+            limit=limit,
+            sort=sort,
+            filter_=filter_,
+            before=before,
+            after=after,
+        )
+
+    async def replay(self, id_: str, body: JSON) -> tuple[JSON, int]:
+        return await run_in_threadpool(self._directory.replay, id_, body), 201

@@ -12,7 +12,7 @@ from typing import Any
 from connexion.resolver import Resolver
 
 from troubleticket.api.activities import ActivityHandlers
-from troubleticket.api.notifications import HubHandlers, ListenerHandlers
+from troubleticket.api.notifications import HubHandlers, ListenerHandlers, PartnerHandlers
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.domain.events import listener_name
 
@@ -49,6 +49,7 @@ def handler_table(
     hubs: HubHandlers,
     listeners: ListenerHandlers,
     activities: ActivityHandlers,
+    partners: PartnerHandlers,
 ) -> dict[str, Handler]:
     return {
         **{op: listeners.for_event(event) for op, event in LISTENER_EVENTS.items()},
@@ -74,6 +75,10 @@ def handler_table(
         "deleteTroubleTicketRecoveryActivity": activities.delete,
         "listRecoveryActivity": activities.list,
         "retrieveRecoveryActivity": activities.retrieve_by_id,
+        "listPartner": partners.partners,
+        "retrievePartner": partners.retrieve,
+        "listPartnerDelivery": partners.deliveries,
+        "createPartnerReplay": partners.replay,
     }
 
 

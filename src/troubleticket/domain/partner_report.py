@@ -253,7 +253,8 @@ def finished(ticket: JSON, activity_id: str, state: str, now: datetime) -> JSON:
 def mirror(ticket: JSON, activity_id: str, partner_ticket: JSON, now: datetime) -> JSON:
     """The ticket with what the partner's ticket says applied to our activity (module docstring).
 
-    Returns ``ticket`` itself when the partner ticket says nothing new.
+    Returns ``ticket`` itself when the partner ticket says nothing new (no write then:
+    ``lastHeardAt`` is when the partner last said something new).
     """
     activity = next((a for a in _activities(ticket) if a["id"] == activity_id), None)
     if activity is None or not isinstance(activity.get(REPORT), Mapping):
@@ -270,7 +271,11 @@ def mirror(ticket: JSON, activity_id: str, partner_ticket: JSON, now: datetime) 
         state = state_of(updated["state"])
         reason = partner_ticket.get("statusChangeReason")
         partner_name = report["partner"]["name"]
-        if status in ("acknowledged", "inProgress") and state in (
+
+        def said(what: str) -> str:
+            return f"{what} by {partner_name}: {reason}" if reason else f"{what} by {partner_name}"
+
+        if status == "inProgress" and state in (
             ActivityState.PLANNED,
             ActivityState.HELD,
         ):
@@ -278,7 +283,7 @@ def mirror(ticket: JSON, activity_id: str, partner_ticket: JSON, now: datetime) 
         elif status == "pending":
             alerts.append(_information_required(activity, partner_ticket, partner_name, when))
         elif status == "held" and state is ActivityState.IN_PROGRESS:
-            enter(updated, ActivityState.HELD, when, f"Held by {partner_name}: {reason}", {})
+            enter(updated, ActivityState.HELD, when, said("Held"), {})
         elif status in ("resolved", "closed") and state in (
             ActivityState.PLANNED,
             ActivityState.IN_PROGRESS,
@@ -286,8 +291,7 @@ def mirror(ticket: JSON, activity_id: str, partner_ticket: JSON, now: datetime) 
         ):
             if state is not ActivityState.IN_PROGRESS:
                 enter(updated, ActivityState.IN_PROGRESS, when, None, {})
-            said = f"Resolved by {partner_name}: {reason}"
-            enter(updated, ActivityState.COMPLETED, when, said, {})
+            enter(updated, ActivityState.COMPLETED, when, said("Resolved"), {})
             report["acceptance"] = "pending"
         elif status in ("cancelled", "rejected") and state in (
             ActivityState.PLANNED,
@@ -296,8 +300,7 @@ def mirror(ticket: JSON, activity_id: str, partner_ticket: JSON, now: datetime) 
         ):
             if state is not ActivityState.IN_PROGRESS:
                 enter(updated, ActivityState.IN_PROGRESS, when, None, {})
-            said = f"{status.capitalize()} by {partner_name}: {reason}"
-            enter(updated, ActivityState.FAILED, when, said, {})
+            enter(updated, ActivityState.FAILED, when, said(status.capitalize()), {})
             report["state"] = FAILED if report["state"] in LIVE else report["state"]
         if status == "closed" and report["state"] in (OPEN, CLOSE_REQUESTED):
             report["state"] = CLOSED
@@ -314,12 +317,12 @@ def mirror(ticket: JSON, activity_id: str, partner_ticket: JSON, now: datetime) 
     if copied:
         updated["note"] = [*ours, *copied]
         report["syncedNotes"] = [*report.get("syncedNotes", []), *(note_key(n) for n in copied)]
-    report["lastHeardAt"] = when
     if report == activity[REPORT] and updated == activity and not alerts:
         return ticket
-    updated[REPORT] = report
+    report["lastHeardAt"] = when
     if updated != activity:
         updated["lastUpdate"] = when
+    updated[REPORT] = report
     result = {
         **ticket,
         ACTIVITIES: [updated if a["id"] == activity_id else a for a in _activities(ticket)],

@@ -199,7 +199,9 @@ def parse_partners(data: Any) -> PartnerRegistry:
     if not isinstance(header, str) or not re.fullmatch(r"[A-Za-z0-9-]+", header):
         problems.add("inboundHeader", f"{header!r} is not an HTTP header name")
         header = DEFAULT_INBOUND_HEADER
-    listed = top.get("partners", {}) or {}
+    listed = top.get("partners")
+    if listed is None:
+        listed = {}
     if not isinstance(listed, Mapping):
         problems.add("partners", "expected a mapping of partner id to partner")
         listed = {}
@@ -255,7 +257,7 @@ def _partner(problems: _Problems, partner_id: str, raw: Any, path: str) -> Partn
         if not isinstance(client_id, str) or not client_id:
             problems.add(f"{o_path}.clientId", "expected the client id")
         secret_env = problems.env(o_spec.get("clientSecretEnv"), f"{o_path}.clientSecretEnv")
-        if secret_env is None and "clientSecretEnv" not in o_spec:
+        if o_spec.get("clientSecretEnv") is None:
             problems.add(f"{o_path}.clientSecretEnv", "expected the variable holding the secret")
         scope = o_spec.get("scope")
         if scope is not None and not isinstance(scope, str):

@@ -233,7 +233,11 @@ class HubService:
     def deliveries(self, hub_id: str, query: ListQuery) -> Page:
         """One page of a hub's deliveries (newest first unless ``query`` sorts otherwise)."""
         self._hub(hub_id)
-        own = AnyOf((Comparison(("hubId",), Op.EQ, hub_id),))
+        return self.deliveries_to((hub_id,), query)
+
+    def deliveries_to(self, targets: tuple[str, ...], query: ListQuery) -> Page:
+        """One page of the deliveries to any of ``targets`` (hubs, or a partner's lanes)."""
+        own = AnyOf(tuple(Comparison(("hubId",), Op.EQ, target) for target in targets))
         where = Filter((own, *query.where.groups))
         sort = query.sort or (SortKey(("createdAt",), descending=True),)
         page = self._store.list(Collection.DELIVERY, replace(query, where=where, sort=sort))
@@ -253,9 +257,25 @@ class HubService:
             raise InvalidRequest("Give either since (a date-time) or delivery (a list of ids)")
         now = self._clock()
         if named is not None:
-            created = self._replay_deliveries(hub_id, named, now)
+            created = self._replay_deliveries((hub_id,), named, now, f"Hub {hub_id}")
         else:
             created = self._replay_since(hub, since, now)
+        return self._replayed(created, since, named)
+
+    def replay_to(self, targets: tuple[str, ...], body: JSON, owner: str) -> JSON:
+        """Make the deliveries named again, each to its own target among ``targets``.
+
+        Raises:
+            InvalidRequest: no list of deliveries; one that is not to ``targets``, or not
+                finished.
+        """
+        if "since" in body or body.get("delivery") is None:
+            raise InvalidRequest("Give delivery: a list of the ids of the deliveries to make again")
+        named = body["delivery"]
+        created = self._replay_deliveries(targets, named, self._clock(), owner)
+        return self._replayed(created, None, named)
+
+    def _replayed(self, created: list[str], since: Any, named: Any) -> JSON:
         if created and self._on_change is not None:
             self._on_change()
         shown: JSON = {
@@ -267,7 +287,9 @@ class HubService:
         shown["since" if since is not None else "delivery"] = since if since is not None else named
         return shown
 
-    def _replay_deliveries(self, hub_id: str, named: Any, now: datetime) -> list[str]:
+    def _replay_deliveries(
+        self, targets: tuple[str, ...], named: Any, now: datetime, owner: str
+    ) -> list[str]:
         if (
             not isinstance(named, list)
             or not named
@@ -280,8 +302,8 @@ class HubService:
         originals = []
         for delivery_id in dict.fromkeys(named):
             stored = self._store.get(Collection.DELIVERY, delivery_id)
-            if stored is None or stored.doc["hubId"] != hub_id:
-                raise InvalidRequest(f"Hub {hub_id} has no delivery {delivery_id!r}")
+            if stored is None or stored.doc["hubId"] not in targets:
+                raise InvalidRequest(f"{owner} has no delivery {delivery_id!r}")
             if stored.doc["state"] not in (DEAD, DELIVERED):
                 raise InvalidRequest(
                     f"Delivery {delivery_id} is {stored.doc['state']}; only dead or delivered "
@@ -293,7 +315,9 @@ class HubService:
             event = self._store.get(Collection.EVENT, original["eventId"])
             if event is None:
                 raise InvalidRequest(f"The event of delivery {original['id']} is no longer kept")
-            created.append(self._add_delivery(hub_id, event.doc, now, replay_of=original["id"]))
+            created.append(
+                self._add_delivery(original["hubId"], event.doc, now, replay_of=original["id"])
+            )
         return created
 
     def _replay_since(self, hub: JSON, since: Any, now: datetime) -> list[str]:

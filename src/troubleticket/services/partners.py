@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import requests
+import urllib3
 
 from troubleticket.domain import coordination, partner_report
 from troubleticket.domain.documents import timestamp
@@ -36,8 +37,9 @@ from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.partners import Partner, PartnerRegistry
 from troubleticket.domain.signing import verify
 from troubleticket.services.dispatch import Outcome
+from troubleticket.services.hubs import HubService
 from troubleticket.services.resources import Requests, ResourceService
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Store
+from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op
 from troubleticket.types import JSON, Clock
 
@@ -152,10 +154,16 @@ class PartnerClient:
                     stream=True,
                     **kwargs,
                 )
-                body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
             except requests.RequestException as exc:
                 raise PartnerError(f"{type(exc).__name__}: {exc}"[:500]) from exc
+            try:
+                # the body is read here, under the cap: a stall or a short body is this call's
+                body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                response.close()
+                raise PartnerError(f"{type(exc).__name__}: {exc}"[:500]) from exc
             if len(body) > MAX_BODY_BYTES:
+                response.close()
                 raise PartnerError(f"{method} {url}: answer over {MAX_BODY_BYTES} bytes")
             response._content = body  # noqa: SLF001 - the body read under the cap above
             if response.status_code == 401 and auth and not renew and self.partner.oauth2:
@@ -329,14 +337,36 @@ class PartnerGateway:
             if answer.status_code not in (200, 409):
                 raise PartnerError(f"cancelling answered {answer.status_code}", answer.status_code)
             if answer.status_code == 409:
-                # it can no longer be cancelled there (already final): take what it is
-                return self._refresh(client, ticket, activity, partner_id)
+                # it can no longer be cancelled there (resolved or final): the report ends as
+                # the partner's ticket is
+                return self._cancel_refused(client, ticket, activity, partner_id)
         self._write(
             ticket["id"],
             lambda t, now: partner_report.finished(
                 t, activity["id"], partner_report.CANCELLED, now
             ),
         )
+        return Outcome(200)
+
+    def _cancel_refused(
+        self, client: PartnerClient, ticket: JSON, activity: JSON, partner_id: str
+    ) -> Outcome:
+        answer = client.call("GET", f"/troubleTicket/{partner_id}")
+        if answer.status_code != 200:
+            raise PartnerError(
+                f"reading the ticket answered {answer.status_code}", answer.status_code
+            )
+        partner_ticket = _json(answer)
+        status = partner_ticket.get("status")
+        ended = {"cancelled": partner_report.CANCELLED, "closed": partner_report.CLOSED}.get(
+            status, partner_report.FAILED
+        )
+
+        def change(current: JSON, now: datetime) -> JSON:
+            mirrored = partner_report.mirror(current, activity["id"], partner_ticket, now)
+            return partner_report.finished(mirrored, activity["id"], ended, now)
+
+        self._write(ticket["id"], change)
         return Outcome(200)
 
     def _close(self, client: PartnerClient, request: JSON, ticket: JSON, activity: JSON) -> Outcome:
@@ -555,3 +585,68 @@ class PartnerLinks:
             registered = _json(answer)
             hubs.append({"id": registered.get("id"), "callback": callback, "query": hub["query"]})
         return hubs
+
+
+class PartnerDirectory:
+    """The partners for operators: what is configured (never a secret), the hubs registered at
+    each, and the requests to each — listed like a hub's deliveries, dead ones made again."""
+
+    def __init__(
+        self, registry: PartnerRegistry, *, store: Store, hubs: HubService, api_url: str
+    ) -> None:
+        self._registry = registry
+        self._store = store
+        self._hubs = hubs
+        self._api_url = api_url
+
+    def _shown(self, partner: Partner) -> JSON:
+        shown: JSON = {
+            "id": partner.id,
+            "href": f"{self._api_url}/partner/{partner.id}",
+            "@type": "Partner",
+            "name": partner.name,
+            "baseUrl": partner.base_url,
+            "party": partner.party,
+            "subscribe": partner.subscribe,
+        }
+        link = self._store.get(Collection.PARTNER, partner.id)
+        if link is not None:
+            shown["hub"] = link.doc["hub"]
+            shown["registeredAt"] = link.doc["registeredAt"]
+        return shown
+
+    def _partner(self, partner_id: str) -> Partner:
+        partner = self._registry.get(partner_id)
+        if partner is None:
+            raise NotFound("partner", partner_id)
+        return partner
+
+    def list(self) -> list[JSON]:
+        return [self._shown(p) for p in self._registry.partners.values()]
+
+    def get(self, partner_id: str) -> JSON:
+        """Raises: NotFound: no partner has that id."""
+        return self._shown(self._partner(partner_id))
+
+    @staticmethod
+    def _lanes(partner_id: str) -> tuple[str, ...]:
+        return (target(partner_id, partner_report.CREATE), target(partner_id, partner_report.POLL))
+
+    def deliveries(self, partner_id: str, query: ListQuery) -> Page:
+        """One page of the requests to a partner (newest first unless sorted otherwise).
+
+        Raises:
+            NotFound: no partner has that id.
+        """
+        self._partner(partner_id)
+        return self._hubs.deliveries_to(self._lanes(partner_id), query)
+
+    def replay(self, partner_id: str, body: JSON) -> JSON:
+        """Make the named requests to a partner again (dead ones after an outage, say).
+
+        Raises:
+            NotFound: no partner has that id.
+            InvalidRequest: see ``HubService.replay_to``.
+        """
+        self._partner(partner_id)
+        return self._hubs.replay_to(self._lanes(partner_id), body, f"Partner {partner_id}")

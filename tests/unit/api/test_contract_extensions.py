@@ -668,7 +668,8 @@ def test_activity_lists_take_the_ticket_list_parameters(path: str, method: str) 
 def test_reading_an_activity_answers_200_with_its_etag(path: str, method: str) -> None:
     responses = operation(path, method)["responses"]
     assert responses["200"] == {"$ref": "#/components/responses/200RecoveryActivity"}
-    assert [component(p)["name"] for p in operation(path, method)["parameters"]][-1] == "fields"
+    declared = [component(p) for p in operation(path, method)["parameters"]]
+    assert [p["name"] for p in declared if p["in"] == "query"] == ["fields"]
     response = component(responses["200"])
     assert set(response["headers"]) == {"ETag"}
     content = response["content"]["application/json"]
@@ -932,3 +933,317 @@ def test_activity_events_are_modelled_like_the_ticket_events(event_type: str, pa
     assert schemas[f"{event_type}Payload"]["properties"] == {
         "recoveryActivity": {"$ref": f"#/components/schemas/{payload}"}
     }
+
+
+# -- partners: trouble reports raised at partners' TMF621 APIs (eTOM 1.3.7.3) ------------------
+
+PARTNER_TAG = "partner (extension)"
+# (path, method) -> operationId
+PARTNER_OPERATIONS = {
+    ("/partner", "get"): "listPartner",
+    ("/partner/{id}", "get"): "retrievePartner",
+    ("/partner/{id}/delivery", "get"): "listPartnerDelivery",
+    ("/partner/{id}/replay", "post"): "createPartnerReplay",
+}
+PARTNER_SCHEMAS = ("Partner", "PartnerReport")
+REPORT_STATES = [
+    "requested",
+    "open",
+    "cancelRequested",
+    "cancelled",
+    "closeRequested",
+    "closed",
+    "failed",
+]
+PARTNER_REQUESTS = (
+    "PartnerTicketCreate",
+    "PartnerTicketCancel",
+    "PartnerTicketClose",
+    "PartnerTicketNote",
+    "PartnerTicketPoll",
+)
+# The operations a partner's system may call, restricted to its tickets.
+PARTNER_SCOPED = {
+    "listTroubleTicket",
+    "createTroubleTicket",
+    "retrieveTroubleTicket",
+    "patchTroubleTicket",
+    "deleteTroubleTicket",
+    *(operation_id for operation_id, _ in ACTIVITY_OPERATIONS.values()),
+}
+PARTNER_HEADER = {"$ref": "#/components/parameters/X-TT-Partner"}
+
+
+def all_operations() -> list[dict[str, Any]]:
+    return [
+        operation
+        for path_item in load_spec()["paths"].values()
+        for method, operation in path_item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+@pytest.mark.parametrize(("path", "method"), PARTNER_OPERATIONS)
+def test_partner_operations_are_marked_and_have_their_operation_ids(path: str, method: str) -> None:
+    found = operation(path, method)
+    assert found["operationId"] == PARTNER_OPERATIONS[path, method]
+    assert found["x-extension"] is True
+    assert found["description"].startswith(EXTENSION)
+    assert found["tags"] == [PARTNER_TAG]
+
+
+def test_partner_paths_have_only_their_operations() -> None:
+    paths = load_spec()["paths"]
+    for path, method in PARTNER_OPERATIONS:
+        assert [name for name in paths[path] if name in HTTP_METHODS] == [method]
+
+
+def test_the_partner_tag_is_declared_as_an_extension() -> None:
+    (tag,) = [tag for tag in load_spec()["tags"] if tag["name"] == PARTNER_TAG]
+    assert tag["description"].startswith(EXTENSION)
+    assert "1.3.7.3" in tag["description"]
+
+
+@pytest.mark.parametrize("name", PARTNER_SCHEMAS)
+def test_partner_schemas_are_marked_and_carry_their_own_type(name: str) -> None:
+    schema = load_spec()["components"]["schemas"][name]
+    assert schema["description"].startswith(EXTENSION)
+    assert schema["discriminator"]["mapping"] == {name: f"#/components/schemas/{name}"}
+    assert not validator(name).is_valid({})
+
+
+def test_the_partners_are_listed_with_their_counts() -> None:
+    listed = operation("/partner", "get")
+    assert "parameters" not in listed
+    assert set(listed["responses"]) == {"200", "400", "401", "403", "405", "500", "503"}
+    response = component(listed["responses"]["200"])
+    assert set(response["headers"]) == {"X-Total-Count", "X-Result-Count"}
+    content = response["content"]["application/json"]
+    assert content["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/Partner"}}
+    for page in examples(content):
+        for partner in page:
+            assert list(validator("Partner").iter_errors(partner)) == []
+
+
+def test_a_partner_is_retrieved_by_its_id() -> None:
+    retrieved = operation("/partner/{id}", "get")
+    assert retrieved["parameters"] == [{"$ref": "#/components/parameters/Id"}]
+    assert set(retrieved["responses"]) == {"200", "400", "401", "403", "404", "405", "500", "503"}
+    content = component(retrieved["responses"]["200"])["content"]["application/json"]
+    assert content["schema"] == {"$ref": "#/components/schemas/Partner"}
+    for partner in examples(content):
+        assert list(validator("Partner").iter_errors(partner)) == []
+
+
+@pytest.mark.parametrize(("path", "method"), PARTNER_OPERATIONS)
+def test_partner_operations_declare_their_errors_as_the_official_responses(
+    path: str, method: str
+) -> None:
+    for code, response in operation(path, method)["responses"].items():
+        if code.startswith(("4", "5")):
+            assert response == {"$ref": f"#/components/responses/{code}"}
+
+
+def test_the_requests_to_a_partner_are_listed_like_a_hubs_deliveries() -> None:
+    hub = operation("/hub/{id}/delivery", "get")
+    partner = operation("/partner/{id}/delivery", "get")
+    assert partner["parameters"] == hub["parameters"]
+    assert partner["responses"] == hub["responses"]
+    assert partner["responses"]["200"] == {"$ref": "#/components/responses/200EventDeliveryArray"}
+    for request_type in PARTNER_REQUESTS:
+        assert request_type in partner["description"]
+    assert "state=dead" in partner["description"]
+
+
+def test_a_partner_replay_takes_the_hub_replay_components() -> None:
+    hub = operation("/hub/{id}/replay", "post")
+    partner = operation("/partner/{id}/replay", "post")
+    assert partner["parameters"] == hub["parameters"]
+    assert partner["requestBody"] == {"$ref": "#/components/requestBodies/EventReplay_FVO"}
+    assert partner["responses"] == hub["responses"]
+    assert partner["responses"]["201"] == {"$ref": "#/components/responses/201EventReplay"}
+    assert "`since`" in partner["description"]
+    assert "400" in partner["description"]
+
+
+def test_a_partner_shows_no_secret() -> None:
+    partner = properties("Partner")
+    assert set(partner) == {
+        "id",
+        "href",
+        "name",
+        "baseUrl",
+        "party",
+        "subscribe",
+        "hub",
+        "registeredAt",
+    }
+    assert not [name for name in partner if "secret" in name.lower() or "token" in name.lower()]
+    hub = partner["hub"]["items"]
+    assert set(hub["properties"]) == {"id", "callback", "query"}
+    assert "never shown" in load_spec()["components"]["schemas"]["Partner"]["description"]
+
+
+def test_the_partner_shape() -> None:
+    partner = properties("Partner")
+    assert (partner["baseUrl"]["type"], partner["baseUrl"]["format"]) == ("string", "uri")
+    assert ref(partner["party"]) == "#/components/schemas/PartyRef"
+    assert "X-TT-Partner" in partner["party"]["description"]
+    assert partner["subscribe"]["type"] == "boolean"
+    assert partner["registeredAt"]["format"] == "date-time"
+
+
+def test_partner_report_states() -> None:
+    report = properties("PartnerReport")
+    assert (report["state"]["type"], report["state"]["enum"]) == ("string", REPORT_STATES)
+    for state in REPORT_STATES:
+        assert f"`{state}`" in report["state"]["description"]
+    assert report["acceptance"]["enum"] == ["pending"]
+
+
+def test_partner_report_shape() -> None:
+    schema = load_spec()["components"]["schemas"]["PartnerReport"]
+    assert schema["allOf"][0] == {"$ref": "#/components/schemas/Extensible"}
+    report = properties("PartnerReport")
+    assert set(report) == {
+        "partner",
+        "state",
+        "correlationId",
+        "requestedAt",
+        "partnerTicket",
+        "lastHeardAt",
+        "acceptance",
+        "cancelReason",
+        "etag",
+        "syncedNotes",
+    }
+    assert set(report["partner"]["properties"]) == {"id", "name"}
+    ticket, status = report["partnerTicket"]["allOf"]
+    assert ticket == {"$ref": "#/components/schemas/TroubleTicketRef"}
+    assert status["properties"]["status"] == {
+        "$ref": "#/components/schemas/TroubleTicketStatusType"
+    }
+    assert status["properties"]["statusChangeDate"]["format"] == "date-time"
+    for name in ("requestedAt", "lastHeardAt"):
+        assert (report[name]["type"], report[name]["format"]) == ("string", "date-time")
+    assert report["syncedNotes"]["items"] == {"type": "string"}
+    assert "externalIdentifier" in report["correlationId"]["description"]
+
+
+def test_a_report_as_the_server_keeps_it_conforms() -> None:
+    report = {
+        "@type": "PartnerReport",
+        "partner": {"id": "fibreco", "name": "FibreCo Wholesale"},
+        "state": "open",
+        "correlationId": "3180/41",
+        "requestedAt": "2024-05-02T08:00:00Z",
+        "partnerTicket": {
+            "@type": "TroubleTicketRef",
+            "id": "FC-9912",
+            "status": "resolved",
+            "statusChangeDate": "2024-05-02T11:00:00Z",
+            "statusChangeReason": "Fibre spliced",
+        },
+        "lastHeardAt": "2024-05-02T11:00:05Z",
+        "acceptance": "pending",
+        "syncedNotes": ["3f2a9c0d1e4b5a67"],
+    }
+    assert list(validator("PartnerReport").iter_errors(report)) == []
+    assert not validator("PartnerReport").is_valid({**report, "state": "resolved"})
+    activity = {
+        "@type": "RecoveryActivity",
+        "id": "41",
+        "href": "/x/41",
+        "activityType": "partnerRepair",
+        "partnerReport": report,
+        "externalIdentifier": [
+            {
+                "@type": "ExternalIdentifier",
+                "owner": "fibreco",
+                "externalIdentifierType": "troubleTicket",
+                "id": "FC-9912",
+            }
+        ],
+    }
+    assert list(validator("RecoveryActivity_RES").iter_errors(activity)) == []
+
+
+def test_the_partner_report_is_a_read_only_attribute_of_the_activity() -> None:
+    attribute = properties("RecoveryActivity")["partnerReport"]
+    assert ref(attribute) == "#/components/schemas/PartnerReport"
+    assert attribute["readOnly"] is True
+    for words in ("partnerRepair", "informationRequired", "JeopardyAlert", "acceptance"):
+        assert words in attribute["description"]
+    for writable in WRITABLE_ACTIVITIES:
+        assert "partnerReport" not in properties(writable)
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "variant"),
+    [("RecoveryActivity", ""), ("RecoveryActivity_FVO", "_FVO"), ("RecoveryActivity_MVO", "_MVO")],
+)
+def test_activities_carry_external_identifiers(schema_name: str, variant: str) -> None:
+    identifiers = properties(schema_name)["externalIdentifier"]
+    assert identifiers["type"] == "array"
+    assert identifiers["items"] == {"$ref": f"#/components/schemas/ExternalIdentifier{variant}"}
+    assert "readOnly" not in identifiers
+    assert "owner" in identifiers["description"]
+    # the ticket view of the same kind uses the same official schema
+    ticket = "TroubleTicket" + variant
+    assert properties(ticket)["externalIdentifier"]["items"] == identifiers["items"]
+
+
+def test_a_partners_question_raises_an_information_required_alert() -> None:
+    description = load_spec()["components"]["schemas"]["JeopardyAlert"]["description"]
+    assert "`informationRequired`" in description
+    assert "`activity-{activityId}-information-{statusChangeDate}`" in description
+    # the alerts described before stay described
+    assert "`activity-{activityId}-late`" in description
+    assert "`{clock}-{jeopardyType}`" in description
+    assert "informationRequired" in properties("JeopardyAlert")["recoveryActivity"]["description"]
+
+
+def test_partner_deliveries_are_described_on_the_delivery() -> None:
+    schema = load_spec()["components"]["schemas"]["EventDelivery"]
+    assert schema["description"].startswith(
+        "Extension (not TMF621): One event sent to one subscription (hub)"
+    )
+    for request_type in PARTNER_REQUESTS:
+        assert request_type in schema["description"]
+    assert "partner:{partnerId}" in properties("EventDelivery")["hubId"]["description"]
+
+
+# -- partners: the X-TT-Partner header ---------------------------------------------------------
+
+
+def test_the_partner_header_is_an_optional_extension_parameter() -> None:
+    parameter = load_spec()["components"]["parameters"]["X-TT-Partner"]
+    assert (parameter["name"], parameter["in"], parameter["required"]) == (
+        "X-TT-Partner",
+        "header",
+        False,
+    )
+    assert parameter["schema"] == {"type": "string"}
+    assert parameter["x-extension"] is True
+    assert parameter["description"].startswith(EXTENSION)
+    for words in ("TT_PARTNERS", "inboundHeader", "404", "403", "originator"):
+        assert words in parameter["description"]
+
+
+def test_the_partner_header_is_taken_by_exactly_the_ticket_and_activity_operations() -> None:
+    taking = {
+        found["operationId"]
+        for found in all_operations()
+        if PARTNER_HEADER in found.get("parameters", [])
+    }
+    assert taking == PARTNER_SCOPED
+    assert len(taking) == 12
+
+
+@pytest.mark.parametrize("operation_id", sorted(PARTNER_SCOPED))
+def test_a_partners_request_may_answer_403_and_404(operation_id: str) -> None:
+    (found,) = [op for op in all_operations() if op["operationId"] == operation_id]
+    assert found["responses"]["403"] == {"$ref": "#/components/responses/403"}
+    assert found["responses"]["404"] == {"$ref": "#/components/responses/404"}
+    # the header comes after the operation's own parameters, so their order stays the official
+    assert found["parameters"][-1] == PARTNER_HEADER
