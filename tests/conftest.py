@@ -102,11 +102,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
+# The loopback networks, where the tests' listeners and partners are.
+LOCAL_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    # No background dispatcher: notification tests run its passes themselves.
+    # No background dispatcher: notification tests run its passes themselves. Their listeners
+    # are on this host, which callbacks may only be at when allowed.
     return Settings(
-        store=str(tmp_path / "api.sqlite3"), base_url="https://tt.example.com", dispatch="off"
+        store=str(tmp_path / "api.sqlite3"),
+        base_url="https://tt.example.com",
+        dispatch="off",
+        egress_allow=LOCAL_NETWORKS,
     )
 
 

@@ -5,6 +5,7 @@ This module and ``cli.py`` are the only places that choose concrete adapters.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import threading
@@ -27,11 +28,17 @@ from troubleticket.api.activities import ActivityHandlers
 from troubleticket.api.body import TmfJSONBodyValidator
 from troubleticket.api.callers import Callers
 from troubleticket.api.contract import API_ROOT, document_validator, load_spec, method_table
-from troubleticket.api.middleware import BodyLimitMiddleware, TrailingSlashMiddleware
+from troubleticket.api.middleware import (
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    TrailingSlashMiddleware,
+)
 from troubleticket.api.notifications import HubHandlers, ListenerHandlers, PartnerHandlers
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import handler_table, resolver
+from troubleticket.api.security import operation_ids, operation_scopes, secured, security_map
 from troubleticket.config import ConfigError, Settings
+from troubleticket.domain.audit import AUDIT
 from troubleticket.domain.coordination import ACTIVITIES
 from troubleticket.domain.events import (
     RECOVERY_ACTIVITY,
@@ -49,10 +56,11 @@ from troubleticket.domain.policy import DEFAULT_POLICY, Policy, PolicyError, par
 from troubleticket.domain.signing import secret_key
 from troubleticket.domain.sla import HIDDEN
 from troubleticket.domain.specification import create_specification, patch_specification
-from troubleticket.domain.ticket import PARTY_PATH, claimed, is_party
+from troubleticket.domain.ticket import PARTY_PATH, claimed, is_party, party_ids
 from troubleticket.services.activities import ActivityService
 from troubleticket.services.background import start
 from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Performer, http_sender
+from troubleticket.services.egress import EgressPolicy
 from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.monitor import SlaMonitor
 from troubleticket.services.partners import (
@@ -61,6 +69,7 @@ from troubleticket.services.partners import (
     PartnerInbox,
     PartnerLinks,
     partner_requests,
+    refused_partner_urls,
 )
 from troubleticket.services.resources import (
     Children,
@@ -68,6 +77,7 @@ from troubleticket.services.resources import (
     ResourceRules,
     ResourceService,
 )
+from troubleticket.services.tokens import InvalidToken, TokenSettings, TokenVerifier
 from troubleticket.store.port import Collection, Store
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.types import JSON, Clock, Context, IdFactory
@@ -111,7 +121,8 @@ def ticket_rules(
         patch=managed.patch,
         validate=document_validator("TroubleTicket_RES"),
         tick=managed.tick,
-        hidden=HIDDEN | {ACTIVITIES},
+        hidden=HIDDEN | {ACTIVITIES, AUDIT},
+        audit=True,
         children=Children(
             attribute=ACTIVITIES,
             collection=Collection.RECOVERY_ACTIVITY,
@@ -120,7 +131,7 @@ def ticket_rules(
             parent_ref="troubleTicket",
         ),
         requests=partner_requests(partners) if partners.partners else None,
-        party_scope=PartyScope(path=PARTY_PATH, owns=is_party, claim=claimed),
+        party_scope=PartyScope(path=PARTY_PATH, owns=is_party, claim=claimed, parties=party_ids),
     )
 
 
@@ -206,6 +217,58 @@ def load_policy(settings: Settings) -> Policy:
         raise ConfigError(f"TT_POLICY: {settings.policy}: {exc}") from None
 
 
+@dataclass(frozen=True)
+class ServedContract:
+    spec: dict[str, Any]
+    security: dict[str, type] | None  # Connexion's security handlers (None: no tokens)
+    scopes: dict[str, str]  # the scope each operation needs (empty: no tokens)
+
+
+def served_contract(settings: Settings) -> ServedContract:
+    """The contract to serve, and Connexion's security handlers: with ``TT_AUTH=jwt`` every
+    operation requires its scope (``TT_SCOPES`` over the defaults) from a verified token.
+
+    Raises:
+        ConfigError: the JWKS file or the scopes file cannot be used.
+    """
+    # The parsed contract is cached per process; Connexion works on its own deep copy.
+    spec = load_spec()
+    if settings.auth != "jwt":
+        return ServedContract(spec, None, {})
+    assert settings.jwks and settings.jwt_issuer and settings.jwt_audience
+    overrides: Any = {}
+    if settings.scopes is not None:
+        try:
+            with open(settings.scopes, encoding="utf-8") as source:
+                overrides = yaml.safe_load(source) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"TT_SCOPES: cannot read {settings.scopes}: {exc}") from None
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(
+                f"TT_SCOPES: {settings.scopes} is not a mapping of operationId: scope"
+            )
+    try:
+        scopes = operation_scopes(overrides, operation_ids(spec))
+        verifier = TokenVerifier(
+            TokenSettings(
+                jwks=settings.jwks,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                algorithms=settings.jwt_algorithms,
+                leeway=settings.jwt_leeway,
+                roles_claim=settings.jwt_roles_claim,
+                party_claim=settings.jwt_party_claim,
+            )
+        )
+    except (ValueError, InvalidToken) as exc:
+        message = exc.message if isinstance(exc, InvalidToken) else str(exc)
+        raise ConfigError(f"TT_AUTH=jwt: {message}") from None
+    token_url = (
+        settings.token_url or f"{settings.jwt_issuer.rstrip('/')}/protocol/openid-connect/token"
+    )
+    return ServedContract(secured(spec, scopes, token_url), security_map(verifier), scopes)
+
+
 def load_partners(
     settings: Settings, environ: Mapping[str, str] = os.environ
 ) -> tuple[PartnerRegistry, dict[str, str]]:
@@ -256,6 +319,7 @@ class Runtime:
     inbox: PartnerInbox | None
     links: PartnerLinks | None
     clock: Clock
+    egress: EgressPolicy
 
 
 def runtime(
@@ -275,6 +339,12 @@ def runtime(
     """
     policy = load_policy(settings)
     registry, secrets = load_partners(settings, environ)
+    egress = egress_policy(settings)
+    refused = refused_partner_urls(registry, egress)
+    if refused:
+        raise ConfigError(
+            f"TT_PARTNERS: {'; '.join(refused)} (TT_EGRESS_ALLOW may name internal networks)"
+        )
     managed = ManagedTicket(policy, registry)
     tickets = ticket_service(
         settings, store, policy, partners=registry, clock=clock, new_id=new_id, wake=wake
@@ -284,7 +354,9 @@ def runtime(
     )
     gateway = inbox = links = None
     if registry.partners:
-        gateway = PartnerGateway(registry, secrets, tickets=tickets, managed=managed, clock=clock)
+        gateway = PartnerGateway(
+            registry, secrets, tickets=tickets, managed=managed, clock=clock, egress=egress
+        )
         inbox = PartnerInbox(registry, secrets, store=store, gateway=gateway, clock=clock)
         links = PartnerLinks(
             registry,
@@ -295,15 +367,20 @@ def runtime(
             clock=clock,
         )
     return Runtime(
-        settings, store, policy, tickets, activities, registry, gateway, inbox, links, clock
+        settings, store, policy, tickets, activities, registry, gateway, inbox, links, clock, egress
     )
+
+
+def egress_policy(settings: Settings) -> EgressPolicy:
+    """Where hub callbacks and partners may be: public addresses, and ``TT_EGRESS_ALLOW``."""
+    return EgressPolicy(allow=tuple(ipaddress.ip_network(n) for n in settings.egress_allow))
 
 
 def background(run: Runtime, wake: threading.Event) -> Callable[[], None]:
     """Start the dispatcher, the SLA monitor and the partner links in threads; returns the
     function that stops them."""
     settings = run.settings
-    delivering = dispatcher(settings, run.store, run.clock, perform=run.gateway)
+    delivering = dispatcher(settings, run.store, run.clock, perform=run.gateway, egress=run.egress)
     monitor = SlaMonitor(run.store, run.tickets, clock=run.clock)
     stops = [
         start(delivering.run_once, wake, settings.dispatch_interval, "dispatcher"),
@@ -330,9 +407,10 @@ def dispatcher(
     clock: Clock = utc_now,
     *,
     perform: Performer | None = None,
+    egress: EgressPolicy | None = None,
 ) -> Dispatcher:
-    """A dispatcher with the delivery settings, POSTing with ``requests``; ``perform`` carries
-    out the requests to partners."""
+    """A dispatcher with the delivery settings, POSTing with ``requests`` where ``egress``
+    (by default the settings') permits; ``perform`` carries out the requests to partners."""
     policy = DeliveryPolicy(
         schedule=settings.delivery_schedule,
         timeout=settings.delivery_timeout,
@@ -342,7 +420,7 @@ def dispatcher(
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     return Dispatcher(
         store,
-        sender=http_sender(),
+        sender=http_sender(egress or egress_policy(settings)),
         clock=clock,
         worker_id=worker,
         policy=policy,
@@ -401,7 +479,13 @@ def create_app(
         environ=environ,
     )
     tickets, activities = run.tickets, run.activities
-    callers = Callers(run.partners)
+    served = served_contract(settings)
+    callers = Callers(
+        run.partners,
+        tokens=settings.auth == "jwt",
+        trusted_gateway=settings.trusted_gateway,
+        scopes=served.scopes,
+    )
     specifications = ResourceService(
         Collection.TROUBLE_TICKET_SPECIFICATION,
         store=store,
@@ -414,7 +498,12 @@ def create_app(
         on_commit=wake.set,
     )
     hubs = HubService(
-        store, clock=clock, new_id=new_uuid, base_url=settings.public_base_url, on_change=wake.set
+        store,
+        clock=clock,
+        new_id=new_uuid,
+        base_url=settings.public_base_url,
+        on_change=wake.set,
+        egress=run.egress,
     )
     listeners = ListenerService(store, clock=clock, inbox=run.inbox)
 
@@ -432,14 +521,14 @@ def create_app(
 
     app = AsyncApp(__name__, lifespan=lifespan)
     app.add_api(
-        # The parsed contract is cached per process; Connexion works on its own deep copy.
-        load_spec(),
+        served.spec,
         base_path=API_ROOT,
+        security_map=served.security,
         resolver=resolver(
             handler_table(
                 ResourceHandlers(tickets, settings, callers),
                 ResourceHandlers(specifications, settings, callers),
-                HubHandlers(hubs, settings),
+                HubHandlers(hubs, settings, callers),
                 ListenerHandlers(listeners),
                 ActivityHandlers(activities, settings, callers),
                 PartnerHandlers(
@@ -450,6 +539,7 @@ def create_app(
                         api_url=f"{settings.public_base_url}{API_ROOT}",
                     ),
                     settings,
+                    callers,
                 ),
             )
         ),
@@ -470,6 +560,12 @@ def create_app(
         position=MiddlewarePosition.BEFORE_SWAGGER,
         prefix=API_ROOT,
         keep=(f"{API_ROOT}/ui/",),
+    )
+    app.add_middleware(
+        RequestIdMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        ui_prefix=f"{API_ROOT}/ui",
+        hsts=settings.public_base_url.startswith("https://"),
     )
     errors.install(app, method_table())
     return app

@@ -38,6 +38,11 @@ _SETTING_FLAGS = (
     "log_level",
     "dispatch",
     "dispatch_interval",
+    "auth",
+    "jwks",
+    "jwt_issuer",
+    "jwt_audience",
+    "egress_allow",
 )
 _STORE_HELP = (
     "SQLite file path, sqlite:///path or mongodb:// URI "
@@ -66,6 +71,18 @@ def _parser() -> argparse.ArgumentParser:
         help="inprocess or off: whether this server also delivers event notifications "
         "(TT_DISPATCH, default inprocess)",
     )
+    serve.add_argument(
+        "--auth",
+        help="none (loopback only) or jwt: bearer tokens checked against a JWKS (TT_AUTH)",
+    )
+    serve.add_argument("--jwks", help="the token issuer's keys: a JWKS file or URL (TT_JWKS)")
+    serve.add_argument("--jwt-issuer", help="the issuer tokens must name (TT_JWT_ISSUER)")
+    serve.add_argument("--jwt-audience", help="the audience tokens must name (TT_JWT_AUDIENCE)")
+    serve.add_argument(
+        "--egress-allow",
+        help="internal networks hub callbacks and partners may be at, comma-separated CIDRs "
+        "(TT_EGRESS_ALLOW)",
+    )
     worker = commands.add_parser(
         "worker",
         help="deliver event notifications (alone, beside servers run with TT_DISPATCH=off)",
@@ -80,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--store", help=_STORE_HELP)
     worker.add_argument("--log-level", help="debug, info, warning or error (TT_LOG_LEVEL)")
+    worker.add_argument(
+        "--egress-allow",
+        help="internal networks hub callbacks and partners may be at, comma-separated CIDRs "
+        "(TT_EGRESS_ALLOW)",
+    )
 
     export = commands.add_parser(
         "export",
@@ -159,7 +181,13 @@ def _serve(settings: Settings) -> int:
 
     from troubleticket.app import create_app
 
+    settings.check_exposure()
     app = create_app(settings)
+    if settings.auth == "none":
+        logger.warning(
+            "TT_AUTH=none: every request is trusted, whoever sends it; set TT_AUTH=jwt before "
+            "anything but this host can reach the server"
+        )
     logger.info(
         "serving %s/tmf-api/troubleTicket/v5 from store %s",
         settings.public_base_url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -95,6 +96,50 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
+def _auth(name: str, raw: str) -> str:
+    if raw not in ("none", "jwt"):
+        raise ConfigError(f"{name} has value {raw!r}: expected none or jwt")
+    return raw
+
+
+def _switch(name: str, raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} has value {raw!r}: expected 1 or 0")
+
+
+def _names(name: str, raw: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    if not items:
+        raise ConfigError(f"{name} has value {raw!r}: expected a comma-separated list")
+    return items
+
+
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    networks = []
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip())))
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {item.strip()!r} is not a network (CIDR): {exc}") from None
+    return tuple(networks)
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the server can be told at start-up.
@@ -124,6 +169,22 @@ class Settings:
     policy: str | None = None
     # the partners trouble reports are raised at (a YAML file); None: none
     partners: str | None = None
+    # Authentication: "none" (loopback only, unless auth_insecure) or "jwt" (bearer tokens)
+    auth: str = "none"
+    auth_insecure: bool = False
+    jwks: str | None = None  # the authorization server's keys: a JWKS file or URL
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    jwt_leeway: float = 30.0
+    jwt_roles_claim: str = "roles"  # dotted, e.g. realm_access.roles
+    jwt_party_claim: str = "party_id"  # the party a partner's token acts for
+    token_url: str | None = None  # where clients get tokens (shown in the contract)
+    scopes: str | None = None  # a YAML file of operationId: scope, over the defaults
+    # X-TT-Actor, X-TT-Role and the partner header are believed only from a trusted gateway
+    trusted_gateway: bool = False
+    # internal networks hub callbacks and partner URLs may nevertheless reach (CIDRs)
+    egress_allow: tuple[str, ...] = ()
 
     @property
     def store_shown(self) -> str:
@@ -181,7 +242,29 @@ class Settings:
                 f"TT_DEFAULT_PAGE_SIZE ({result.default_page_size}) exceeds "
                 f"TT_MAX_PAGE_SIZE ({result.max_page_size})"
             )
+        if result.auth == "jwt":
+            missing = [
+                f"TT_{name.upper()}"
+                for name in ("jwks", "jwt_issuer", "jwt_audience")
+                if getattr(result, name) is None
+            ]
+            if missing:
+                raise ConfigError(f"TT_AUTH=jwt needs {', '.join(missing)}")
         return result
+
+    def check_exposure(self) -> None:
+        """Refuse to serve without authentication on an interface other than loopback.
+
+        Raises:
+            ConfigError: ``TT_AUTH=none`` with a non-loopback ``TT_HOST`` and no
+                ``TT_AUTH_INSECURE=1``.
+        """
+        if self.auth == "none" and not _loopback(self.host) and not self.auth_insecure:
+            raise ConfigError(
+                f"TT_AUTH=none with TT_HOST={self.host}: anyone who reaches this host could read "
+                "and change every ticket. Set TT_AUTH=jwt (TT_JWKS, TT_JWT_ISSUER, "
+                "TT_JWT_AUDIENCE), or TT_AUTH_INSECURE=1 when a gateway in front authenticates"
+            )
 
 
 _ENV = {f.name: f"TT_{f.name.upper()}" for f in fields(Settings)}
@@ -202,4 +285,17 @@ _PARSERS = {
     "dispatch_interval": _positive_duration,
     "policy": _text,
     "partners": _text,
+    "auth": _auth,
+    "auth_insecure": _switch,
+    "jwks": _text,
+    "jwt_issuer": _text,
+    "jwt_audience": _text,
+    "jwt_algorithms": _names,
+    "jwt_leeway": _duration,
+    "jwt_roles_claim": _text,
+    "jwt_party_claim": _text,
+    "token_url": _base_url,
+    "scopes": _text,
+    "trusted_gateway": _switch,
+    "egress_allow": _networks,
 }

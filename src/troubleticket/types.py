@@ -19,12 +19,16 @@ IdFactory = Callable[[], str]
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Who asks: an actor and roles, as a trusted gateway in front tells them, and the party a
-    partner's request is restricted to (a PartyRef: it sees only the tickets it is party to)."""
+    """Who asks: an actor and roles (from a bearer token, or a trusted gateway in front), the
+    party a partner's request is restricted to (a PartyRef: it sees only the tickets it is party
+    to), the scope that let the request in, and the request's id (``None``: no request, the
+    server's own change)."""
 
     actor: str | None = None
     roles: frozenset[str] = frozenset()
     party: JSON | None = None
+    scope: str | None = None
+    request_id: str | None = None
 
     @property
     def party_id(self) -> str | None:

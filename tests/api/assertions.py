@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from starlette.testclient import TestClient
 
 BASE_URL = "https://tt.example.com"  # the base_url of the shared ``settings`` fixture
-TMF_ERROR_KEYS = {"@type", "code", "reason", "message", "status"}
+# requestId: an extension naming the request (its X-Request-ID), to find it in the logs
+TMF_ERROR_KEYS = {"@type", "code", "reason", "message", "status", "requestId"}
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -31,6 +32,7 @@ def assert_tmf_error(
     assert body["status"] == str(status), body
     assert body["reason"] == HTTPStatus(status).phrase, body
     assert isinstance(body["message"], str) and body["message"].strip(), body
+    assert body["requestId"] == response.headers["x-request-id"], (body, response.headers)
     for word in mentions:
         assert word in body["message"], (word, body["message"])
     return body

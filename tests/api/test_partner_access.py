@@ -13,7 +13,7 @@ import yaml
 
 from tests.api.assertions import BASE_URL, assert_tmf_error, created, patch
 from tests.builders import API, SPECIFICATIONS, TICKETS, a_specification, a_ticket
-from tests.conftest import FrozenClock
+from tests.conftest import LOCAL_NETWORKS, FrozenClock
 from troubleticket.app import create_app
 from troubleticket.config import Settings
 from troubleticket.domain.signing import headers as signed
@@ -49,6 +49,9 @@ def settings(tmp_path: Path) -> Settings:
         base_url=BASE_URL,
         dispatch="off",
         partners=str(registry),
+        # the partner header names who calls (behind a gateway that authenticated it)
+        trusted_gateway=True,
+        egress_allow=LOCAL_NETWORKS,
     )
 
 

@@ -77,8 +77,11 @@ PARTNER_OPERATIONS = {
     "listPartnerDelivery": "deliveries",
     "createPartnerReplay": "replay",
 }
+# the ticket's audit trail, served by the tickets' handlers
+AUDIT_OPERATION = "listTroubleTicketAuditRecord"
 SERVED = (
     RESOURCE_OPERATIONS
+    | {AUDIT_OPERATION}
     | HUB_OPERATIONS
     | LISTENER_OPERATIONS
     | set(ACTIVITY_OPERATIONS)
@@ -160,6 +163,9 @@ class TestTheOperationTable:
 
     def test_every_operation_in_the_contract_is_served(self, handlers: Handlers) -> None:
         assert set(spec_operation_ids()) == set(handlers.table) == SERVED
+
+    def test_the_audit_trail_is_served_by_the_tickets_handlers(self, handlers: Handlers) -> None:
+        assert handlers.table[AUDIT_OPERATION] == handlers.tickets.audit
 
     def test_each_resource_operation_is_bound_to_its_own_resource(self, handlers: Handlers) -> None:
         for operation_id in RESOURCE_OPERATIONS:

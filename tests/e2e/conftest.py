@@ -28,6 +28,9 @@ STOP_TIMEOUT_S = 10
 API_ROOT = "/tmf-api/troubleTicket/v5"
 
 
+LOCAL_NETWORKS = "127.0.0.0/8,::1/128"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -48,7 +51,9 @@ class ServerProcess:
         self.command = command
         self.store = store
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("TT_")}
-        self._env |= {"PYTHONUNBUFFERED": "1", "TT_STORE": str(store), **env}
+        # the tests' listeners and partners are on this host: callbacks there are allowed
+        local = {"TT_EGRESS_ALLOW": LOCAL_NETWORKS}
+        self._env |= {"PYTHONUNBUFFERED": "1", "TT_STORE": str(store), **local, **env}
         self._log_dir = log_dir
         self._name = name
         self._process: subprocess.Popen[bytes] | None = None

@@ -14,10 +14,11 @@ from http import HTTPStatus
 from typing import Any
 
 from connexion import AsyncApp
-from connexion.exceptions import ProblemException
+from connexion.exceptions import OAuthScopeProblem, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
+from troubleticket.api.request_id import current_request_id
 from troubleticket.domain import errors as domain
 from troubleticket.store.port import StoreUnavailable
 
@@ -50,6 +51,8 @@ STATUS: dict[type[domain.TroubleTicketError], int] = {
 # Codes for errors raised by the framework rather than by our own rules.
 _FRAMEWORK_CODES = {
     400: "invalidRequest",
+    401: "unauthorized",
+    403: "forbidden",
     404: "notFound",
     405: "methodNotAllowed",
     406: "notAcceptable",
@@ -63,23 +66,28 @@ UNAVAILABLE = 503
 
 
 def error_body(status: int, code: str, message: str) -> dict[str, Any]:
-    """The TMF Error document for one failure."""
-    return {
+    """The TMF Error document for one failure, naming the request (to find it in the logs)."""
+    body = {
         "@type": "Error",
         "code": code,
         "reason": HTTPStatus(status).phrase,
         "message": message,
         "status": str(status),
     }
+    request_id = current_request_id()
+    if request_id is not None:
+        body["requestId"] = request_id
+    return body
 
 
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> ConnexionResponse:
+    request_id = current_request_id()
     if status >= 500:
-        logger.error("%s %s: %s", status, code, message)
+        logger.error("%s %s: %s [request %s]", status, code, message, request_id)
     else:
-        logger.warning("%s %s: %s", status, code, message)
+        logger.warning("%s %s: %s [request %s]", status, code, message, request_id)
     return ConnexionResponse(
         status_code=status,
         mimetype="application/json",
@@ -98,7 +106,22 @@ def _status_of(exc: domain.TroubleTicketError) -> int:
 
 def _domain_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, domain.TroubleTicketError)
-    return error_response(_status_of(exc), exc.code, exc.message)
+    status = _status_of(exc)
+    headers = {"WWW-Authenticate": REALM} if status == 401 else None
+    return error_response(status, exc.code, exc.message, headers)
+
+
+# RFC 6750 §3: a 401 says how to authenticate; "invalid_token" when a token was sent and failed.
+REALM = 'Bearer realm="troubleticket"'
+NO_TOKEN = "No authorization token provided"
+
+
+def _challenge(message: str) -> dict[str, str]:
+    if message == NO_TOKEN:
+        return {"WWW-Authenticate": REALM}
+    # a header is printable ASCII, and the message may quote what the token said
+    described = "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in message)
+    return {"WWW-Authenticate": f'{REALM}, error="invalid_token", error_description="{described}"'}
 
 
 def _problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -107,7 +130,10 @@ def _problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     message = exc.detail or exc.title or HTTPStatus(status).phrase
     # Connexion's schema messages end with a jsonschema dump; the first line names the problem.
     message = str(message).split("\n\nFailed validating")[0]
-    return error_response(status, _FRAMEWORK_CODES.get(status, "error"), message, exc.headers)
+    headers = dict(exc.headers or {})
+    if status == 401:
+        headers |= _challenge(message)
+    return error_response(status, _FRAMEWORK_CODES.get(status, "error"), message, headers)
 
 
 def _http_exception_handler(
@@ -120,6 +146,10 @@ def _http_exception_handler(
         message = exc.detail if exc.detail != HTTPStatus(status).phrase else ""
         if status == 404:
             message = message or f"No resource at {request.url.path}"
+        elif status == 403 and isinstance(exc, OAuthScopeProblem):
+            scopes = " ".join(exc.required_scopes)
+            headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{scopes}"'
+            message = f"The token does not grant the scope this operation needs: {scopes}"
         elif status == 405:
             # The router only knows the route it matched first; the contract knows them all.
             methods = allowed_methods(request.url.path)

@@ -3,6 +3,8 @@
 * ``TrailingSlashMiddleware``: ``/troubleTicket/`` and ``/troubleTicket/{id}/`` are answered as
   if the slash were absent. Conformance kits request such URLs; Starlette would answer them with a
   307 to an address built from the request's Host, which behind a proxy is the wrong one.
+* ``RequestIdMiddleware`` (outermost): a request id for every request, and on every answer that
+  id and the security headers.
 * ``BodyLimitMiddleware``: a body over the limit gets 413 before it is read whole. A body sent
   chunked (no ``Content-Length``) is read here up to the limit and handed on with its length
   declared, because Connexion treats a request without ``Content-Length`` as having no body.
@@ -13,9 +15,10 @@ into TMF Error responses.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from troubleticket.api import request_id as request_ids
 from troubleticket.api.errors import MalformedBody, PayloadTooLarge
 
 
@@ -104,3 +107,60 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+# -- request ids and security headers -----------------------------------------------------------
+
+# Answers are JSON for programs: nothing to sniff, frame, cache or refer from.
+_API_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+class RequestIdMiddleware:
+    """Give every request an id, and every answer that id and the security headers.
+
+    The id is the request's ``X-Request-ID`` when it is a plain token of at most 128 characters
+    (a gateway's or the client's own), a new UUID otherwise; the answer carries it back, error
+    bodies name it, the audit records it. The security headers: ``nosniff``, no framing, no
+    referrer, ``Cache-Control: no-store`` unless the answer sets its own, a CSP allowing nothing
+    (except on the Swagger UI, ``ui_prefix``, which runs scripts), and HSTS when the server is
+    reached over HTTPS (``hsts``).
+    """
+
+    def __init__(self, app: ASGIApp, *, ui_prefix: str, hsts: bool = False) -> None:
+        self.app = app
+        self.ui_prefix = ui_prefix
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_ids.request_id_for(
+            Headers(scope=scope).get(request_ids.REQUEST_ID_HEADER)
+        )
+        token = request_ids.bind(request_id)
+        ui = scope.get("path", "").startswith(self.ui_prefix)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers[request_ids.REQUEST_ID_HEADER] = request_id
+                for name, value in _API_HEADERS.items():
+                    headers.setdefault(name, value)
+                if not ui:
+                    headers.setdefault("Content-Security-Policy", _CSP)
+                if self.hsts:
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            request_ids.unbind(token)

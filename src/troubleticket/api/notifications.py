@@ -10,27 +10,32 @@ from connexion.lifecycle import ConnexionResponse
 from starlette.concurrency import run_in_threadpool
 
 from troubleticket.api.body import RAW_BODY
+from troubleticket.api.callers import Callers
 from troubleticket.api.resources import list_response
 from troubleticket.config import Settings
+from troubleticket.domain.errors import Forbidden
 from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.partners import PartnerDirectory
 from troubleticket.types import JSON
 
 
 class HubHandlers:
-    def __init__(self, service: HubService, settings: Settings) -> None:
+    def __init__(
+        self, service: HubService, settings: Settings, callers: Callers | None = None
+    ) -> None:
         self._service = service
         self._settings = settings
+        self._callers = callers or Callers()
 
     async def create(self, body: JSON) -> tuple[JSON, int, dict[str, str]]:
-        hub = await run_in_threadpool(self._service.register, body)
+        hub = await run_in_threadpool(self._service.register, body, self._callers.context())
         return hub, 201, {"Location": hub["href"]}
 
     async def retrieve(self, id_: str) -> tuple[JSON, int]:
-        return await run_in_threadpool(self._service.get, id_), 200
+        return await run_in_threadpool(self._service.get, id_, self._callers.context()), 200
 
     async def delete(self, id_: str) -> ConnexionResponse:
-        await run_in_threadpool(self._service.delete, id_)
+        await run_in_threadpool(self._service.delete, id_, self._callers.context())
         return ConnexionResponse(status_code=204)
 
     async def deliveries(
@@ -44,8 +49,9 @@ class HubHandlers:
         before: str | None = None,
         after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
+        context = self._callers.context()
         return await list_response(
-            partial(self._service.deliveries, id_),
+            partial(self._service.deliveries, id_, context=context),
             self._settings,
             fields=fields,
             offset=offset,
@@ -57,7 +63,8 @@ class HubHandlers:
         )
 
     async def replay(self, id_: str, body: JSON) -> tuple[JSON, int]:
-        return await run_in_threadpool(self._service.replay, id_, body), 201
+        context = self._callers.context()
+        return await run_in_threadpool(self._service.replay, id_, body, context), 201
 
 
 class ListenerHandlers:
@@ -81,16 +88,27 @@ class ListenerHandlers:
 
 
 class PartnerHandlers:
-    def __init__(self, directory: PartnerDirectory, settings: Settings) -> None:
+    """The partner directory and its delivery administration: the operator's alone."""
+
+    def __init__(
+        self, directory: PartnerDirectory, settings: Settings, callers: Callers | None = None
+    ) -> None:
         self._directory = directory
         self._settings = settings
+        self._callers = callers or Callers()
+
+    def _operator(self) -> None:
+        if self._callers.context().party is not None:
+            raise Forbidden("The partner directory is the operator's; a partner may not use it")
 
     async def partners(self) -> tuple[list[JSON], int, dict[str, str]]:
+        self._operator()
         partners = self._directory.list()
         count = str(len(partners))
         return partners, 200, {"X-Total-Count": count, "X-Result-Count": count}
 
     async def retrieve(self, id_: str) -> tuple[JSON, int]:
+        self._operator()
         return await run_in_threadpool(self._directory.get, id_), 200
 
     async def deliveries(
@@ -104,6 +122,7 @@ class PartnerHandlers:
         before: str | None = None,
         after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
+        self._operator()
         return await list_response(
             partial(self._directory.deliveries, id_),
             self._settings,
@@ -117,4 +136,5 @@ class PartnerHandlers:
         )
 
     async def replay(self, id_: str, body: JSON) -> tuple[JSON, int]:
+        self._operator()
         return await run_in_threadpool(self._directory.replay, id_, body), 201

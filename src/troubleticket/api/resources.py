@@ -7,7 +7,7 @@ synchronous) and shape the response; the rules live in the service and the domai
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -116,6 +116,13 @@ class ResourceHandlers:
         if none_match(request.headers.get("if-none-match"), found.version):
             return ConnexionResponse(status_code=304, headers=headers)
         return select(found.doc, selected), 200, headers
+
+    async def audit(self, id_: str) -> tuple[Sequence[JSON], int, dict[str, str]]:
+        records = await run_in_threadpool(
+            partial(self._service.get_audit, id_, context=self._callers.context())
+        )
+        count = str(len(records))
+        return records, 200, {"X-Total-Count": count, "X-Result-Count": count}
 
     async def patch(
         self, id_: str, body: Any, fields: str | None = None

@@ -63,6 +63,7 @@ def handler_table(
         "retrieveTroubleTicket": tickets.retrieve,
         "patchTroubleTicket": tickets.patch,
         "deleteTroubleTicket": tickets.delete,
+        "listTroubleTicketAuditRecord": tickets.audit,
         "listTroubleTicketSpecification": specifications.list,
         "createTroubleTicketSpecification": specifications.create,
         "retrieveTroubleTicketSpecification": specifications.retrieve,

@@ -37,7 +37,7 @@ class PriorityPolicy:
     matrix: tuple[tuple[str, ...], ...]
     tiers: Mapping[str, str] = field(default_factory=dict)  # customer party id -> tier
     tier_raise: Mapping[str, int] = field(default_factory=dict)  # tier -> levels raised
-    override_roles: tuple[str, ...] = ()  # who may override (X-TT-Role); empty: anyone
+    override_roles: tuple[str, ...] = ()  # who may override (the caller's roles); empty: anyone
 
     def rank(self, level: str) -> int:
         """0 for the highest level; unknown levels rank below every known one."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from troubleticket.domain.audit import AUDIT
 from troubleticket.domain.coordination import ACTIVITIES, SUMMARY
 from troubleticket.domain.documents import DocumentRules, timestamp
 from troubleticket.domain.errors import InvalidRequest
@@ -35,6 +36,8 @@ RULES = DocumentRules(
         # the recovery activities (their own resource) and their rollup (domain.coordination)
         ACTIVITIES,
         SUMMARY,
+        # who changed what (domain.audit)
+        AUDIT,
     ),
     # TroubleTicket_FVO has these, but the server sets them: id and href name what the server
     # stored, statusChangeDate is when the server recorded the status.
@@ -146,13 +149,19 @@ PARTY_PATH = ("relatedParty", "partyOrPartyRole", "id")
 ORIGINATOR = "originator"
 
 
-def is_party(ticket: Mapping[str, Any], party_id: str) -> bool:
-    """Whether ``party_id`` is one of the ticket's related parties."""
+def party_ids(ticket: Mapping[str, Any]) -> list[str]:
+    """The ids of the ticket's related parties, each once, in order."""
+    ids: dict[str, None] = {}
     for party in ticket.get("relatedParty", []) or []:
         ref = party.get("partyOrPartyRole") if isinstance(party, Mapping) else None
-        if isinstance(ref, Mapping) and ref.get("id") == party_id:
-            return True
-    return False
+        if isinstance(ref, Mapping) and isinstance(ref.get("id"), str):
+            ids[ref["id"]] = None
+    return list(ids)
+
+
+def is_party(ticket: Mapping[str, Any], party_id: str) -> bool:
+    """Whether ``party_id`` is one of the ticket's related parties."""
+    return party_id in party_ids(ticket)
 
 
 def claimed(body: JSON, party: JSON) -> JSON:

@@ -27,11 +27,14 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
+
 from troubleticket.config import DEFAULT_DELIVERY_SCHEDULE, LEASE_SECONDS
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.events import listener_name
 from troubleticket.domain.signing import headers as signature_headers
-from troubleticket.services.hubs import selects
+from troubleticket.services.egress import EgressPolicy
+from troubleticket.services.hubs import delivers
 from troubleticket.services.outbox import (
     CANCELLED,
     DEAD,
@@ -168,7 +171,7 @@ class Dispatcher:
                 else [
                     hub["id"]
                     for hub in hubs
-                    if hub["createdAt"] <= event["recordedAt"] and selects(hub, event["body"])
+                    if hub["createdAt"] <= event["recordedAt"] and delivers(hub, event)
                 ]
             )
             for target in targets:
@@ -416,19 +419,19 @@ def listener_url(callback: str, event_type: str) -> str:
     return urlunsplit(parts._replace(path=path))
 
 
-def http_sender() -> Sender:
-    """POSTs with ``requests``: one session (connection pool) per delivery thread, no redirects."""
-    import requests
-
+def http_sender(egress: EgressPolicy) -> Sender:
+    """POSTs with ``requests``: one session (connection pool) per delivery thread, connecting
+    only where ``egress`` permits (checked at connect time), no redirects, the answer's body
+    never read (only its status counts)."""
     local = threading.local()
 
     def send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
         session = getattr(local, "session", None)
         if session is None:
-            session = local.session = requests.Session()
+            session = local.session = egress.session()
         try:
             response = session.post(
-                url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
             )
         except requests.RequestException as exc:
             return Outcome(None, f"{type(exc).__name__}: {exc}"[:500])

@@ -1,6 +1,10 @@
 """Subscriptions (TMF621 ``/hub``), their deliveries, replay, and the listener sink.
 
 A hub is stored with its secret; the API never shows the secret, only whether there is one.
+
+A hub registered by a partner (a request restricted to a party) belongs to that party: only its
+requests find it, and it gets only the events of tickets that party is related to (each event
+record names the parties of its ticket, ``parties``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from urllib.parse import urlsplit
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import InvalidRequest, NotFound
 from troubleticket.domain.signing import secret_key
+from troubleticket.services.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
 from troubleticket.services.outbox import (
     CANCELLED,
     DEAD,
@@ -34,7 +39,7 @@ from troubleticket.store.query import (
     matches,
     parse_filter,
 )
-from troubleticket.types import JSON, Clock, IdFactory
+from troubleticket.types import JSON, NO_CONTEXT, Clock, Context, IdFactory
 
 MAX_CALLBACK_LENGTH = 2048
 MAX_QUERY_LENGTH = 4096
@@ -84,7 +89,18 @@ def selects(hub: JSON, event_body: JSON) -> bool:
     return not query or not is_filter(query) or matches(event_body, parse_hub_query(query))
 
 
-def _check_callback(callback: Any) -> str:
+def delivers(hub: JSON, event: JSON) -> bool:
+    """Whether the event record goes to ``hub``: an event (not an internal request) its query
+    selects, about a ticket the hub's party (if it has one) is related to."""
+    if "target" in event:
+        return False  # an internal request goes to its target alone
+    party = hub.get("party")
+    if party is not None and party not in event.get("parties", ()):
+        return False
+    return selects(hub, event["body"])
+
+
+def _check_callback(callback: Any, egress: EgressPolicy) -> str:
     if not isinstance(callback, str) or not callback:
         raise InvalidRequest("callback must be an absolute http or https URL")
     if len(callback) > MAX_CALLBACK_LENGTH:
@@ -111,6 +127,14 @@ def _check_callback(callback: Any) -> str:
     except ValueError:
         if not all(label and len(label) <= 63 for label in host.split(".")):
             raise InvalidRequest(f"callback host {host!r} is not a valid host name") from None
+    try:
+        egress.check_kept(callback)
+    except EgressRefused as refused:
+        raise InvalidRequest(
+            f"The callback cannot be used ({refused.message}): events go to public addresses "
+            "only, and to the internal networks the server's TT_EGRESS_ALLOW names",
+            code="callbackNotAllowed",
+        ) from None
     return callback
 
 
@@ -125,8 +149,11 @@ class HubService:
         new_id: IdFactory,
         base_url: str,
         on_change: Callable[[], None] | None = None,
+        egress: EgressPolicy = PUBLIC_ONLY,
     ) -> None:
+        """``egress``: where callbacks may be (by default: global addresses only)."""
         self._store = store
+        self._egress = egress
         self._clock = clock
         self._new_id = new_id
         self._api = f"{base_url}/tmf-api/troubleTicket/v5"
@@ -135,7 +162,7 @@ class HubService:
     # -- presentation --------------------------------------------------------------------------
 
     def _present_hub(self, hub: JSON) -> JSON:
-        shown = {key: value for key, value in hub.items() if key != "secret"}
+        shown = {key: value for key, value in hub.items() if key not in ("secret", "party")}
         shown["href"] = f"{self._api}/hub/{hub['id']}"
         shown["signed"] = "secret" in hub
         return shown
@@ -145,8 +172,9 @@ class HubService:
 
     # -- hubs ----------------------------------------------------------------------------------
 
-    def register(self, body: JSON) -> JSON:
-        """Store a subscription; return it as the API shows it.
+    def register(self, body: JSON, context: Context = NO_CONTEXT) -> JSON:
+        """Store a subscription (the context's party's, if it has one); return it as the API
+        shows it.
 
         Raises:
             InvalidRequest: a callback that is not an absolute http(s) URL without credentials,
@@ -161,7 +189,7 @@ class HubService:
         hub: JSON = {
             "id": self._new_id(),
             "@type": "Hub",
-            "callback": _check_callback(body.get("callback")),
+            "callback": _check_callback(body.get("callback"), self._egress),
         }
         query = body.get("query")
         if query not in (None, ""):
@@ -180,24 +208,33 @@ class HubService:
             secret_key(body["secret"])
             hub["secret"] = body["secret"]
         hub["createdAt"] = timestamp(self._clock())
+        if context.party_id is not None:
+            hub["party"] = context.party_id
         self._store.insert(Collection.HUB, hub)
         return self._present_hub(hub)
 
-    def _hub(self, hub_id: str) -> JSON:
+    def _hub(self, hub_id: str, context: Context) -> JSON:
+        """The stored hub, if the context may see it (a party sees only its own).
+
+        Raises:
+            NotFound: there is no such hub the context may see.
+        """
         stored = self._store.get(Collection.HUB, hub_id)
-        if stored is None:
+        party = context.party_id
+        if stored is None or (party is not None and stored.doc.get("party") != party):
             raise NotFound("hub", hub_id)
         return stored.doc
 
-    def get(self, hub_id: str) -> JSON:
-        return self._present_hub(self._hub(hub_id))
+    def get(self, hub_id: str, context: Context = NO_CONTEXT) -> JSON:
+        return self._present_hub(self._hub(hub_id, context))
 
-    def delete(self, hub_id: str) -> None:
+    def delete(self, hub_id: str, context: Context = NO_CONTEXT) -> None:
         """Remove a subscription; its undelivered events are cancelled, not sent.
 
         Raises:
-            NotFound: there is no hub with that id.
+            NotFound: there is no hub with that id (that the context may see).
         """
+        self._hub(hub_id, context)
         if not self._store.delete(Collection.HUB, hub_id):
             raise NotFound("hub", hub_id)
         self._cancel_waiting(hub_id)
@@ -230,9 +267,9 @@ class HubService:
 
     # -- deliveries ----------------------------------------------------------------------------
 
-    def deliveries(self, hub_id: str, query: ListQuery) -> Page:
+    def deliveries(self, hub_id: str, query: ListQuery, context: Context = NO_CONTEXT) -> Page:
         """One page of a hub's deliveries (newest first unless ``query`` sorts otherwise)."""
-        self._hub(hub_id)
+        self._hub(hub_id, context)
         return self.deliveries_to((hub_id,), query)
 
     def deliveries_to(self, targets: tuple[str, ...], query: ListQuery) -> Page:
@@ -243,15 +280,15 @@ class HubService:
         page = self._store.list(Collection.DELIVERY, replace(query, where=where, sort=sort))
         return replace(page, items=[self._present_delivery(d) for d in page.items])
 
-    def replay(self, hub_id: str, body: JSON) -> JSON:
+    def replay(self, hub_id: str, body: JSON, context: Context = NO_CONTEXT) -> JSON:
         """Send events again: the deliveries named, or every selected event since an instant.
 
         Raises:
-            NotFound: there is no hub with that id.
+            NotFound: there is no hub with that id (that the context may see).
             InvalidRequest: neither or both of ``since`` and ``delivery``; a delivery that is
                 not this hub's, or not finished.
         """
-        hub = self._hub(hub_id)
+        hub = self._hub(hub_id, context)
         since, named = body.get("since"), body.get("delivery")
         if (since is None) == (named is None):
             raise InvalidRequest("Give either since (a date-time) or delivery (a list of ids)")
@@ -332,8 +369,7 @@ class HubService:
                 Collection.EVENT, ListQuery(where=where, limit=REPLAY_PAGE, after=after)
             )
             for event in page.items:
-                # internal requests (to partners) are never a hub's
-                if "target" not in event and selects(hub, event["body"]):
+                if delivers(hub, event):
                     created.append(self._add_delivery(hub["id"], event, now))
             if page.next_cursor is None or not page.items:
                 return created

@@ -67,13 +67,16 @@ def event_records(
     ordered_with: str | None = None,
     first_index: int = 0,
     target: str | None = None,
+    parties: list[str] | None = None,
 ) -> list[JSON]:
     """The outbox records of the events one change raised (``version``: the version it wrote).
 
     ``ordered_with``: the resource key whose events these are ordered with (a child's events
     are ordered with its parent's, which wrote them); ``first_index``: the place of the first
     of them among the events of that write. ``target``: an internal request to one system
-    (``partner:{id}``), delivered there alone and never to hubs.
+    (``partner:{id}``), delivered there alone and never to hubs. ``parties``: the parties
+    whose hubs may get these events (those of the ticket); a partner's hub gets no event
+    without its party here.
     """
     key = ordered_with or resource_key(collection, resource_id)
     records = []
@@ -94,6 +97,8 @@ def event_records(
         )
         if target is not None:
             records[-1]["target"] = target
+        if parties is not None:
+            records[-1]["parties"] = parties
     return records
 
 

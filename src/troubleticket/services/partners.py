@@ -37,6 +37,7 @@ from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.partners import Partner, PartnerRegistry
 from troubleticket.domain.signing import verify
 from troubleticket.services.dispatch import Outcome
+from troubleticket.services.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
 from troubleticket.services.hubs import HubService
 from troubleticket.services.resources import Requests, ResourceService
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
@@ -71,6 +72,19 @@ def partner_requests(registry: PartnerRegistry) -> Requests:
     return requests_of
 
 
+def refused_partner_urls(registry: PartnerRegistry, egress: EgressPolicy) -> list[str]:
+    """Why each partner URL ``egress`` refuses (base URL, token URL) is refused; none: []."""
+    refused = []
+    for partner_id, partner in registry.partners.items():
+        urls = [partner.base_url, *([partner.oauth2.token_url] if partner.oauth2 else [])]
+        for url in urls:
+            try:
+                egress.check_kept(url)
+            except EgressRefused as exc:
+                refused.append(f"partner {partner_id}: {exc.message}")
+    return refused
+
+
 class PartnerError(Exception):
     """A partner call that failed: no answer, or an answer that is not what was asked for."""
 
@@ -88,9 +102,14 @@ class _Token:
 class PartnerClient:
     """The HTTP client of one partner's TMF621 API."""
 
-    def __init__(self, partner: Partner, secrets: Mapping[str, str]) -> None:
+    def __init__(
+        self, partner: Partner, secrets: Mapping[str, str], egress: EgressPolicy = PUBLIC_ONLY
+    ) -> None:
+        """``egress``: where connections may go (the partner's addresses are checked each time
+        one is opened)."""
         self.partner = partner
         self._secrets = secrets
+        self._egress = egress
         self._local = threading.local()
         self._lock = threading.Lock()
         self._token: _Token | None = None
@@ -98,7 +117,7 @@ class PartnerClient:
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = self._egress.session()
         return session
 
     def _authorization(self, renew: bool = False) -> dict[str, str]:
@@ -196,9 +215,12 @@ class PartnerGateway:
         tickets: ResourceService,
         managed: ManagedTicket,
         clock: Clock,
+        egress: EgressPolicy = PUBLIC_ONLY,
     ) -> None:
         self._registry = registry
-        self._clients = {pid: PartnerClient(p, secrets) for pid, p in registry.partners.items()}
+        self._clients = {
+            pid: PartnerClient(p, secrets, egress) for pid, p in registry.partners.items()
+        }
         self._tickets = tickets
         self._managed = managed
         self._clock = clock

@@ -7,12 +7,14 @@ makes a read-modify-write safe against concurrent writers.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from troubleticket.domain.audit import AUDIT, audit_record, changed_attributes, with_record
 from troubleticket.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from troubleticket.domain.events import Raised, ResourceKind, raised_by
 from troubleticket.services.outbox import event_records, resource_key
@@ -22,6 +24,7 @@ from troubleticket.store.query import AnyOf, Comparison, Filter, Op
 from troubleticket.types import JSON, NO_CONTEXT, Clock, Context, IdFactory
 
 logger = logging.getLogger(__name__)
+audit_logger = logging.getLogger("troubleticket.audit")
 
 
 class CreateRule(Protocol):
@@ -75,6 +78,7 @@ class PartyScope:
     path: tuple[str, ...]
     owns: Callable[[JSON, str], bool]
     claim: Callable[[JSON, JSON], JSON]
+    parties: Callable[[JSON], list[str]]  # the party ids a document names
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,8 @@ class ResourceRules:
     requests: Requests | None = None
     # How a party's requests are restricted; without it a party may read but not write.
     party_scope: PartyScope | None = None
+    # Whether each write a request makes is recorded in the resource's audit trail (hidden).
+    audit: bool = False
 
 
 # A change of a resource's stored document: its current document (``href`` included) in, the
@@ -175,7 +181,9 @@ class ResourceService:
         shown_before = self._present(before) if before is not None else None
         shown_after = self._present(after) if after is not None else None
         priority = current.get("priority")
+        scope = self._rules.party_scope
         common = {
+            "parties": scope.parties(current) if scope is not None else None,
             "version": version,
             "now": self._clock(),
             "new_id": self._new_event_id,
@@ -250,6 +258,8 @@ class ResourceService:
                 body, resource_id=resource_id, now=self._clock(), context=context
             )
             doc = {"id": doc["id"], "href": self.href(doc["id"]), **doc}
+            record = self._audit_record("create", None, doc, context)
+            doc = self._audited(doc, record)
             self._validate(doc)
             shown = self._present(doc)
             events = self._events(None, doc, 1)
@@ -259,6 +269,7 @@ class ResourceService:
                 logger.warning("generated id %s was taken; drawing another", resource_id)
                 continue
             self._committed(events)
+            self._log_audit(doc["id"], record)
             return Stored(shown, inserted.version)
 
     def get(self, resource_id: str, *, context: Context = NO_CONTEXT) -> Stored:
@@ -380,8 +391,11 @@ class ResourceService:
             updated = change(current)
             if updated is current:
                 return Stored(current, stored.version)
+            record = self._audit_record("update", current, updated, context)
+            updated = self._audited(updated, record)
             written = self._write(stored, current, updated, children_first=children_first)
             if written:
+                self._log_audit(resource_id, record)
                 return written
         raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")
 
@@ -402,6 +416,50 @@ class ResourceService:
             return None
         self._committed(events)
         return Stored(updated, written.version)
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def _audit_record(
+        self, action: str, before: JSON | None, after: JSON | None, context: Context
+    ) -> JSON | None:
+        """The audit record of a write a request makes (None: no request, or no change).
+
+        The href, the date of the write and hidden bookkeeping are no change of their own; each
+        child changed is named (``recoveryActivity/{id}``).
+        """
+        if context.request_id is None:
+            return None
+        changed: list[str] = []
+        if after is not None:
+            children = self._rules.children
+            itemized = children.attribute if children is not None else None
+            ignore = {"href", "lastUpdate", *self._rules.hidden} - {itemized}
+            changed = changed_attributes(before, after, ignore=ignore, itemized=itemized)
+            if before is not None and not changed:
+                return None
+        return audit_record(action, changed, context=context, now=self._clock())
+
+    def _audited(self, doc: JSON, record: JSON | None) -> JSON:
+        """``doc`` with ``record`` in its trail, when this resource keeps one."""
+        return with_record(doc, record) if record is not None and self._rules.audit else doc
+
+    def _log_audit(self, resource_id: str, record: JSON | None) -> None:
+        """One line per write a request made, on the ``troubleticket.audit`` logger."""
+        if record is not None:
+            resource = f"{self.collection.value}/{resource_id}"
+            audit_logger.info("%s", json.dumps({"resource": resource, **record}))
+
+    def get_audit(self, resource_id: str, *, context: Context = NO_CONTEXT) -> Sequence[JSON]:
+        """The audit trail of one resource, oldest first.
+
+        Raises:
+            Forbidden: a partner's request (the trail is the operator's).
+            NotFound: there is no resource with that id.
+        """
+        if context.party is not None:
+            raise Forbidden("The audit trail is the operator's; a partner may not read it")
+        stored = self._read(resource_id, context=context)
+        return list(stored.doc.get(AUDIT) or [])
 
     def _validate(self, doc: JSON) -> None:
         """Check the document, and each of its children, against the contract."""
@@ -455,5 +513,6 @@ class ResourceService:
                 self.collection, resource_id, expected_version=stored.version, events=events
             ):
                 self._committed(events)
+                self._log_audit(resource_id, self._audit_record("delete", None, None, context))
                 return
         raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")

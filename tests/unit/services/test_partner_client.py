@@ -26,11 +26,14 @@ import requests
 
 from troubleticket.domain.partners import OAuth2, Partner
 from troubleticket.services import partners as partners_module
+from troubleticket.services.egress import EgressPolicy
 from troubleticket.services.partners import MAX_BODY_BYTES, USER_AGENT, PartnerClient, PartnerError
 
 API = "/tmf-api/troubleTicket/v5"
 TOKEN_PATH = "/oauth/token"
 LONG_WAIT_S = 5.0  # a reply that waits this long is one the client must not wait for
+# the fake partner is on this host: the clients of these tests may connect there
+LOCAL = EgressPolicy.from_setting("127.0.0.1/32")
 
 
 @dataclass
@@ -177,8 +180,10 @@ def client_of() -> Iterator[Callable[..., PartnerClient]]:
     """Makes clients; their pooled sessions (of this thread) are closed after the test."""
     made: list[PartnerClient] = []
 
-    def make(partner: Partner, secrets: dict[str, str] | None = None) -> PartnerClient:
-        client = PartnerClient(partner, secrets or {})
+    def make(
+        partner: Partner, secrets: dict[str, str] | None = None, egress: EgressPolicy = LOCAL
+    ) -> PartnerClient:
+        client = PartnerClient(partner, secrets or {}, egress)
         made.append(client)
         return client
 
@@ -478,6 +483,15 @@ class TestTransport:
             client_of(partner).call("GET", "/troubleTicket")
         assert str(failed.value).startswith("ConnectionError: ")
         assert len(str(failed.value)) <= 500
+
+    def test_a_partner_on_an_address_the_egress_policy_refuses_is_never_connected_to(
+        self, fake: FakePartner, client_of: Callable[..., PartnerClient]
+    ) -> None:
+        client = client_of(partner_at(fake), egress=EgressPolicy())
+        with pytest.raises(PartnerError) as failed:
+            client.call("GET", "/troubleTicket")
+        assert "refused: 127.0.0.1 is a loopback address" in str(failed.value)
+        assert fake.seen == []
 
     def test_a_redirect_is_answered_not_followed(
         self, fake: FakePartner, client_of: Callable[..., PartnerClient]
