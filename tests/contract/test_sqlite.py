@@ -242,3 +242,138 @@ def test_a_database_from_before_the_indexed_columns_gains_them_and_keeps_its_tic
         assert any("trouble_ticket_by_status" in line for line in plan)
     finally:
         store.close()
+
+
+# Counts are kept between listings while nothing was committed (SqliteStore._count): every way
+# a commit can happen must make the next listing count again.
+
+HELD = ListQuery(where=parse_filter("status=held"), limit=1)
+HELD_COUNT_ONLY = ListQuery(where=parse_filter("status=held"), limit=0)
+
+
+def held(store: SqliteStore, query: ListQuery = HELD) -> int:
+    return store.list(TICKETS, query).total
+
+
+def test_a_kept_count_follows_this_stores_own_writes(sqlite_store: SqliteStore) -> None:
+    sqlite_store.insert(TICKETS, a_doc("t-1", status="held"))
+    assert held(sqlite_store) == 1
+    assert held(sqlite_store) == 1
+    sqlite_store.insert(TICKETS, a_doc("t-2", status="held"))
+    assert held(sqlite_store) == 2
+    assert held(sqlite_store, HELD_COUNT_ONLY) == 2
+    assert sqlite_store.replace(TICKETS, a_doc("t-1", status="resolved"), expected_version=1)
+    assert held(sqlite_store) == 1
+    assert held(sqlite_store, HELD_COUNT_ONLY) == 1
+    assert sqlite_store.delete(TICKETS, "t-2")
+    assert held(sqlite_store) == 0
+    assert held(sqlite_store, HELD_COUNT_ONLY) == 0
+
+
+def test_a_kept_count_follows_writes_of_other_threads(sqlite_store: SqliteStore) -> None:
+    sqlite_store.insert(TICKETS, a_doc("t-1", status="held"))
+    assert held(sqlite_store) == 1
+
+    writer = threading.Thread(
+        target=sqlite_store.insert, args=(TICKETS, a_doc("t-2", status="held"))
+    )
+    writer.start()
+    writer.join(TIMEOUT_S)
+
+    assert held(sqlite_store) == 2
+
+
+@pytest.mark.parametrize("query", [HELD, HELD_COUNT_ONLY], ids=["page", "count only"])
+def test_a_kept_count_follows_writes_of_other_processes(
+    sqlite_store: SqliteStore, db_path: Path, query: ListQuery
+) -> None:
+    sqlite_store.insert(TICKETS, a_doc("t-1", status="held"))
+    assert held(sqlite_store, query) == 1
+
+    # another connection to the file, as another server process would have
+    with raw(db_path) as other:
+        other.execute(
+            "INSERT INTO trouble_ticket (id, version, doc) VALUES (?, 1, ?)",
+            ("t-2", '{"id":"t-2","@type":"TroubleTicket","status":"held"}'),
+        )
+        other.commit()
+    assert held(sqlite_store, query) == 2
+
+    with raw(db_path) as other:
+        other.execute("DELETE FROM trouble_ticket WHERE id = 't-1'")
+        other.commit()
+    assert held(sqlite_store, query) == 1
+
+
+def test_a_failed_write_leaves_kept_counts_exact(sqlite_store: SqliteStore) -> None:
+    sqlite_store.insert(TICKETS, a_doc("t-1", status="held"))
+    assert held(sqlite_store) == 1
+    with pytest.raises(DuplicateId):
+        sqlite_store.insert_many(
+            TICKETS, [a_doc("t-2", status="held"), a_doc("t-1", status="held")]
+        )
+    assert held(sqlite_store) == 1
+
+
+# Group commit: concurrent writers share one transaction and one fsync (SqliteStore._transaction)
+
+
+def committed_ids(path: Path) -> set[str]:
+    with raw(path) as conn:
+        return {row[0] for row in conn.execute("SELECT id FROM trouble_ticket")}
+
+
+def test_concurrent_writers_share_commits_and_each_returns_only_once_committed(
+    sqlite_store: SqliteStore, db_path: Path
+) -> None:
+    seen_after_return: list[bool] = []
+
+    def write(n: int) -> None:
+        for i in range(20):
+            doc_id = f"t-{n}-{i}"
+            sqlite_store.insert(TICKETS, a_doc(doc_id, status="held"))
+            # another connection (another process) sees it the moment insert returns
+            seen_after_return.append(doc_id in committed_ids(db_path))
+
+    before = sqlite_store._commits
+    run_together(write, list(range(16)))
+
+    assert seen_after_return == [True] * 320
+    assert len(committed_ids(db_path)) == 320
+    assert sqlite_store.list(TICKETS, HELD).total == 320
+    # grouped: fewer commits than writes (a writer alone commits alone, so not 1 either)
+    assert sqlite_store._commits - before < 320
+
+
+def test_a_writer_that_fails_inside_a_group_leaves_the_others_committed(
+    sqlite_store: SqliteStore, db_path: Path
+) -> None:
+    sqlite_store.insert(TICKETS, a_doc("taken"))
+    refused: list[int] = []
+
+    def write(n: int) -> None:
+        for i in range(10):
+            if n % 4 == 0 and i == 5:
+                with pytest.raises(DuplicateId):
+                    sqlite_store.insert_many(TICKETS, [a_doc(f"x-{n}"), a_doc("taken")])
+                refused.append(n)
+            else:
+                sqlite_store.insert(TICKETS, a_doc(f"t-{n}-{i}"))
+
+    run_together(write, list(range(16)))
+
+    ids = committed_ids(db_path)
+    assert len(refused) == 4
+    assert not {f"x-{n}" for n in refused} & ids  # the failed write left nothing behind
+    assert len(ids) == 1 + 16 * 10 - 4
+
+
+def test_each_write_commits_alone_without_group_commit(db_path: Path) -> None:
+    store = SqliteStore(db_path, group_commit=False)
+    try:
+        before = store._commits
+        run_together(lambda n: store.insert(TICKETS, a_doc(f"t-{n}")), list(range(8)))
+        assert store._commits - before == 8
+        assert len(committed_ids(db_path)) == 8
+    finally:
+        store.close()

@@ -161,6 +161,7 @@ LAYOUTS = {
     ),
     Collection.RECEIVED_EVENT: Layout(collection="receivedEvent"),
     Collection.PARTNER: Layout(collection="partner"),
+    Collection.LEASE: Layout(collection="lease"),
 }
 
 _PROJECTION = {SEQ: 1, ID: 1, "version": 1, DOC: 1, KEYS: 1, "escaped": 1}
@@ -253,6 +254,8 @@ def client_options(uri: str) -> tuple[dict[str, Any], str]:
 
 class MongoStore:
     """Store port on a MongoDB database."""
+
+    inline_reads = False  # every read is a network round trip
 
     def __init__(self, connect: Callable[[], Any], database: str = DEFAULT_DATABASE) -> None:
         """``connect`` makes a pymongo ``MongoClient`` (or a compatible one); called lazily."""

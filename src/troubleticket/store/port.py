@@ -33,6 +33,8 @@ class Collection(StrEnum):
     RECOVERY_ACTIVITY = "recoveryActivity"
     # What this server keeps about each partner: the hubs it registered there.
     PARTNER = "partner"
+    # Leases: which server process runs the background loops (see services/lease.py).
+    LEASE = "lease"
 
 
 RESOURCE_COLLECTIONS = (Collection.TROUBLE_TICKET, Collection.TROUBLE_TICKET_SPECIFICATION)
@@ -47,8 +49,9 @@ and read through ``get``, ``list`` and ``scan`` like any other; the store indexe
 listing across parents filters, sorts and pages the same way, by id when no sort is given. A
 child's version changes whenever it changes (it may change with its parent alone)."""
 
-DOCUMENT_COLLECTIONS = tuple(c for c in Collection if c not in CHILDREN)
-"""The collections a store writes documents to (what an export holds)."""
+DOCUMENT_COLLECTIONS = tuple(c for c in Collection if c not in CHILDREN and c != Collection.LEASE)
+"""The collections a store writes documents to (what an export holds; leases belong to the
+processes of one deployment and are not moved with the data)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,10 @@ class StoreUnavailable(Exception):
 @runtime_checkable
 class Store(Protocol):
     """Persistence for TMF resource documents."""
+
+    inline_reads: bool
+    """True when ``get`` is an in-process call that returns in microseconds (no network): the
+    API then makes it on the event loop instead of paying a hop to a worker thread."""
 
     def insert(self, collection: Collection, doc: JSON, *, events: Sequence[JSON] = ()) -> Stored:
         """Store a new document under ``doc["id"]`` at version 1.

@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,7 @@ _LAYOUTS = {
     ),
     Collection.RECEIVED_EVENT: Layout(table="received_event"),
     Collection.PARTNER: Layout(table="partner"),
+    Collection.LEASE: Layout(table="lease"),
     # A copy of each ticket's recovery activities, one row each, kept in the ticket's own
     # transaction (parent_seq: the ticket's row; deleted with it).
     Collection.RECOVERY_ACTIVITY: Layout(
@@ -136,6 +137,32 @@ _CHILD_TABLES = {
 # crash, and never a later commit without the earlier ones: the WAL keeps a prefix). Losing them
 # only repeats work — a fan-out (idempotent), an attempt (at least once) — so they skip the sync
 # per commit that every resource write, and the events recorded with it, keeps.
+# Writes committed together at most (see SqliteStore._transaction).
+_GROUP_MAX = 64
+
+
+@dataclass(eq=False)
+class _Group:
+    """One write transaction that the writers queued while it was open share."""
+
+    relaxed: bool  # synchronous=NORMAL: only rederivable collections written
+    members: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+def _copy_error(error: BaseException) -> BaseException:
+    """The group's commit error, raised anew in each of its writers' threads."""
+    try:
+        return type(error)(*error.args)
+    except Exception:
+        return RuntimeError(f"the write was not committed: {error}")
+
+
+# Counts of listings kept per connection (see SqliteStore._count).
+_COUNTS_KEPT = 256
+# (count statement, its parameters) -> (count, (data_version, commits) when counted)
+_Counts = dict[tuple[str, tuple[Any, ...]], tuple[int, tuple[int, int]]]
 _REDERIVABLE = frozenset({Collection.DELIVERY, Collection.EVENT})
 
 
@@ -198,8 +225,12 @@ class _ListPlan:
 class SqliteStore:
     """Store port on a SQLite database file."""
 
-    def __init__(self, path: str | Path) -> None:
+    inline_reads = True  # a read by id is a B-tree lookup in this process
+
+    def __init__(self, path: str | Path, *, group_commit: bool = True) -> None:
+        """``group_commit=False`` commits each write alone (to measure what grouping gains)."""
         self._path = str(path)
+        self._group_commit = group_commit
         self._memory_keeper: sqlite3.Connection | None = None
         if self._path == ":memory:":
             # Each plain ":memory:" connection is a private database; a named shared-cache one
@@ -212,6 +243,11 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._commits = 0  # write transactions this process has ended (committed or not)
+        self._writer_conn: sqlite3.Connection | None = None
+        self._writer_generation = 0
+        self._group: _Group | None = None  # the open group transaction of the writer connection
+        self._queued = 0  # writers waiting for the write lock
         # close() bumps the generation; a thread holding a connection of an older one reconnects.
         self._generation = 0
         self._create_tables()
@@ -262,41 +298,147 @@ class SqliteStore:
                     )
 
     def _connection(self) -> sqlite3.Connection:
+        """This thread's connection (reads, and writes of an in-memory store)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or self._local.generation != self._generation:
-            # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE below.
-            conn = sqlite3.connect(
-                self._path,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=30,
-                uri=self._memory_keeper is not None,
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            # 64 MiB of page cache per connection (SQLite's default is 2 MiB): the upper levels
-            # of the ticket indexes stay in memory at a million tickets.
-            conn.execute("PRAGMA cache_size=-65536")
-            register_functions(conn)
-            # FULL syncs the WAL on every commit: a 201 means the ticket survives a power cut,
-            # not only a process crash (NORMAL would guarantee the latter only).
-            conn.execute("PRAGMA synchronous=FULL")
-            with self._lock:
-                self._connections.append(conn)
-                self._local.generation = self._generation
+            conn = self._open()
+            self._local.generation = self._generation
             self._local.conn = conn
+        return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        """The connection every write of a file store goes through (under the write lock)."""
+        if self._writer_conn is None or self._writer_generation != self._generation:
+            self._writer_conn = self._open()
+            self._writer_generation = self._generation
+        return self._writer_conn
+
+    def _open(self) -> sqlite3.Connection:
+        # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE below.
+        conn = sqlite3.connect(
+            self._path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30,
+            uri=self._memory_keeper is not None,
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        # 64 MiB of page cache per connection (SQLite's default is 2 MiB): the upper levels
+        # of the ticket indexes stay in memory at a million tickets.
+        conn.execute("PRAGMA cache_size=-65536")
+        register_functions(conn)
+        # FULL syncs the WAL on every commit: a 201 means the ticket survives a power cut,
+        # not only a process crash (NORMAL would guarantee the latter only).
+        conn.execute("PRAGMA synchronous=FULL")
+        with self._lock:
+            self._connections.append(conn)
         return conn
 
     @contextmanager
     def _transaction(self, collection: Collection | None = None) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
+        """A write: committed and durable when the block ends, rolled back if it raises.
+
+        Writes of a file store are committed in groups. Writers of this process queue on a lock
+        (not in SQLite's busy handler, which sleeps in growing steps); each runs its block in a
+        savepoint of the open group transaction, and the last writer in the queue (or the
+        ``_GROUP_MAX``-th) commits the group: one fsync for all of them. Every writer returns
+        only once the group's commit is on disk, so ``synchronous=FULL`` still holds for each
+        write; a writer whose block raises has its savepoint rolled back and leaves the others'
+        work in the group. IMMEDIATE then only waits for other processes, and a
+        read-then-write never deadlocks.
+        """
+        if self._memory_keeper is not None or not self._group_commit:
+            # (in memory there is nothing to sync) one transaction per write
+            with self._solo_transaction(collection) as conn:
+                yield conn
+            return
         relaxed = collection in _REDERIVABLE
-        # Writers of this process queue on a lock rather than in SQLite's busy handler, which
-        # sleeps in growing steps and let some writers wait seconds under load. IMMEDIATE then
-        # only waits for other processes, and a read-then-write never deadlocks.
-        with self._write_lock:
+        with self._lock:
+            self._queued += 1
+        self._write_lock.acquire()
+        with self._lock:
+            self._queued -= 1
+        member: _Group | None = None
+        try:
+            conn = self._writer()
+            group = self._group
+            if group is not None and group.relaxed and not relaxed:
+                self._end_group()  # a full-durability write does not join a relaxed group
+                group = None
+            if group is None:
+                group = self._begin_group(conn, relaxed=relaxed)
+            conn.execute("SAVEPOINT member")
+            try:
+                yield conn
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK TO member")
+                    conn.execute("RELEASE member")
+                else:  # SQLite rolled the whole transaction back (disk full, I/O error)
+                    self._abandon_group(exc)
+                raise
+            conn.execute("RELEASE member")
+            group.members += 1
+            member = group
+        finally:
+            # Whatever happened above: the last writer in the queue commits what is open.
+            try:
+                open_group = self._group
+                if open_group is not None and (
+                    self._queued == 0 or open_group.members >= _GROUP_MAX
+                ):
+                    self._end_group()
+            finally:
+                self._write_lock.release()
+        assert member is not None  # the block returned
+        member.done.wait()
+        if member.error is not None:
+            raise _copy_error(member.error) from member.error
+
+    def _begin_group(self, conn: sqlite3.Connection, *, relaxed: bool) -> _Group:
+        if relaxed:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
             if relaxed:
-                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA synchronous=FULL")
+            raise
+        self._group = _Group(relaxed)
+        return self._group
+
+    def _end_group(self) -> None:
+        group, self._group = self._group, None
+        assert group is not None and self._writer_conn is not None
+        conn = self._writer_conn
+        try:
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            group.error = exc
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        finally:
+            self._ended(group)
+
+    def _abandon_group(self, exc: BaseException) -> None:
+        group, self._group = self._group, None
+        assert group is not None
+        group.error = exc
+        self._ended(group)
+
+    def _ended(self, group: _Group) -> None:
+        # counts this process kept may be stale now (see _count)
+        self._commits += 1
+        if group.relaxed and self._writer_conn is not None:
+            with suppress(sqlite3.Error):
+                self._writer_conn.execute("PRAGMA synchronous=FULL")
+        group.done.set()
+
+    @contextmanager
+    def _solo_transaction(self, collection: Collection | None) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        with self._write_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -306,8 +448,7 @@ class SqliteStore:
                     raise
                 conn.execute("COMMIT")
             finally:
-                if relaxed:
-                    conn.execute("PRAGMA synchronous=FULL")
+                self._commits += 1
 
     def insert(self, collection: Collection, doc: JSON, *, events: Sequence[JSON] = ()) -> Stored:
         self._insert_all(collection, [Stored(doc, 1)], events)
@@ -432,9 +573,9 @@ class SqliteStore:
         # One read transaction so the count and the page agree with each other.
         conn.execute("BEGIN")
         try:
-            total = conn.execute(*plan.count_sql()).fetchone()[0]
-            # limit=0 asks for the count alone.
+            # limit=0 asks for the count alone; the first read fixes the transaction's snapshot.
             rows = conn.execute(*plan.page_sql(limit, offset)).fetchall() if limit else []
+            total = self._count(conn, plan, started=bool(limit))
         finally:
             conn.execute("COMMIT")
         return assemble_page(
@@ -446,6 +587,35 @@ class SqliteStore:
             cursor=plan.cursor,
             signature=plan.signature,
         )
+
+    def _count(self, conn: sqlite3.Connection, plan: _ListPlan, *, started: bool) -> int:
+        """The count of ``plan``'s matches, exact for the snapshot of ``conn``'s read transaction.
+
+        Counting the matches of a broad filter reads every matching index entry (milliseconds at
+        a million tickets) while the page beside it takes microseconds, and clients page through
+        the same filters again and again. A count is kept per connection together with what
+        marks the database's state: SQLite's ``data_version`` (it changes when any other
+        connection, in this process or another, has committed since) and this process's commit
+        counter (this connection's own commits). Both unchanged means no commit since the count
+        was taken, so it is still exact; anything else counts again.
+        """
+        if not started:  # data_version is read in a transaction's snapshot: open one
+            conn.execute(f"SELECT 1 FROM {plan.table} LIMIT 1").fetchall()
+        state = (conn.execute("PRAGMA data_version").fetchone()[0], self._commits)
+        sql, params = plan.count_sql()
+        key = (sql, tuple(params))
+        kept: tuple[sqlite3.Connection, _Counts] | None = getattr(self._local, "counts", None)
+        if kept is None or kept[0] is not conn:
+            kept = self._local.counts = (conn, {})
+        counts: _Counts = kept[1]
+        cached = counts.get(key)
+        if cached is not None and cached[1] == state:
+            return cached[0]
+        total: int = conn.execute(sql, params).fetchone()[0]
+        if len(counts) >= _COUNTS_KEPT:
+            counts.pop(next(iter(counts)))
+        counts[key] = (total, state)
+        return total
 
     def explain(
         self, collection: Collection, query: ListQuery
