@@ -28,12 +28,16 @@ from troubleticket.api.activities import ActivityHandlers
 from troubleticket.api.body import TmfJSONBodyValidator
 from troubleticket.api.callers import Callers
 from troubleticket.api.contract import API_ROOT, document_validator, load_spec, method_table
+from troubleticket.api.encoding import FastJsonifier
+from troubleticket.api.fast_reads import FastReadMiddleware
+from troubleticket.api.framework import App
 from troubleticket.api.middleware import (
     BodyLimitMiddleware,
     RequestIdMiddleware,
     TrailingSlashMiddleware,
 )
 from troubleticket.api.notifications import HubHandlers, ListenerHandlers, PartnerHandlers
+from troubleticket.api.parameters import CachedParameterValidator
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import handler_table, resolver
 from troubleticket.api.security import operation_ids, operation_scopes, secured, security_map
@@ -460,11 +464,13 @@ def create_app(
     new_id: IdFactory = new_uuid,
     new_activity_id: IdFactory | None = None,
     environ: Mapping[str, str] = os.environ,
+    fast_reads: bool = True,
 ) -> AsyncApp:
     """Build the ASGI application; the store is opened now and closed at shutdown.
 
     ``new_activity_id`` issues recovery activity ids (by default in creation order, as their
-    listings are ordered by id); ``environ`` holds the secrets the partner registry names.
+    listings are ordered by id); ``environ`` holds the secrets the partner registry names;
+    ``fast_reads=False`` leaves every read by id to Connexion (``api/fast_reads.py``).
     """
     store = store or open_store(settings)
     # Set after every write that recorded events: the in-process dispatcher wakes up at once.
@@ -519,15 +525,17 @@ def create_app(
                 stop()
             store.close()
 
-    app = AsyncApp(__name__, lifespan=lifespan)
+    ticket_handlers = ResourceHandlers(tickets, settings, callers)
+    specification_handlers = ResourceHandlers(specifications, settings, callers)
+    app = App(__name__, lifespan=lifespan, jsonifier=FastJsonifier())
     app.add_api(
         served.spec,
         base_path=API_ROOT,
         security_map=served.security,
         resolver=resolver(
             handler_table(
-                ResourceHandlers(tickets, settings, callers),
-                ResourceHandlers(specifications, settings, callers),
+                ticket_handlers,
+                specification_handlers,
                 HubHandlers(hubs, settings, callers),
                 ListenerHandlers(listeners),
                 ActivityHandlers(activities, settings, callers),
@@ -547,7 +555,10 @@ def create_app(
         # TMF630 attribute filters are undeclared query parameters; they must reach the handler.
         strict_validation=False,
         validate_responses=False,
-        validator_map={"body": MediaTypeDict({"*/*json": TmfJSONBodyValidator})},
+        validator_map={
+            "body": MediaTypeDict({"*/*json": TmfJSONBodyValidator}),
+            "parameter": CachedParameterValidator,
+        },
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
     app.add_middleware(
@@ -561,6 +572,18 @@ def create_app(
         prefix=API_ROOT,
         keep=(f"{API_ROOT}/ui/",),
     )
+    if fast_reads:
+        app.add_middleware(
+            FastReadMiddleware,
+            position=MiddlewarePosition.BEFORE_SWAGGER,
+            root=API_ROOT,
+            spec=served.spec,
+            handlers={
+                Collection.TROUBLE_TICKET.value: ticket_handlers,
+                Collection.TROUBLE_TICKET_SPECIFICATION.value: specification_handlers,
+            },
+            callers=callers,
+        )
     app.add_middleware(
         RequestIdMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

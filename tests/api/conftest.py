@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import sys
 
-from tests.api.test_openapi_contract import CASES
+import pytest
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if CASES:
+    # Read from the module only if it ran: importing it here, when pytest loads this conftest
+    # before collection (``pytest tests/api``), would build its schemas too early.
+    contract = sys.modules.get("tests.api.test_openapi_contract")
+    cases = getattr(contract, "CASES", None)
+    if cases:
         terminalreporter.write_line(
-            f"schemathesis: {len(CASES)} generated requests over {len(set(CASES))} operations"
+            f"schemathesis: {len(cases)} generated requests over {len(set(cases))} operations"
         )

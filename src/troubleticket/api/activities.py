@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from troubleticket.api.callers import Callers
 from troubleticket.api.conditional import etag, if_match, none_match
+from troubleticket.api.offload import read
 from troubleticket.api.representation import parse_fields, select
 from troubleticket.api.resources import list_response, media_type
 from troubleticket.config import Settings
@@ -25,6 +26,7 @@ class ActivityHandlers:
         self._service = service
         self._settings = settings
         self._callers = callers or Callers()
+        self._inline = service.inline_reads
 
     async def list(
         self,
@@ -62,16 +64,18 @@ class ActivityHandlers:
     async def retrieve(
         self, id_: str, activity_id: str, fields: str | None = None
     ) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
-        found = await run_in_threadpool(
-            partial(self._service.get, id_, activity_id, context=self._callers.context())
+        context = self._callers.context()
+        found = await read(
+            partial(self._service.get, id_, activity_id, context=context), inline=self._inline
         )
         return _conditional(found, fields)
 
     async def retrieve_by_id(
         self, id_: str, fields: str | None = None
     ) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
-        found = await run_in_threadpool(
-            partial(self._service.get_by_id, id_, context=self._callers.context())
+        context = self._callers.context()
+        found = await read(
+            partial(self._service.get_by_id, id_, context=context), inline=self._inline
         )
         return _conditional(found, fields)
 

@@ -15,9 +15,11 @@ import json
 from typing import Any
 
 from connexion.exceptions import BadRequestProblem
+from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import JSONRequestBodyValidator
 from starlette.types import Scope
 
+from troubleticket.api.compiled import validator_for
 from troubleticket.api.errors import MalformedBody
 
 # Where the raw request body is kept in the ASGI scope's extensions.
@@ -60,9 +62,14 @@ def without_removals(value: Any) -> Any:
 
 
 class TmfJSONBodyValidator(JSONRequestBodyValidator):
-    """Connexion's JSON body validator with strict decoding and merge-patch awareness."""
+    """Connexion's JSON body validator with strict decoding and merge-patch awareness, using the
+    schema's validator built once (``compiled``)."""
 
     _is_patch = False
+
+    @property
+    def _validator(self) -> Any:
+        return validator_for(self._schema, Draft4RequestValidator)
 
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         self._is_patch = scope.get("method") == "PATCH"

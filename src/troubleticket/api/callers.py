@@ -45,8 +45,31 @@ class Callers:
         partner = self._partners.by_party(party_id)
         return partner.party if partner is not None else {"@type": "PartyRef", "id": party_id}
 
+    @property
+    def uses_tokens(self) -> bool:
+        return self._tokens
+
     def context(self) -> Context:
-        """The context of the request being handled.
+        """The context of the request Connexion is handling.
+
+        Raises:
+            Forbidden: the gateway's partner header names no registered partner.
+        """
+        token: Mapping[str, Any] | None = None
+        operation_id: str | None = None
+        if self._tokens:
+            token = request.context.get("token_info") or {}
+            routing = request.scope.get("extensions", {}).get("connexion_routing", {})
+            operation_id = routing.get("operation_id")
+        return self.context_of(request.headers, token, operation_id)
+
+    def context_of(
+        self,
+        headers: Mapping[str, str],
+        token: Mapping[str, Any] | None = None,
+        operation_id: str | None = None,
+    ) -> Context:
+        """The context of a request with these headers (lower-case names) and checked token.
 
         Raises:
             Forbidden: the gateway's partner header names no registered partner.
@@ -55,18 +78,16 @@ class Callers:
         roles: set[str] = set()
         party: JSON | None = None
         scope: str | None = None
-        if self._tokens:
-            token = request.context.get("token_info") or {}
+        if self._tokens and token is not None:
             actor = token.get("sub")
             roles = {*token.get("roles", []), *token.get("scope", [])}
             party = self._party(token.get("party"))
-            routing = request.scope.get("extensions", {}).get("connexion_routing", {})
-            scope = self._scopes.get(routing.get("operation_id"))
+            scope = self._scopes.get(operation_id) if operation_id else None
         if self._gateway:
-            actor = request.headers.get("x-tt-actor") or actor
-            named_roles = request.headers.get("x-tt-role", "")
+            actor = headers.get("x-tt-actor") or actor
+            named_roles = headers.get("x-tt-role", "")
             roles |= {role.strip() for role in named_roles.split(",") if role.strip()}
-            named = request.headers.get(self._header)
+            named = headers.get(self._header)
             if named is not None:
                 partner = self._partners.get(named.strip())
                 if partner is None:

@@ -1,8 +1,8 @@
 """Handlers for the TroubleTicket and TroubleTicketSpecification operations.
 
 Both resources expose the same five TMF operations, so one class serves each, bound to its own
-service. Handlers read the request, call the service in a worker thread (the store is
-synchronous) and shape the response; the rules live in the service and the domain.
+service. Handlers read the request, call the service (``offload``: in a worker thread unless it
+is an inline read) and shape the response; the rules live in the service and the domain.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from troubleticket.api.callers import Callers
 from troubleticket.api.conditional import etag, if_match, none_match
+from troubleticket.api.offload import read
 from troubleticket.api.representation import list_query, page_links, parse_fields, select
 from troubleticket.config import Settings
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import ListQuery, Page
-from troubleticket.types import JSON
+from troubleticket.types import JSON, Context
 
 
 async def list_response(
@@ -72,6 +73,7 @@ class ResourceHandlers:
         self._service = service
         self._settings = settings
         self._callers = callers or Callers()
+        self._inline = service.inline_reads
 
     async def list(
         self,
@@ -108,13 +110,27 @@ class ResourceHandlers:
     async def retrieve(
         self, id_: str, fields: str | None = None
     ) -> tuple[JSON, int, dict[str, str]] | ConnexionResponse:
-        selected = parse_fields(fields)
-        found = await run_in_threadpool(
-            partial(self._service.get, id_, context=self._callers.context())
+        body, status, headers = await self.one(
+            id_, fields, request.headers.get("if-none-match"), self._callers.context()
         )
+        if body is None:
+            return ConnexionResponse(status_code=status, headers=headers)
+        return body, status, headers
+
+    async def one(
+        self, id_: str, fields: str | None, if_none_match: str | None, context: Context
+    ) -> tuple[JSON | None, int, dict[str, str]]:
+        """One resource as a GET answers it: (body or ``None`` for 304, status, headers).
+
+        Raises:
+            NotFound: no such resource (that the context's party may see).
+            BadRequest: ``fields`` names no attribute.
+        """
+        selected = parse_fields(fields)
+        found = await read(partial(self._service.get, id_, context=context), inline=self._inline)
         headers = {"ETag": etag(found.version)}
-        if none_match(request.headers.get("if-none-match"), found.version):
-            return ConnexionResponse(status_code=304, headers=headers)
+        if none_match(if_none_match, found.version):
+            return None, 304, headers
         return select(found.doc, selected), 200, headers
 
     async def audit(self, id_: str) -> tuple[Sequence[JSON], int, dict[str, str]]:

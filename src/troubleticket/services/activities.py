@@ -49,6 +49,7 @@ class ActivityService:
         self._managed = managed
         self._clock = clock
         self._new_id = new_id
+        self.inline_reads: bool = tickets.inline_reads
 
     def _shown(self, ticket: JSON, activity_id: str) -> JSON:
         return self._tickets.present_child(find(ticket, activity_id))

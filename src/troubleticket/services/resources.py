@@ -133,6 +133,8 @@ class ResourceService:
         self._new_event_id = new_event_id or new_id
         self._on_commit = on_commit
         self._collection_url = f"{base_url}/tmf-api/troubleTicket/v5/{collection.value}"
+        # reads by id answer in microseconds: callers need not hand them to a worker thread
+        self.inline_reads: bool = getattr(store, "inline_reads", False)
 
     def href(self, resource_id: str) -> str:
         return f"{self._collection_url}/{resource_id}"
