@@ -66,6 +66,7 @@ from troubleticket.services.background import start
 from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Performer, http_sender
 from troubleticket.services.egress import EgressPolicy
 from troubleticket.services.hubs import HubService, ListenerService
+from troubleticket.services.lease import Lease, while_held
 from troubleticket.services.monitor import SlaMonitor
 from troubleticket.services.partners import (
     PartnerDirectory,
@@ -401,6 +402,9 @@ def background(run: Runtime, wake: threading.Event) -> Callable[[], None]:
     return stop
 
 
+# The lease the server processes of ``serve --workers N`` compete for to run the loops.
+BACKGROUND_LEASE = "background"
+
 # How often registration at partners that do not have our hubs yet is tried again.
 LINK_INTERVAL = 10.0
 
@@ -516,7 +520,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         stop = None
-        if settings.dispatch == "inprocess":
+        if settings.dispatch == "inprocess" and settings.workers > 1:
+            # several server processes: the one holding the lease runs the loops
+            holder = f"{socket.gethostname()}:{os.getpid()}"
+            lease = Lease(store, BACKGROUND_LEASE, holder, clock=clock)
+            stop = while_held(lease, lambda: background(run, wake))
+        elif settings.dispatch == "inprocess":
             stop = background(run, wake)
         try:
             yield

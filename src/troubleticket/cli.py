@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from troubleticket import __version__
+from troubleticket import __version__, logs
 from troubleticket.config import ConfigError, Settings
 from troubleticket.store.port import RESOURCE_COLLECTIONS, Collection, Store, StoreUnavailable
 from troubleticket.transfer import DEFAULT_BATCH_SIZE, Progress, TransferError
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 # The settings a flag may override, by the attribute argparse gives the flag.
 _SETTING_FLAGS = (
+    "workers",
     "host",
     "port",
     "store",
@@ -58,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to listen on (TT_HOST, default 127.0.0.1)")
     serve.add_argument("--port", help="TCP port (TT_PORT, default 8080)")
     serve.add_argument("--store", help=_STORE_HELP)
+    serve.add_argument(
+        "--workers",
+        help="server processes sharing the port and the store; one of them runs the "
+        "background loops (TT_WORKERS, default 1)",
+    )
     serve.add_argument(
         "--base-url",
         help="public URL clients reach the server at, used in href and Location (TT_BASE_URL)",
@@ -179,10 +185,18 @@ def _serve(settings: Settings) -> int:
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     import uvicorn
 
-    from troubleticket.app import create_app
+    from troubleticket.app import create_app, open_store
 
     settings.check_exposure()
-    app = create_app(settings)
+    if settings.workers > 1:
+        # every problem with the settings, the policy or the partners stops it here, once
+        store = open_store(settings)
+        try:
+            create_app(settings, store=store)
+        finally:
+            store.close()
+    else:
+        app = create_app(settings)
     if settings.auth == "none":
         logger.warning(
             "TT_AUTH=none: every request is trusted, whoever sends it; set TT_AUTH=jwt before "
@@ -193,6 +207,19 @@ def _serve(settings: Settings) -> int:
         settings.public_base_url,
         settings.store_shown,
     )
+    if settings.workers > 1:
+        # uvicorn starts each worker from an import string; they read their settings back
+        # from the environment
+        os.environ.update(settings.environment())
+        uvicorn.run(
+            "troubleticket.workers:app",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+        )
+        return 0
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
     return 0
 
@@ -363,13 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env().with_overrides(
             {name: getattr(args, name, None) for name in _SETTING_FLAGS}
         )
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        # TMF621 declares four media types for every PATCH; connexion warns about each, at
-        # every start, that it documents the first. The server accepts all four.
-        logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
+        logs.configure(settings.log_level)
         if args.command == "serve":
             return _serve(settings)
         if args.command in ("export", "import"):

@@ -156,6 +156,8 @@ class Settings:
     default_page_size: int = 100
     max_page_size: int = 1000
     log_level: str = "info"
+    # server processes sharing the port (and the store); the background loops run in one of them
+    workers: int = 1
     # Notifications: whether `serve` runs the dispatcher ("off": only `troubleticket worker`s do)
     dispatch: str = "inprocess"
     delivery_schedule: tuple[float, ...] = DEFAULT_DELIVERY_SCHEDULE
@@ -208,6 +210,15 @@ class Settings:
         else:
             host = self.host
         return f"http://{host}:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        """The ``TT_*`` variables that give these settings back through ``from_env`` (what
+        ``serve --workers`` hands its worker processes)."""
+        return {
+            _ENV[f.name]: _unparse(getattr(self, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        }
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -268,6 +279,20 @@ class Settings:
 
 
 _ENV = {f.name: f"TT_{f.name.upper()}" for f in fields(Settings)}
+
+
+def _unparse(value: Any) -> str:
+    """``value`` written the way its setting's parser reads it."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, tuple):
+        return ",".join(_unparse(item) for item in value)
+    if isinstance(value, float):
+        written = repr(value)
+        return f"{value:.9f}s" if "e" in written else f"{written}s"
+    return str(value)
+
+
 _PARSERS = {
     "store": _text,
     "host": _text,
@@ -277,6 +302,7 @@ _PARSERS = {
     "default_page_size": _positive_int,
     "max_page_size": _positive_int,
     "log_level": _log_level,
+    "workers": _positive_int,
     "dispatch": _dispatch,
     "delivery_schedule": _schedule,
     "delivery_timeout": _positive_duration,

@@ -245,3 +245,39 @@ class TestWithOverrides:
 )
 def test_the_store_is_shown_without_its_password(store: str, shown: str) -> None:
     assert Settings(store=store).store_shown == shown
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        Settings(),
+        Settings(
+            workers=4,
+            port=9000,
+            base_url="https://tt.example.com/api",
+            delivery_schedule=(0.25, 5.0, 300.0),
+            jwt_leeway=0.000001,
+            auth="jwt",
+            jwks="/etc/tt/jwks.json",
+            jwt_issuer="https://idp.example.com/realms/tt",
+            jwt_audience="troubleticket",
+            jwt_algorithms=("ES256",),
+            trusted_gateway=True,
+            egress_allow=("10.0.0.0/8", "fd00::/8"),
+            policy="/etc/tt/policy.yaml",
+        ),
+    ],
+    ids=["defaults", "everything set"],
+)
+def test_settings_handed_to_worker_processes_read_back_equal(settings: Settings) -> None:
+    environment = settings.environment()
+    assert all(name.startswith("TT_") for name in environment)
+    assert Settings.from_env(environment) == settings
+
+
+def test_the_number_of_workers_is_a_positive_integer() -> None:
+    assert Settings.from_env({"TT_WORKERS": "3"}).workers == 3
+    assert Settings().workers == 1
+    for bad in ("0", "-2", "two", "1.5"):
+        with pytest.raises(ConfigError, match="TT_WORKERS"):
+            Settings.from_env({"TT_WORKERS": bad})

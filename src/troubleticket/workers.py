@@ -1,0 +1,24 @@
+"""The entry of each process of ``troubleticket serve --workers N``.
+
+uvicorn starts every worker process from an import string; the parent process put the settings
+in the ``TT_*`` environment variables, which each worker reads back here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+# connexion imports Starlette's TestClient at import time, which warns about httpx on every
+# start; the server never uses the test client.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+
+def app() -> Any:
+    from troubleticket import logs
+    from troubleticket.app import create_app
+    from troubleticket.config import Settings
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_level)
+    return create_app(settings)
