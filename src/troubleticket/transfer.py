@@ -117,7 +117,7 @@ def export_store(
     # so they are exported with it.
     while store.relay_events():
         pass
-    expected = {c: store.list(c, ListQuery(limit=0)).total for c in chosen}
+    expected = {c: store.list(c, ListQuery(limit=0)).counted for c in chosen}
     header = {
         "format": FORMAT,
         "formatVersion": FORMAT_VERSION,

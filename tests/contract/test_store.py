@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from tests.threads import run_together
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
+from troubleticket.store.query import SortKey
 
 TICKETS = Collection.TROUBLE_TICKET
 SPECS = Collection.TROUBLE_TICKET_SPECIFICATION
@@ -568,3 +570,29 @@ def test_restore_with_a_taken_id_stores_nothing(store: Store) -> None:
         store.restore(TICKETS, [Stored(a_doc("new-1"), 3), Stored(a_doc("taken"), 2)])
 
     assert store.get(TICKETS, "new-1") is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        ListQuery(limit=2),
+        ListQuery(limit=0),
+        ListQuery(limit=2, offset=3),
+        ListQuery(limit=2, sort=(SortKey(("severity",), descending=True),)),
+    ],
+    ids=["first page", "count only", "offset", "sorted"],
+)
+def test_a_listing_without_count_gives_the_same_page_and_no_total(
+    store: Store, query: ListQuery
+) -> None:
+    for n in range(6):
+        store.insert(TICKETS, a_doc(f"t-{n}", severity=["Minor", "Major"][n % 2]))
+    counted = store.list(TICKETS, query)
+    uncounted = store.list(TICKETS, replace(query, count=False))
+    assert counted.total == 6
+    assert counted.counted == 6
+    assert uncounted.total is None
+    assert uncounted.items == counted.items
+    assert uncounted.next_cursor == counted.next_cursor
+    with pytest.raises(ValueError, match="count=False"):
+        _ = uncounted.counted

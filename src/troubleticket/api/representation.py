@@ -111,7 +111,7 @@ def page_links(
 ) -> str | None:
     """The Link header: by offset when the client paged by offset, else by cursor."""
     if by_offset:
-        return offset_links(url, raw_query, Paging(query.offset, query.limit), page.total)
+        return offset_links(url, raw_query, Paging(query.offset, query.limit), page.counted)
     return cursor_links(url, raw_query, query.limit, page)
 
 

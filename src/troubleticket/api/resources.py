@@ -53,7 +53,7 @@ async def list_response(
     )
     page = await run_in_threadpool(fetch, query)
     items = [select(doc, selected) for doc in page.items]
-    headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(len(items))}
+    headers = {"X-Total-Count": str(page.counted), "X-Result-Count": str(len(items))}
     url = f"{settings.public_base_url}{request.url.path}"
     link = page_links(url, raw_query, query, page, by_offset=offset is not None)
     if link:

@@ -250,7 +250,8 @@ class HubService:
         after: str | None = None
         while True:
             page = self._store.list(
-                Collection.DELIVERY, ListQuery(where=waiting, limit=REPLAY_PAGE, after=after)
+                Collection.DELIVERY,
+                ListQuery(count=False, where=waiting, limit=REPLAY_PAGE, after=after),
             )
             for delivery in page.items:
                 stored = self._store.get(Collection.DELIVERY, delivery["id"])
@@ -366,7 +367,8 @@ class HubService:
         after: str | None = None
         while True:
             page = self._store.list(
-                Collection.EVENT, ListQuery(where=where, limit=REPLAY_PAGE, after=after)
+                Collection.EVENT,
+                ListQuery(count=False, where=where, limit=REPLAY_PAGE, after=after),
             )
             for event in page.items:
                 if delivers(hub, event):

@@ -38,6 +38,7 @@ class SlaMonitor:
         page = self._store.list(
             Collection.TROUBLE_TICKET,
             ListQuery(
+                count=False,
                 where=Filter((AnyOf((Comparison((NEXT_CHECK,), Op.LTE, stamp),)),)),
                 sort=(SortKey((NEXT_CHECK,)),),
                 limit=self._batch,

@@ -516,7 +516,9 @@ class PartnerInbox:
                 ),
             )
         )
-        page = self._store.list(Collection.RECOVERY_ACTIVITY, ListQuery(where=match, limit=1))
+        page = self._store.list(
+            Collection.RECOVERY_ACTIVITY, ListQuery(count=False, where=match, limit=1)
+        )
         if not page.items:
             return False
         activity = page.items[0]

@@ -70,7 +70,7 @@ def cursor_values(cursor: str, signature: str, count: int) -> list[Any]:
 def assemble_page(
     rows: list[tuple[JSON, list[Any]]],
     *,
-    total: int,
+    total: int | None,
     limit: int,
     offset: int,
     forward: bool,

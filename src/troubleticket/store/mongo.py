@@ -520,7 +520,7 @@ class MongoStore:
             values = self._cursor_position(cursor, signature, order)
             keyset = keyset_condition(order, values, forward=forward)
             paged = {"$and": [condition, keyset]}
-        total = target.count_documents(condition)
+        total = target.count_documents(condition) if query.count else None
         rows: list[tuple[JSON, list[Any]]] = []
         if query.limit:
             found = (
@@ -636,7 +636,7 @@ def _page_in_memory(matched: list[tuple[JSON, list[Any]]], query: ListQuery) -> 
     window = ranked[query.offset : query.offset + query.limit + 1] if query.limit else []
     return assemble_page(
         window,
-        total=len(matched),
+        total=len(matched) if query.count else None,
         limit=query.limit,
         offset=query.offset,
         forward=forward,

@@ -64,16 +64,24 @@ class Stored:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a listing: ``items`` in order, ``total`` matches before paging.
+    """One page of a listing: ``items`` in order, ``total`` matches before paging (``None``
+    when the query asked for no count).
 
     ``next_cursor`` / ``prev_cursor`` are opaque positions to pass as ``after`` / ``before`` for
     the neighbouring pages; ``None`` where there is no such page.
     """
 
     items: list[JSON]
-    total: int
+    total: int | None
     next_cursor: str | None = None
     prev_cursor: str | None = None
+
+    @property
+    def counted(self) -> int:
+        """``total`` of a listing that was counted (the default)."""
+        if self.total is None:
+            raise ValueError("the listing was made with count=False")
+        return self.total
 
 
 # The filter of an unfiltered listing.
@@ -87,7 +95,8 @@ class ListQuery:
     ``where`` selects, ``sort`` orders (by the keys, then ``id``; insertion order without keys)
     — both meaning exactly what ``store.query``'s evaluator says. The page starts ``offset``
     documents in, or right after / before the position of an ``after`` / ``before`` cursor from
-    an earlier page of the same sort, and holds at most ``limit`` documents.
+    an earlier page of the same sort, and holds at most ``limit`` documents. ``count=False``:
+    the caller needs no total (a background pass walking its work), so none is computed.
     """
 
     where: Filter = MATCH_ALL
@@ -96,6 +105,7 @@ class ListQuery:
     limit: int = 100
     after: str | None = None
     before: str | None = None
+    count: bool = True
 
 
 class DuplicateId(Exception):

@@ -175,6 +175,10 @@ def _dumps(doc: JSON) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 
+def _event_rows(events: Sequence[JSON]) -> list[tuple[str, str]]:
+    return [(event["id"], _dumps(event)) for event in events]
+
+
 @dataclass(frozen=True, slots=True)
 class _ListPlan:
     """The two statements of one listing: the count of matches and the page."""
@@ -366,19 +370,25 @@ class SqliteStore:
             if group is not None and group.relaxed and not relaxed:
                 self._end_group()  # a full-durability write does not join a relaxed group
                 group = None
+            # The first writer of a group is alone in its transaction: no savepoint needed
+            # (what a writer with nobody queued behind it saves).
+            first = group is None
             if group is None:
                 group = self._begin_group(conn, relaxed=relaxed)
-            conn.execute("SAVEPOINT member")
+            else:
+                conn.execute("SAVEPOINT member")
             try:
                 yield conn
             except BaseException as exc:
-                if conn.in_transaction:
+                if first or not conn.in_transaction:
+                    # its own transaction, or SQLite rolled it all back (disk full, I/O error)
+                    self._abandon_group(exc)
+                else:
                     conn.execute("ROLLBACK TO member")
                     conn.execute("RELEASE member")
-                else:  # SQLite rolled the whole transaction back (disk full, I/O error)
-                    self._abandon_group(exc)
                 raise
-            conn.execute("RELEASE member")
+            if not first:
+                conn.execute("RELEASE member")
             group.members += 1
             member = group
         finally:
@@ -423,7 +433,9 @@ class SqliteStore:
 
     def _abandon_group(self, exc: BaseException) -> None:
         group, self._group = self._group, None
-        assert group is not None
+        assert group is not None and self._writer_conn is not None
+        if self._writer_conn.in_transaction:
+            self._writer_conn.execute("ROLLBACK")
         group.error = exc
         self._ended(group)
 
@@ -465,28 +477,30 @@ class SqliteStore:
     ) -> int:
         _writable(collection)
         count = 0
+        # Encoded before the write lock is taken: the lock is held for SQLite's work only.
+        encoded = [(item, _dumps(item.doc)) for item in items]
+        recorded = _event_rows(events)
         try:
             with self._transaction(collection) as conn:
-                for item in items:
+                for item, text in encoded:
                     doc = item.doc
                     cursor = conn.execute(
                         f"INSERT INTO {_TABLES[collection]} (id, version, doc) VALUES (?, ?, ?)",
-                        (doc["id"], item.version, _dumps(doc)),
+                        (doc["id"], item.version, text),
                     )
                     self._index_parties(conn, collection, cursor.lastrowid, doc, replacing=False)
                     self._index_children(conn, collection, cursor.lastrowid, doc, item.version)
                     count += 1
-                self._record_events(conn, events)
+                self._record_events(conn, recorded)
         except sqlite3.IntegrityError as exc:
             raise DuplicateId(str(exc)) from exc
         return count
 
     @staticmethod
-    def _record_events(conn: sqlite3.Connection, events: Sequence[JSON]) -> None:
+    def _record_events(conn: sqlite3.Connection, rows: list[tuple[str, str]]) -> None:
         # In the transaction of the change itself: the events commit with it, or not at all.
         conn.executemany(
-            f"INSERT INTO {_TABLES[Collection.EVENT]} (id, version, doc) VALUES (?, 1, ?)",
-            [(event["id"], _dumps(event)) for event in events],
+            f"INSERT INTO {_TABLES[Collection.EVENT]} (id, version, doc) VALUES (?, 1, ?)", rows
         )
 
     def relay_events(self, limit: int = 500) -> int:
@@ -575,7 +589,7 @@ class SqliteStore:
         try:
             # limit=0 asks for the count alone; the first read fixes the transaction's snapshot.
             rows = conn.execute(*plan.page_sql(limit, offset)).fetchall() if limit else []
-            total = self._count(conn, plan, started=bool(limit))
+            total = self._count(conn, plan, started=bool(limit)) if query.count else None
         finally:
             conn.execute("COMMIT")
         return assemble_page(
@@ -639,18 +653,19 @@ class SqliteStore:
         events: Sequence[JSON] = (),
     ) -> Stored | None:
         _writable(collection)
+        text, recorded = _dumps(doc), _event_rows(events)  # before the write lock
         try:
             with self._transaction(collection) as conn:
                 row = conn.execute(
                     f"UPDATE {_TABLES[collection]} SET doc = ?, version = version + 1 "
                     "WHERE id = ? AND version = ? RETURNING seq",
-                    (_dumps(doc), doc["id"], expected_version),
+                    (text, doc["id"], expected_version),
                 ).fetchone()
                 if row is None:
                     return None
                 self._index_parties(conn, collection, row[0], doc)
                 self._index_children(conn, collection, row[0], doc, expected_version + 1)
-                self._record_events(conn, events)
+                self._record_events(conn, recorded)
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" not in str(exc):
                 raise
@@ -666,6 +681,7 @@ class SqliteStore:
         events: Sequence[JSON] = (),
     ) -> bool:
         _writable(collection)
+        recorded = _event_rows(events)  # before the write lock
         with self._transaction(collection) as conn:
             cursor = conn.execute(
                 f"DELETE FROM {_TABLES[collection]} WHERE id = ? AND (? IS NULL OR version = ?)",
@@ -673,7 +689,7 @@ class SqliteStore:
             )
             if cursor.rowcount != 1:
                 return False
-            self._record_events(conn, events)
+            self._record_events(conn, recorded)
         return True
 
     def close(self) -> None:
