@@ -385,7 +385,15 @@ def background(run: Runtime, wake: threading.Event) -> Callable[[], None]:
     """Start the dispatcher, the SLA monitor and the partner links in threads; returns the
     function that stops them."""
     settings = run.settings
-    delivering = dispatcher(settings, run.store, run.clock, perform=run.gateway, egress=run.egress)
+    delivering = dispatcher(
+        settings,
+        run.store,
+        run.clock,
+        perform=run.gateway,
+        egress=run.egress,
+        overlapping=True,
+        on_free=wake.set,
+    )
     monitor = SlaMonitor(run.store, run.tickets, clock=run.clock)
     stops = [
         start(delivering.run_once, wake, settings.dispatch_interval, "dispatcher"),
@@ -416,9 +424,12 @@ def dispatcher(
     *,
     perform: Performer | None = None,
     egress: EgressPolicy | None = None,
+    overlapping: bool = False,
+    on_free: Callable[[], None] | None = None,
 ) -> Dispatcher:
     """A dispatcher with the delivery settings, POSTing with ``requests`` where ``egress``
-    (by default the settings') permits; ``perform`` carries out the requests to partners."""
+    (by default the settings') permits; ``perform`` carries out the requests to partners;
+    ``overlapping`` and ``on_free`` as ``Dispatcher`` says (what the background loop uses)."""
     policy = DeliveryPolicy(
         schedule=settings.delivery_schedule,
         timeout=settings.delivery_timeout,
@@ -433,6 +444,8 @@ def dispatcher(
         worker_id=worker,
         policy=policy,
         perform=perform,
+        overlapping=overlapping,
+        on_free=on_free,
     )
 
 

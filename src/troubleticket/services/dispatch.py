@@ -21,6 +21,8 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -127,8 +129,17 @@ class Dispatcher:
         worker_id: str,
         policy: DeliveryPolicy = DeliveryPolicy(),
         perform: Performer | None = None,
+        overlapping: bool = False,
+        on_free: Callable[[], None] | None = None,
     ) -> None:
-        """``perform``: carries out internal requests (to partners); without it they wait."""
+        """``perform``: carries out internal requests (to partners); without it they wait.
+
+        ``overlapping``: a pass starts its attempts and returns; later passes claim more while
+        they run, up to ``concurrency`` in flight, of which one subscriber may hold at most
+        half, so a slow endpoint never holds back the others; ``on_free`` is told whenever an
+        attempt ends (to wake the loop that runs the passes). Without it a pass waits for its
+        attempts, which is what a caller stepping the dispatcher by hand (tests) needs.
+        """
         self._store = store
         self._send = sender
         self._perform = perform
@@ -136,6 +147,10 @@ class Dispatcher:
         self._worker = worker_id
         self._policy = policy
         self._pool = ThreadPoolExecutor(policy.concurrency, thread_name_prefix="delivery")
+        self._overlapping = overlapping
+        self._on_free = on_free
+        self._flight_lock = threading.Lock()
+        self._in_flight: Counter[str] = Counter()  # attempts running, by hub
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -155,7 +170,9 @@ class Dispatcher:
         """Create the deliveries of events not yet fanned out; returns how many events."""
         page = self._store.list(
             Collection.EVENT,
-            ListQuery(where=Filter((_equals("state", RECORDED),)), limit=self._policy.batch),
+            ListQuery(
+                count=False, where=Filter((_equals("state", RECORDED),)), limit=self._policy.batch
+            ),
         )
         if not page.items:
             return 0
@@ -196,7 +213,7 @@ class Dispatcher:
         hubs: list[JSON] = []
         after = None
         while True:
-            page = self._store.list(Collection.HUB, ListQuery(limit=1000, after=after))
+            page = self._store.list(Collection.HUB, ListQuery(count=False, limit=1000, after=after))
             hubs.extend(page.items)
             if page.next_cursor is None or not page.items:
                 return hubs
@@ -210,13 +227,29 @@ class Dispatcher:
         stamp = timestamp(now)
         batch = self._policy.batch
         claimed: list[Stored] = []
+        taken: Counter[str] = Counter()
+        per_hub = batch
+        if self._overlapping:
+            with self._flight_lock:
+                taken.update(self._in_flight)
+            batch = min(batch, self._policy.concurrency - taken.total())
+            per_hub = max(1, self._policy.concurrency // 2)
+            if batch <= 0:
+                return 0
+
+        def claim(candidate: JSON) -> None:
+            hub = candidate["hubId"]
+            if len(claimed) < batch and taken[hub] < per_hub:
+                if (stored := self._claim(candidate["id"], now)) is not None:
+                    claimed.append(stored)
+                    taken[hub] += 1
+
         # Attempts whose worker died: their lease has run out.
         abandoned = Filter((_equals("state", DELIVERING), _at_or_before("leaseUntil", stamp)))
         for candidate in self._store.list(
-            Collection.DELIVERY, ListQuery(where=abandoned, limit=batch)
+            Collection.DELIVERY, ListQuery(count=False, where=abandoned, limit=batch)
         ).items:
-            if (stored := self._claim(candidate["id"], now)) is not None:
-                claimed.append(stored)
+            claim(candidate)
         # Due deliveries, earliest first. Those that must wait for an earlier event of their
         # resource are moved behind it (see _claim), so they cannot crowd the front; a bounded
         # number of further pages is read when the first is all waiting ones.
@@ -227,11 +260,16 @@ class Dispatcher:
                 break
             page = self._store.list(
                 Collection.DELIVERY,
-                ListQuery(where=due, sort=(SortKey(("nextAttemptAt",)),), limit=batch, after=after),
+                ListQuery(
+                    count=False,
+                    where=due,
+                    sort=(SortKey(("nextAttemptAt",)),),
+                    limit=batch,
+                    after=after,
+                ),
             )
             for candidate in page.items:
-                if len(claimed) < batch and (stored := self._claim(candidate["id"], now)):
-                    claimed.append(stored)
+                claim(candidate)
             if page.next_cursor is None:
                 break
             after = page.next_cursor
@@ -246,8 +284,26 @@ class Dispatcher:
             event_id: self._store.get(Collection.EVENT, event_id)
             for event_id in {c.doc["eventId"] for c in claimed}
         }
-        list(self._pool.map(lambda c: self._attempt(c, hubs, events), claimed))
+        if not self._overlapping:
+            list(self._pool.map(lambda c: self._attempt(c, hubs, events), claimed))
+            return len(claimed)
+        with self._flight_lock:
+            self._in_flight.update(c.doc["hubId"] for c in claimed)
+        for one in claimed:
+            self._pool.submit(self._attempt_and_free, one, hubs, events)
         return len(claimed)
+
+    def _attempt_and_free(
+        self, claimed: Stored, hubs: dict[str, Stored | None], events: dict[str, Stored | None]
+    ) -> None:
+        try:
+            self._attempt(claimed, hubs, events)
+        finally:
+            with self._flight_lock:
+                self._in_flight[claimed.doc["hubId"]] -= 1
+                self._in_flight += Counter()  # drops hubs with none left
+            if self._on_free is not None:
+                self._on_free()
 
     def _first_unfinished_before(self, delivery: JSON) -> JSON | None:
         """The earliest unfinished delivery of an earlier event of the same resource to the
@@ -264,7 +320,7 @@ class Dispatcher:
         )
         found = self._store.list(
             Collection.DELIVERY,
-            ListQuery(where=earlier, sort=(SortKey(("orderKey",)),), limit=1),
+            ListQuery(count=False, where=earlier, sort=(SortKey(("orderKey",)),), limit=1),
         ).items
         return found[0] if found else None
 
@@ -397,7 +453,7 @@ class Dispatcher:
         after = None
         while True:
             page = self._store.list(
-                Collection.DELIVERY, ListQuery(where=followers, limit=500, after=after)
+                Collection.DELIVERY, ListQuery(count=False, where=followers, limit=500, after=after)
             )
             for follower in page.items:
                 stored = self._store.get(Collection.DELIVERY, follower["id"])

@@ -957,3 +957,121 @@ def test_delete_sends_a_reference_to_the_deleted_ticket(
         "@referredType": "TroubleTicket",
     }
     assert store.get(Collection.TROUBLE_TICKET, ticket_id) is None
+
+
+# -- overlapping passes (the background loop's mode) ----------------------------------------------
+
+
+class GatedSender(FakeSender):
+    """Answers the attempts to ``slow_url`` only once ``gate`` is set; the others at once."""
+
+    def __init__(self, clock: FrozenClock, slow_url: str) -> None:
+        super().__init__(clock)
+        self.slow_url = slow_url
+        self.gate = threading.Event()
+        self.waiting = 0
+        self.most_waiting = 0
+
+    def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+        if url.startswith(self.slow_url):
+            with self._lock:
+                self.waiting += 1
+                self.most_waiting = max(self.most_waiting, self.waiting)
+            self.gate.wait(10)
+            with self._lock:
+                self.waiting -= 1
+        return super().__call__(url, body, headers, timeout)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.01)
+
+
+def test_a_slow_subscriber_holds_back_neither_the_others_nor_the_next_passes(
+    store: Store, clock: FrozenClock, tickets: ResourceService, hubs: HubService
+) -> None:
+    slow, fast = register(hubs, CALLBACK), register(hubs, OTHER_CALLBACK)
+    sender = GatedSender(clock, CALLBACK)
+    freed = threading.Event()
+    dispatcher = Dispatcher(
+        store,
+        sender=sender,
+        clock=clock,
+        worker_id="w1",
+        policy=POLICY,  # four attempts in flight at most
+        overlapping=True,
+        on_free=freed.set,
+    )
+    try:
+        ticket_ids = [tickets.create(TICKET).doc["id"] for _ in range(6)]
+        for ticket_id in ticket_ids:
+            tickets.patch(ticket_id, {"@type": "TroubleTicket", "status": "inProgress"})
+        # 6 creations and 6 status changes, to each of the two hubs
+        for _ in range(30):
+            dispatcher.run_once()
+            if len(sender.delivered()) == 12:
+                break
+            freed.wait(0.2)
+            freed.clear()
+        to_fast = [call for call in sender.delivered() if call.url.startswith(OTHER_CALLBACK)]
+        assert len(to_fast) == 12  # every event reached the fast hub meanwhile
+        # the slow hub held half the attempt slots, never more, while it did not answer
+        assert sender.most_waiting == POLICY.concurrency // 2
+        assert {d["state"] for d in deliveries(store).values() if d["hubId"] == slow} == {
+            "delivering",
+            "pending",
+        }
+
+        sender.gate.set()
+        for _ in range(60):
+            if len(sender.delivered()) == 24:
+                break
+            dispatcher.run_once()
+            freed.wait(0.2)
+            freed.clear()
+        assert len(sender.delivered()) == 24
+    finally:
+        dispatcher.close()
+    # each hub got the events of each ticket in the order they happened
+    for hub_url in (CALLBACK, OTHER_CALLBACK):
+        for ticket_id in ticket_ids:
+            kinds = [
+                call.body["eventType"]
+                for call in sender.delivered()
+                if call.url.startswith(hub_url)
+                and call.body["event"]["troubleTicket"]["id"] == ticket_id
+            ]
+            assert kinds == [CREATE, STATUS_CHANGE], (hub_url, ticket_id, kinds)
+    assert fast != slow
+
+
+def test_overlapping_passes_never_run_more_attempts_than_the_concurrency(
+    store: Store, clock: FrozenClock, tickets: ResourceService, hubs: HubService
+) -> None:
+    for n in range(6):
+        register(hubs, f"https://listener{n}.example.com/hook")
+    sender = GatedSender(clock, "https://listener")
+    dispatcher = Dispatcher(
+        store, sender=sender, clock=clock, worker_id="w1", policy=POLICY, overlapping=True
+    )
+    try:
+        for _ in range(3):
+            tickets.create(TICKET)
+        for _ in range(5):
+            dispatcher.run_once()
+        wait_until(lambda: sender.waiting == POLICY.concurrency, "four attempts in flight")
+        time.sleep(0.1)
+        assert sender.most_waiting == POLICY.concurrency  # 18 due, 4 attempted
+        sender.gate.set()
+        for _ in range(40):
+            if len(sender.delivered()) == 18:
+                break
+            dispatcher.run_once()
+            time.sleep(0.02)
+        assert len(sender.delivered()) == 18
+        assert len({(c.url, c.event_id) for c in sender.delivered()}) == 18  # each once
+    finally:
+        dispatcher.close()
