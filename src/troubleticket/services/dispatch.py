@@ -475,23 +475,38 @@ def listener_url(callback: str, event_type: str) -> str:
     return urlunsplit(parts._replace(path=path))
 
 
+# An answer's body is read up to this much, so that its connection goes back to the pool for
+# the next attempt; a longer answer is cut off and its connection dropped.
+ANSWER_BYTES = 64 * 1024
+
+
 def http_sender(egress: EgressPolicy) -> Sender:
     """POSTs with ``requests``: one session (connection pool) per delivery thread, connecting
-    only where ``egress`` permits (checked at connect time), no redirects, the answer's body
-    never read (only its status counts)."""
+    only where ``egress`` permits (checked at connect time), no redirects; of the answer only
+    the status counts, and its body is read to ``ANSWER_BYTES`` at most, within the timeout."""
     local = threading.local()
 
     def send(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
         session = getattr(local, "session", None)
         if session is None:
             session = local.session = egress.session()
+        started = time.monotonic()
         try:
             response = session.post(
                 url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
             )
         except requests.RequestException as exc:
             return Outcome(None, f"{type(exc).__name__}: {exc}"[:500])
-        response.close()
+        try:
+            read = 0
+            for chunk in response.iter_content(16 * 1024):
+                read += len(chunk)
+                if read > ANSWER_BYTES or time.monotonic() - started > timeout:
+                    break  # not worth keeping the connection for
+        except requests.RequestException:
+            pass  # the status has arrived: a broken body does not change it
+        finally:
+            response.close()  # back to the pool when the body was read whole, else dropped
         return Outcome(response.status_code)
 
     return send
