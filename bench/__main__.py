@@ -57,22 +57,39 @@ def _free_port() -> int:
         return port
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (the workers of ``serve --workers``)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            found += _tree(int(child))
+    return found
+
+
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The resident memory of ``pid`` and its child processes together."""
+    total = 0.0
+    for member in _tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except FileNotFoundError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("VmRSS:")) / 1024
+    return total
 
 
 @contextmanager
-def serving(target: str, store: Path, ticket: str) -> Iterator[tuple[int, int]]:
-    """Start one server process (the app or a baseline); yields (port, pid)."""
+def serving(target: str, store: Path, ticket: str, workers: int = 1) -> Iterator[tuple[int, int]]:
+    """Start one server (the app, with ``workers`` processes, or a baseline); yields (port,
+    pid)."""
     port = _free_port()
     env = {**os.environ, "BENCH_STORE": str(store), "BENCH_TICKET_ID": ticket}
     env = {k: v for k, v in env.items() if not k.startswith("TT_")}
     if target == "troubleticket":
         command = [sys.executable, "-m", "troubleticket", "serve", "--store", str(store)]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        command += ["--workers", str(workers)]
     else:
         command = [sys.executable, "-m", "uvicorn", f"bench.baselines:{target}", "--factory"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
@@ -165,10 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--data", type=Path, default=HERE / ".data", help="where stores are kept")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--fresh", action="store_true", help="rebuild stores that exist")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="also measure the app with this many worker processes (1: only with one)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install wrk (scripts/bench installs it)", file=sys.stderr)
@@ -207,6 +230,23 @@ def main(argv: list[str] | None = None) -> int:
                         args.connections,
                     )
                 )
+        if args.workers > 1:
+            several = f"troubleticket x{args.workers}"
+            with serving("troubleticket", store, one, args.workers) as (port, pid):
+                for workload in WORKLOADS:
+                    ids = working if workload == "patch" else every
+                    figures.append(
+                        measure(
+                            several,
+                            workload,
+                            size,
+                            port,
+                            pid,
+                            ids,
+                            args.seconds,
+                            args.connections,
+                        )
+                    )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run = {
         "when": stamp,
@@ -216,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             "connections": args.connections,
             "wrk_threads": 2,
             "server_workers": 1,
+            "several_workers": args.workers,
         },
         "load_seconds": loads,
         "figures": [asdict(figure) for figure in figures],

@@ -84,7 +84,9 @@ def _free_port() -> int:
 
 def _environment(store: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TT_")}
-    return env | {"TT_STORE": str(store), "TT_LOG_LEVEL": "warning", **settings}
+    # the listener is on this host, where callbacks may only be when allowed
+    local = {"TT_EGRESS_ALLOW": "127.0.0.0/8"}
+    return env | {"TT_STORE": str(store), "TT_LOG_LEVEL": "warning", **local, **settings}
 
 
 def start_worker(store: Path) -> subprocess.Popen[bytes]:

@@ -8,10 +8,19 @@ from pathlib import Path
 from typing import Any
 
 # workload -> least share of bare Starlette's GET req/s it should reach
-RATIO_TARGETS = {"get": 0.25, "post": 0.12, "page": 0.12}
+RATIO_TARGETS = {"get": 0.30, "page": 0.10, "post": 0.12, "patch": 0.12}
+# GET over trivial Connexion's GET: twice the 64 % of the 2026-11-26 run at a million tickets,
+# the figure to reach where Connexion's own floor keeps GET under the share of bare above.
+TRIVIAL_STRETCH = 1.28
 # At the largest store: workload -> p99 ceiling in ms; and the RSS ceiling.
 P99_TARGETS_MS = {"get": 5.0, "page": 25.0}
 RSS_TARGET_MB = 200.0
+
+
+def _apps(figures: list[dict[str, Any]]) -> list[str]:
+    """The app's targets: one worker first, then each count of several."""
+    names = {f["target"] for f in figures if f["target"].startswith("troubleticket")}
+    return sorted(names, key=lambda name: (name != "troubleticket", name))
 
 
 def _index(figures: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
@@ -53,7 +62,10 @@ def write(run: dict[str, Any], out: Path) -> None:
         trivial = by.get(("trivial", "get", size))
         rows = [by[key] for key in (("bare", "get", size), ("trivial", "get", size)) if key in by]
         rows += [
-            by[("troubleticket", w, size)] for w in workloads if ("troubleticket", w, size) in by
+            by[(target, w, size)]
+            for target in _apps(figures)
+            for w in workloads
+            if (target, w, size) in by
         ]
         for f in rows:
             vs_bare = f["requests_per_s"] / bare["requests_per_s"] if bare else float("nan")
@@ -76,6 +88,14 @@ def write(run: dict[str, Any], out: Path) -> None:
                 f"| {workload} ≥ {share:.0%} of bare GET at {largest:,} | "
                 f"{ratio:.1%} | {'yes' if ratio >= share else 'no'} |"
             )
+    trivial = by.get(("trivial", "get", largest))
+    get = by.get(("troubleticket", "get", largest))
+    if get and trivial:
+        ratio = get["requests_per_s"] / trivial["requests_per_s"]
+        lines.append(
+            f"| get ≥ {TRIVIAL_STRETCH:.0%} of trivial Connexion GET at {largest:,} (stretch) | "
+            f"{ratio:.0%} | {'yes' if ratio >= TRIVIAL_STRETCH else 'no'} |"
+        )
     for workload, ceiling in P99_TARGETS_MS.items():
         f = by.get(("troubleticket", workload, largest))
         if f:
@@ -83,6 +103,14 @@ def write(run: dict[str, Any], out: Path) -> None:
                 f"| {workload} p99 < {ceiling:g} ms at {largest:,} | {f['p99_ms']:.2f} ms | "
                 f"{'yes' if f['p99_ms'] < ceiling else 'no'} |"
             )
+    for several in _apps(figures)[1:]:
+        for workload in workloads:
+            one, many = (by.get((t, workload, largest)) for t in ("troubleticket", several))
+            if one and many:
+                lines.append(
+                    f"| {workload} with {several.split()[-1]} workers over one at {largest:,} "
+                    f"(2 cores) | {many['requests_per_s'] / one['requests_per_s']:.2f}× | — |"
+                )
     rss = max(
         (f["rss_mb"] for f in figures if f["target"] == "troubleticket" and f["size"] == largest),
         default=None,
@@ -92,8 +120,10 @@ def write(run: dict[str, Any], out: Path) -> None:
             f"| RSS < {RSS_TARGET_MB:g} MB at {largest:,} | {rss:.0f} MB | "
             f"{'yes' if rss < RSS_TARGET_MB else 'no'} |"
         )
+    targets = lines[lines.index("## Targets") :]
     lines += ["", "![latency](latency.png)", "", "![throughput](throughput.png)", ""]
     (out / "report.md").write_text("\n".join(lines))
+    print("\n".join(targets))
     _plots(by, sizes, workloads, out)
 
 
