@@ -36,6 +36,7 @@ ENV TT_HOST=0.0.0.0 \
     TT_STORE=/data/troubleticket.sqlite3
 EXPOSE 8080
 VOLUME ["/data"]
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/tmf-api/troubleTicket/v5/troubleTicket?limit=0', timeout=2)"]
+# Ready: the store can be read and written and the background loops run (no token needed).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health/ready', timeout=4)"]
 CMD ["troubleticket", "serve"]

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from troubleticket.api.contract import API_ROOT, document_validator, load_spec, 
 from troubleticket.api.encoding import FastJsonifier
 from troubleticket.api.fast_reads import FastReadMiddleware
 from troubleticket.api.framework import App
+from troubleticket.api.health import HealthMiddleware, readiness
 from troubleticket.api.middleware import (
     BodyLimitMiddleware,
     RequestIdMiddleware,
@@ -62,7 +64,7 @@ from troubleticket.domain.sla import HIDDEN
 from troubleticket.domain.specification import create_specification, patch_specification
 from troubleticket.domain.ticket import PARTY_PATH, claimed, is_party, party_ids
 from troubleticket.services.activities import ActivityService
-from troubleticket.services.background import start
+from troubleticket.services.background import Heartbeats, start
 from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Performer, http_sender
 from troubleticket.services.egress import EgressPolicy
 from troubleticket.services.hubs import HubService, ListenerService
@@ -381,9 +383,11 @@ def egress_policy(settings: Settings) -> EgressPolicy:
     return EgressPolicy(allow=tuple(ipaddress.ip_network(n) for n in settings.egress_allow))
 
 
-def background(run: Runtime, wake: threading.Event) -> Callable[[], None]:
+def background(
+    run: Runtime, wake: threading.Event, heartbeats: Heartbeats | None = None
+) -> Callable[[], None]:
     """Start the dispatcher, the SLA monitor and the partner links in threads; returns the
-    function that stops them."""
+    function that stops them. Their passes are recorded in ``heartbeats``."""
     settings = run.settings
     delivering = dispatcher(
         settings,
@@ -396,11 +400,19 @@ def background(run: Runtime, wake: threading.Event) -> Callable[[], None]:
     )
     monitor = SlaMonitor(run.store, run.tickets, clock=run.clock)
     stops = [
-        start(delivering.run_once, wake, settings.dispatch_interval, "dispatcher"),
-        start(monitor.run_once, threading.Event(), run.policy.monitor_interval, "sla-monitor"),
+        start(delivering.run_once, wake, settings.dispatch_interval, "dispatcher", heartbeats),
+        start(
+            monitor.run_once,
+            threading.Event(),
+            run.policy.monitor_interval,
+            "sla-monitor",
+            heartbeats,
+        ),
     ]
     if run.links is not None:
-        stops.append(start(run.links.run_once, threading.Event(), LINK_INTERVAL, "partner-links"))
+        stops.append(
+            start(run.links.run_once, threading.Event(), LINK_INTERVAL, "partner-links", heartbeats)
+        )
 
     def stop() -> None:
         for halt in stops:
@@ -537,9 +549,9 @@ def create_app(
             # several server processes: the one holding the lease runs the loops
             holder = f"{socket.gethostname()}:{os.getpid()}"
             lease = Lease(store, BACKGROUND_LEASE, holder, clock=clock)
-            stop = while_held(lease, lambda: background(run, wake))
+            stop = while_held(lease, lambda: background(run, wake, heartbeats))
         elif settings.dispatch == "inprocess":
-            stop = background(run, wake)
+            stop = background(run, wake, heartbeats)
         try:
             yield
         finally:
@@ -547,6 +559,7 @@ def create_app(
                 stop()
             store.close()
 
+    heartbeats = Heartbeats()
     ticket_handlers = ResourceHandlers(tickets, settings, callers)
     specification_handlers = ResourceHandlers(specifications, settings, callers)
     app = App(__name__, lifespan=lifespan, jsonifier=FastJsonifier())
@@ -606,6 +619,11 @@ def create_app(
             },
             callers=callers,
         )
+    app.add_middleware(
+        HealthMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        ready=partial(readiness, store, heartbeats),
+    )
     app.add_middleware(
         RequestIdMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

@@ -591,6 +591,11 @@ class MongoStore:
                 raise InvalidRequest("The paging cursor is not one this server issued") from None
         return values
 
+    @_reachable
+    def check(self) -> None:
+        # a read answered by the server (writes go to the primary pymongo has found)
+        self._collection(Collection.TROUBLE_TICKET).find_one({}, {ID: 1})
+
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None

@@ -223,6 +223,14 @@ class Store(Protocol):
         """
         ...
 
+    def check(self) -> None:
+        """Return when the store can be read and written now (what readiness asks).
+
+        Raises:
+            StoreUnavailable: it cannot, and why.
+        """
+        ...
+
     def close(self) -> None:
         """Release connections; a later call opens new ones."""
         ...

@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from troubleticket.store.cursor import assemble_page, cursor_values, sort_signature
-from troubleticket.store.port import CHILDREN, Collection, DuplicateId, ListQuery, Page, Stored
+from troubleticket.store.port import (
+    CHILDREN,
+    Collection,
+    DuplicateId,
+    ListQuery,
+    Page,
+    Stored,
+    StoreUnavailable,
+)
 from troubleticket.store.query import SortKey, values_at
 from troubleticket.store.sqlite_query import (
     PARTY_ID_PATH,
@@ -691,6 +699,21 @@ class SqliteStore:
                 return False
             self._record_events(conn, recorded)
         return True
+
+    def check(self) -> None:
+        try:
+            self._connection().execute("SELECT 1 FROM trouble_ticket LIMIT 1").fetchall()
+            if self._memory_keeper is None:
+                # the write lock, taken and given back on a connection of its own: another
+                # process holding it for long makes this fail after 2 s, not hang
+                probe = sqlite3.connect(self._path, timeout=2, isolation_level=None)
+                try:
+                    probe.execute("BEGIN IMMEDIATE")
+                    probe.execute("ROLLBACK")
+                finally:
+                    probe.close()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"The SQLite store cannot be written: {exc}") from None
 
     def close(self) -> None:
         with self._lock:
