@@ -37,6 +37,7 @@ _SETTING_FLAGS = (
     "base_url",
     "max_body_bytes",
     "log_level",
+    "log_format",
     "dispatch",
     "dispatch_interval",
     "auth",
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "--max-body-bytes", help="largest accepted request body (TT_MAX_BODY_BYTES, default 1 MiB)"
     )
     serve.add_argument("--log-level", help="debug, info, warning or error (TT_LOG_LEVEL)")
+    serve.add_argument("--log-format", help="text or json, one object a line (TT_LOG_FORMAT)")
     serve.add_argument(
         "--dispatch",
         help="inprocess or off: whether this server also delivers event notifications "
@@ -103,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--store", help=_STORE_HELP)
     worker.add_argument("--log-level", help="debug, info, warning or error (TT_LOG_LEVEL)")
+    worker.add_argument("--log-format", help="text or json, one object a line (TT_LOG_FORMAT)")
     worker.add_argument(
         "--egress-allow",
         help="internal networks hub callbacks and partners may be at, comma-separated CIDRs "
@@ -218,9 +221,18 @@ def _serve(settings: Settings) -> int:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
+            log_config=None,  # the workers configure logging themselves (logs.configure)
+            access_log=False,  # one line per request comes from the app (logs.ACCESS)
         )
         return 0
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # logging as logs.configure set it up, in the chosen format
+        access_log=False,  # one line per request comes from the app (logs.ACCESS)
+    )
     return 0
 
 
@@ -390,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env().with_overrides(
             {name: getattr(args, name, None) for name in _SETTING_FLAGS}
         )
-        logs.configure(settings.log_level)
+        logs.configure(settings.log_level, settings.log_format)
         if args.command == "serve":
             return _serve(settings)
         if args.command in ("export", "import"):

@@ -50,6 +50,12 @@ def _base_url(name: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _log_format(name: str, raw: str) -> str:
+    if raw not in ("text", "json"):
+        raise ConfigError(f"{name} has value {raw!r}: expected text or json")
+    return raw
+
+
 def _log_level(name: str, raw: str) -> str:
     if raw.lower() not in ("critical", "error", "warning", "info", "debug"):
         raise ConfigError(
@@ -156,6 +162,8 @@ class Settings:
     default_page_size: int = 100
     max_page_size: int = 1000
     log_level: str = "info"
+    # "text" for people, "json" (one object a line) for a log pipeline
+    log_format: str = "text"
     # server processes sharing the port (and the store); the background loops run in one of them
     workers: int = 1
     # Notifications: whether `serve` runs the dispatcher ("off": only `troubleticket worker`s do)
@@ -302,6 +310,7 @@ _PARSERS = {
     "default_page_size": _positive_int,
     "max_page_size": _positive_int,
     "log_level": _log_level,
+    "log_format": _log_format,
     "workers": _positive_int,
     "dispatch": _dispatch,
     "delivery_schedule": _schedule,

@@ -20,5 +20,5 @@ def app() -> Any:
     from troubleticket.config import Settings
 
     settings = Settings.from_env()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     return create_app(settings)

@@ -82,3 +82,27 @@ def test_two_workers_share_the_writes_and_one_of_them_delivers_each_event_once(
     assert int(pid) != served.pid  # a worker process holds it, not the supervising parent
     log = served.log()
     assert log.count("took the lease background") == 1, log
+
+
+def test_a_server_logging_json_writes_one_parsable_line_per_request(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    served = server_factory.serve(tmp_path / "json.sqlite3", env={"TT_LOG_FORMAT": "json"})
+    answer = requests.get(
+        f"{served.base}/troubleTicket", headers={"X-Request-ID": "e2e-json-1"}, timeout=10
+    )
+    assert answer.status_code == 200
+    assert answer.headers["X-Request-ID"] == "e2e-json-1"
+    ready = requests.get(served.base.split("/tmf-api")[0] + "/health/ready", timeout=10)
+    assert ready.status_code == 200
+    assert {"store", "dispatcher", "sla-monitor"} <= set(ready.json()["checks"])
+    served.stop()
+
+    parsed = [json.loads(line) for line in served.log().splitlines() if line.startswith("{")]
+    others = [line for line in served.log().splitlines() if line and not line.startswith("{")]
+    assert not others, others  # every line is JSON
+    access = [p for p in parsed if p["logger"] == "troubleticket.access"]
+    mine = [p for p in access if p.get("requestId") == "e2e-json-1"]
+    assert len(mine) == 1
+    assert mine[0]["operationId"] == "listTroubleTicket"
+    assert mine[0]["status"] == 200

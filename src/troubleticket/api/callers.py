@@ -17,7 +17,7 @@ from typing import Any
 
 from connexion import request
 
-from troubleticket.api.request_id import current_request_id
+from troubleticket.api.request_id import current_request_id, note
 from troubleticket.domain.errors import Forbidden
 from troubleticket.domain.partners import NO_PARTNERS, PartnerRegistry
 from troubleticket.types import JSON, Context
@@ -56,12 +56,10 @@ class Callers:
             Forbidden: the gateway's partner header names no registered partner.
         """
         token: Mapping[str, Any] | None = None
-        operation_id: str | None = None
         if self._tokens:
             token = request.context.get("token_info") or {}
-            routing = request.scope.get("extensions", {}).get("connexion_routing", {})
-            operation_id = routing.get("operation_id")
-        return self.context_of(request.headers, token, operation_id)
+        routing = request.scope.get("extensions", {}).get("connexion_routing", {})
+        return self.context_of(request.headers, token, routing.get("operation_id"))
 
     def context_of(
         self,
@@ -93,6 +91,7 @@ class Callers:
                 if partner is None:
                     raise Forbidden(f"{self._partners.inbound_header} names no partner: {named!r}")
                 party = partner.party
+        note(operationId=operation_id, actor=actor, party=party.get("id") if party else None)
         return Context(
             actor=actor,
             roles=frozenset(roles),

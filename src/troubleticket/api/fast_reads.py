@@ -81,15 +81,16 @@ class FastReadMiddleware:
         self.app = app
         self._callers = callers
         self._jsonifier = FastJsonifier()
-        # "<root>/<collection>/" -> its handlers, for the operations that may take this path
+        # "<root>/<collection>/" -> its handlers and operation, for the operations that may
+        # take this path
         self._prefixes = {
-            f"{root}/{collection}/": handler
+            f"{root}/{collection}/": (handler, spec["paths"][f"/{collection}/{{id}}"]["get"])
             for collection, handler in handlers.items()
             if refuses_nothing(spec, f"/{collection}/{{id}}") and not callers.uses_tokens
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler, resource_id = self._route(scope)
+        handler, operation_id, resource_id = self._route(scope)
         if handler is None:
             await self.app(scope, receive, send)
             return
@@ -98,7 +99,7 @@ class FastReadMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        context = self._callers.context_of(headers)
+        context = self._callers.context_of(headers, operation_id=operation_id)
         body, status, extra = await handler.one(
             resource_id, fields, headers.get("if-none-match"), context
         )
@@ -113,16 +114,16 @@ class FastReadMiddleware:
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": encoded})
 
-    def _route(self, scope: Scope) -> tuple[ResourceHandlers | None, str]:
+    def _route(self, scope: Scope) -> tuple[ResourceHandlers | None, str | None, str]:
         if scope["type"] != "http" or scope["method"] != "GET":
-            return None, ""
+            return None, None, ""
         path: str = scope["path"]
-        for prefix, handler in self._prefixes.items():
+        for prefix, (handler, operation) in self._prefixes.items():
             if path.startswith(prefix):
                 resource_id = path[len(prefix) :]
                 if resource_id and "/" not in resource_id:
-                    return handler, resource_id
-        return None, ""
+                    return handler, operation.get("operationId"), resource_id
+        return None, None, ""
 
     @staticmethod
     def _fields(query: bytes) -> tuple[bool, str | None]:

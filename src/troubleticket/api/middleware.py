@@ -3,8 +3,8 @@
 * ``TrailingSlashMiddleware``: ``/troubleTicket/`` and ``/troubleTicket/{id}/`` are answered as
   if the slash were absent. Conformance kits request such URLs; Starlette would answer them with a
   307 to an address built from the request's Host, which behind a proxy is the wrong one.
-* ``RequestIdMiddleware`` (outermost): a request id for every request, and on every answer that
-  id and the security headers.
+* ``RequestIdMiddleware`` (outermost): a request id for every request, on every answer that id
+  and the security headers, and for every request one line on the access log.
 * ``BodyLimitMiddleware``: a body over the limit gets 413 before it is read whole. A body sent
   chunked (no ``Content-Length``) is read here up to the limit and handed on with its length
   declared, because Connexion treats a request without ``Content-Length`` as having no body.
@@ -15,9 +15,12 @@ into TMF Error responses.
 
 from __future__ import annotations
 
+import time
+
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from troubleticket import logs
 from troubleticket.api import request_id as request_ids
 from troubleticket.api.errors import MalformedBody, PayloadTooLarge
 
@@ -142,14 +145,19 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         request_id = request_ids.request_id_for(
             Headers(scope=scope).get(request_ids.REQUEST_ID_HEADER)
         )
-        token = request_ids.bind(request_id)
+        facts: dict[str, str] = {}
+        token = request_ids.bind(request_id, facts)
         ui = scope.get("path", "").startswith(self.ui_prefix)
+        status = 500  # unless an answer starts
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[request_ids.REQUEST_ID_HEADER] = request_id
                 for name, value in _API_HEADERS.items():
@@ -163,4 +171,13 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            logs.access(
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                operation_id=facts.get("operationId"),
+                actor=facts.get("actor"),
+                party=facts.get("party"),
+            )
             request_ids.unbind(token)

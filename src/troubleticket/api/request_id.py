@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
+# What the request's log line says beyond the HTTP facts: filled in while it is handled.
+_facts: ContextVar[dict[str, str] | None] = ContextVar("request_facts", default=None)
 # A request id a client or a proxy sends is kept when it is this plain; otherwise one is made.
 _SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
@@ -23,10 +25,22 @@ def request_id_for(sent: str | None) -> str:
     return sent if sent is not None and _SANE_ID.fullmatch(sent) else uuid.uuid4().hex
 
 
-def bind(request_id: str) -> object:
-    """Make ``request_id`` current; returns what ``unbind`` needs."""
-    return _current.set(request_id)
+Bound = tuple[Token[str | None], Token[dict[str, str] | None]]
 
 
-def unbind(token: object) -> None:
-    _current.reset(token)  # type: ignore[arg-type]
+def bind(request_id: str, facts: dict[str, str] | None = None) -> Bound:
+    """Make ``request_id`` current, with ``facts`` to collect what ``note`` is told; returns
+    what ``unbind`` needs."""
+    return _current.set(request_id), _facts.set(facts)
+
+
+def unbind(token: Bound) -> None:
+    _current.reset(token[0])
+    _facts.reset(token[1])
+
+
+def note(**facts: str | None) -> None:
+    """Tell the current request's log line these facts (``None`` ones are left out)."""
+    collected = _facts.get()
+    if collected is not None:
+        collected.update({k: v for k, v in facts.items() if v is not None})
