@@ -18,7 +18,9 @@ everything the policy decides:
   the policy's rules on warning/breach (raise the level, assign a party, raise the priority);
 * ``expectedResolutionDate``: the deadline of the ``resolve`` clock, when the policy runs one; a
   date a client sends is then kept in ``clientExpectedResolutionDate``;
-* ``slaNextCheck``: when the next threshold falls due, for the monitor (not shown by the API).
+* ``slaNextCheck``: when the next threshold falls due, for the monitor (not shown by the API);
+* ``slaJeopardy``: the worst jeopardy level any of its clocks has reached (``none``, ``warning``,
+  ``breach``), what the open-ticket figures are counted by (not shown by the API).
 
 Clock accounting is incremental: elapsed time is added up to ``asOf`` on every change, so the
 result does not depend on how often the ticket is looked at.
@@ -42,6 +44,7 @@ PRIORITY_HISTORY = "priorityHistory"
 LEVEL = "escalationLevel"
 ESCALATIONS = "escalation"
 NEXT_CHECK = "slaNextCheck"
+JEOPARDY = "slaJeopardy"
 REQUESTED_PRIORITY = "requestedPriority"
 EXPECTED = "expectedResolutionDate"
 CLIENT_EXPECTED = "clientExpectedResolutionDate"
@@ -58,11 +61,14 @@ SERVER_OWNED = (
     PRIORITY_HISTORY,
     ESCALATIONS,
     NEXT_CHECK,
+    JEOPARDY,
     REQUESTED_PRIORITY,
     CLIENT_EXPECTED,
 )
 # Not shown by the API.
-HIDDEN = frozenset({NEXT_CHECK})
+HIDDEN = frozenset({NEXT_CHECK, JEOPARDY})
+# Jeopardy levels, least to worst.
+LEVELS = ("none", "warning", "breach")
 
 FINAL_CANCELLED = frozenset({"cancelled", "rejected"})
 # The lifecycle's re-open: the originator disputes the resolution.
@@ -529,6 +535,11 @@ def apply_policy(
         ticket[NEXT_CHECK] = timestamp(min(next_checks))
     else:
         ticket.pop(NEXT_CHECK, None)
+    ticket[JEOPARDY] = max(
+        (c.get("jeopardy", "none") for c in clocks if c.get("state") != "cancelled"),
+        key=LEVELS.index,
+        default="none",
+    )
     resolve = next((c for c in clocks if c["name"] == RESOLVE_CLOCK), None)
     if resolve is not None and "deadline" in resolve:
         ticket[EXPECTED] = resolve["deadline"]

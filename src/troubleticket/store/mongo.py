@@ -592,6 +592,32 @@ class MongoStore:
         return values
 
     @_reachable
+    def tally(
+        self, collection: Collection, where: Filter, by: Sequence[tuple[str, ...]]
+    ) -> dict[tuple[Any, ...], int]:
+        if collection in CHILDREN:
+            raise ValueError(f"{collection} is a child collection: tally its parents")
+        compiled = compile_filter(LAYOUTS[collection], where)
+        target = self._collection(collection)
+        counts: dict[tuple[Any, ...], int] = {}
+        if compiled.residual:  # judged here, document by document
+            for record in target.find(_live(compiled.condition), _PROJECTION):
+                doc = self._doc(record)
+                if _residual_matches(doc, compiled.residual):
+                    key = tuple(_value_at(doc, path) for path in by)
+                    counts[key] = counts.get(key, 0) + 1
+            return counts
+        group = {f"k{n}": f"${DOC}.{'.'.join(path)}" for n, path in enumerate(by)}
+        pipeline = [
+            {"$match": _live(compiled.condition)},
+            {"$group": {"_id": group, "n": {"$sum": 1}}},
+        ]
+        for row in target.aggregate(pipeline):
+            key = tuple(row["_id"].get(f"k{n}") for n in range(len(by)))
+            counts[key] = counts.get(key, 0) + row["n"]
+        return counts
+
+    @_reachable
     def check(self) -> None:
         # a read answered by the server (writes go to the primary pymongo has found)
         self._collection(Collection.TROUBLE_TICKET).find_one({}, {ID: 1})
@@ -660,6 +686,13 @@ def _keys_only(condition: Any) -> bool:
     if isinstance(condition, list):
         return all(_keys_only(item) for item in condition)
     return True
+
+
+def _value_at(doc: JSON, path: tuple[str, ...]) -> Any:
+    value: Any = doc
+    for step in path:
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
 
 
 def _residual_matches(doc: JSON, residual: tuple[AnyOf, ...]) -> bool:

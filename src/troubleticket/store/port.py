@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from troubleticket.store.query import Filter, SortKey
 from troubleticket.types import JSON
@@ -179,6 +179,14 @@ class Store(Protocol):
 
         Raises:
             InvalidRequest: a cursor this store did not issue for this sort order.
+        """
+        ...
+
+    def tally(
+        self, collection: Collection, where: Filter, by: Sequence[tuple[str, ...]]
+    ) -> dict[tuple[Any, ...], int]:
+        """How many documents ``where`` selects, by their values at the paths ``by`` (a
+        missing value is ``None``): one figure per combination met. Not for child collections.
         """
         ...
 

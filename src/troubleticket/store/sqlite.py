@@ -33,7 +33,7 @@ from troubleticket.store.port import (
     Stored,
     StoreUnavailable,
 )
-from troubleticket.store.query import SortKey, values_at
+from troubleticket.store.query import Filter, SortKey, values_at
 from troubleticket.store.sqlite_query import (
     PARTY_ID_PATH,
     Kind,
@@ -63,13 +63,18 @@ _TICKET_COLUMNS = (
 _LAYOUTS = {
     Collection.TROUBLE_TICKET: Layout(
         table="trouble_ticket",
-        columns={path: (column, kind) for path, column, kind in _TICKET_COLUMNS},
+        columns={
+            **{path: (column, kind) for path, column, kind in _TICKET_COLUMNS},
+            ("slaJeopardy",): ("sla_jeopardy", Kind.TEXT),
+        },
         indexes=(
             *((column, "seq") for _path, column, _kind in _TICKET_COLUMNS),
             # "the tickets in this status (and severity), newest first": what partners and
             # operators list most; both also count their matches from the index alone.
             ("status", "creation_date"),
             ("status", "severity", "creation_date"),
+            # the open tickets by priority and jeopardy (the metrics), counted from the index
+            ("status", "priority", "sla_jeopardy"),
         ),
         party_ids=("trouble_ticket_party", "party_id"),
     ),
@@ -609,6 +614,29 @@ class SqliteStore:
             cursor=plan.cursor,
             signature=plan.signature,
         )
+
+    def tally(
+        self, collection: Collection, where: Filter, by: Sequence[tuple[str, ...]]
+    ) -> dict[tuple[Any, ...], int]:
+        if collection in CHILDREN:
+            raise ValueError(f"{collection} is a child collection: tally its parents")
+        layout = _LAYOUTS[collection]
+        condition, params = where_clause(layout, where)
+        keys: list[str] = []
+        key_params: list[Any] = []
+        for path in by:
+            if path in layout.columns:
+                keys.append(layout.columns[path][0])
+            else:
+                keys.append("json_extract(doc, ?)")
+                key_params.append("$" + "".join(f'."{step}"' for step in path))
+        sql = (
+            f"SELECT {''.join(f'{key}, ' for key in keys)}count(*) FROM {layout.table} {condition}"
+        )
+        if keys:
+            sql += f" GROUP BY {', '.join(str(n) for n in range(1, len(keys) + 1))}"
+        rows = self._connection().execute(sql, [*key_params, *params]).fetchall()
+        return {tuple(row[:-1]): row[-1] for row in rows if row[-1]}
 
     def _count(self, conn: sqlite3.Connection, plan: _ListPlan, *, started: bool) -> int:
         """The count of ``plan``'s matches, exact for the snapshot of ``conn``'s read transaction.

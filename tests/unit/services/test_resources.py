@@ -55,10 +55,10 @@ def without_href(doc: JSON) -> JSON:
     return {key: value for key, value in doc.items() if key != "href"}
 
 
-def as_stored(doc: JSON, next_check: str) -> JSON:
+def as_stored(doc: JSON, next_check: str, jeopardy: str = "none") -> JSON:
     """A ticket the service presented, as the store holds it: without href, with the SLA
-    monitor's next check (kept for the server, never shown)."""
-    return {**without_href(doc), "slaNextCheck": next_check}
+    monitor's next check and the worst jeopardy level (kept for the server, never shown)."""
+    return {**without_href(doc), "slaNextCheck": next_check, "slaJeopardy": jeopardy}
 
 
 @pytest.fixture
