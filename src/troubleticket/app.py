@@ -24,6 +24,7 @@ from connexion.datastructures import MediaTypeDict
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 
+from troubleticket import metrics
 from troubleticket.api import errors
 from troubleticket.api.activities import ActivityHandlers
 from troubleticket.api.body import TmfJSONBodyValidator
@@ -378,6 +379,13 @@ def runtime(
     )
 
 
+def metered(settings: Settings, store: Store) -> Store:
+    """``store`` with its operations timed for the metrics, when they are on."""
+    if not settings.metrics or isinstance(store, metrics.MeteredStore):
+        return store
+    return metrics.MeteredStore(store)
+
+
 def egress_policy(settings: Settings) -> EgressPolicy:
     """Where hub callbacks and partners may be: public addresses, and ``TT_EGRESS_ALLOW``."""
     return EgressPolicy(allow=tuple(ipaddress.ip_network(n) for n in settings.egress_allow))
@@ -399,20 +407,18 @@ def background(
         on_free=wake.set,
     )
     monitor = SlaMonitor(run.store, run.tickets, clock=run.clock)
+
+    def loop(name: str, step: Callable[[], int], wakes: threading.Event, interval: float) -> Any:
+        if settings.metrics:
+            step = metrics.timed(name, step)
+        return start(step, wakes, interval, name, heartbeats)
+
     stops = [
-        start(delivering.run_once, wake, settings.dispatch_interval, "dispatcher", heartbeats),
-        start(
-            monitor.run_once,
-            threading.Event(),
-            run.policy.monitor_interval,
-            "sla-monitor",
-            heartbeats,
-        ),
+        loop("dispatcher", delivering.run_once, wake, settings.dispatch_interval),
+        loop("sla-monitor", monitor.run_once, threading.Event(), run.policy.monitor_interval),
     ]
     if run.links is not None:
-        stops.append(
-            start(run.links.run_once, threading.Event(), LINK_INTERVAL, "partner-links", heartbeats)
-        )
+        stops.append(loop("partner-links", run.links.run_once, threading.Event(), LINK_INTERVAL))
 
     def stop() -> None:
         for halt in stops:
@@ -458,6 +464,7 @@ def dispatcher(
         perform=perform,
         overlapping=overlapping,
         on_free=on_free,
+        on_attempt=metrics.delivery_attempted if settings.metrics else None,
     )
 
 
@@ -482,6 +489,7 @@ def ticket_service(
         kind=TROUBLE_TICKET,
         new_event_id=new_uuid,
         on_commit=wake.set if wake is not None else None,
+        on_events=metrics.events_recorded if settings.metrics else None,
     )
 
 
@@ -501,7 +509,7 @@ def create_app(
     listings are ordered by id); ``environ`` holds the secrets the partner registry names;
     ``fast_reads=False`` leaves every read by id to Connexion (``api/fast_reads.py``).
     """
-    store = store or open_store(settings)
+    store = metered(settings, store or open_store(settings))
     # Set after every write that recorded events: the in-process dispatcher wakes up at once.
     wake = threading.Event()
     run = runtime(
@@ -552,9 +560,20 @@ def create_app(
             stop = while_held(lease, lambda: background(run, wake, heartbeats))
         elif settings.dispatch == "inprocess":
             stop = background(run, wake, heartbeats)
+        stop_metrics = None
+        if settings.metrics and settings.metrics_port is not None and settings.workers == 1:
+            # with several workers, `serve` answers on the metrics port for all of them
+            stop_metrics = metrics.serve(
+                settings.metrics_host or settings.host,
+                settings.metrics_port,
+                metrics.registry(store),
+                settings.metrics_token,
+            )
         try:
             yield
         finally:
+            if stop_metrics is not None:
+                stop_metrics()
             if stop is not None:
                 stop()
             store.close()

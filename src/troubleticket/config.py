@@ -90,6 +90,12 @@ def _schedule(name: str, raw: str) -> tuple[float, ...]:
     return tuple(_duration(name, item) for item in items)
 
 
+def _tracing(name: str, raw: str) -> str:
+    if raw not in ("off", "otlp", "console"):
+        raise ConfigError(f"{name} has value {raw!r}: expected off, otlp or console")
+    return raw
+
+
 def _dispatch(name: str, raw: str) -> str:
     if raw not in ("inprocess", "off"):
         raise ConfigError(f"{name} has value {raw!r}: expected inprocess or off")
@@ -195,6 +201,16 @@ class Settings:
     trusted_gateway: bool = False
     # internal networks hub callbacks and partner URLs may nevertheless reach (CIDRs)
     egress_allow: tuple[str, ...] = ()
+    # Prometheus metrics at /metrics: on the API port, or on a port of their own (metrics_port,
+    # on metrics_host, by default the API's host); metrics_token: the bearer token a scraper must
+    # send; metrics_dir: where server processes of ``--workers`` share their figures
+    metrics: bool = True
+    metrics_port: int | None = None
+    metrics_host: str | None = None
+    metrics_token: str | None = None
+    metrics_dir: str | None = None
+    # OpenTelemetry traces: "off", "otlp" (OTEL_EXPORTER_OTLP_* variables) or "console"
+    tracing: str = "off"
 
     @property
     def store_shown(self) -> str:
@@ -333,4 +349,10 @@ _PARSERS = {
     "scopes": _text,
     "trusted_gateway": _switch,
     "egress_allow": _networks,
+    "metrics": _switch,
+    "metrics_port": _port,
+    "metrics_host": _text,
+    "metrics_token": _text,
+    "metrics_dir": _text,
+    "tracing": _tracing,
 }

@@ -32,6 +32,6 @@ def test_every_request_gets_one_line_naming_its_id_and_operation(
         ("probe-1", "GET", 200, "retrieveTroubleTicket"),
         ("probe-2", "GET", 200, "listTroubleTicket"),
         ("probe-3", "GET", 404, "retrieveTroubleTicket"),
-        ("probe-4", "PATCH", 400, None),  # refused by validation, before any handler ran
+        ("probe-4", "PATCH", 400, "patchTroubleTicket"),  # refused before its handler ran
     ]
     assert all(g["path"].startswith(TICKETS) and g["durationMs"] > 0 for g in got)

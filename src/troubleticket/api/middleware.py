@@ -16,6 +16,7 @@ into TMF Error responses.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -136,10 +137,20 @@ class RequestIdMiddleware:
     reached over HTTPS (``hsts``).
     """
 
-    def __init__(self, app: ASGIApp, *, ui_prefix: str, hsts: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        ui_prefix: str,
+        hsts: bool = False,
+        observe: Callable[[str | None, int, float], None] | None = None,
+    ) -> None:
+        """``observe`` is told every answered request: its operationId (``None`` when no
+        operation matched), status and duration in seconds (the request metrics)."""
         self.app = app
         self.ui_prefix = ui_prefix
         self.hsts = hsts
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,6 +162,9 @@ class RequestIdMiddleware:
         )
         facts: dict[str, str] = {}
         token = request_ids.bind(request_id, facts)
+        # Connexion's routing names the operation here (shared with copies of the scope made
+        # further in), so a request refused before its handler runs is still attributed to it
+        extensions = scope.setdefault("extensions", {})
         ui = scope.get("path", "").startswith(self.ui_prefix)
         status = 500  # unless an answer starts
 
@@ -171,13 +185,19 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            seconds = time.perf_counter() - started
+            operation_id = facts.get("operationId") or extensions.get("connexion_routing", {}).get(
+                "operation_id"
+            )
             logs.access(
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                operation_id=facts.get("operationId"),
+                duration_ms=seconds * 1000,
+                operation_id=operation_id,
                 actor=facts.get("actor"),
                 party=facts.get("party"),
             )
+            if self.observe is not None:
+                self.observe(operation_id, status, seconds)
             request_ids.unbind(token)

@@ -87,6 +87,23 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one delivery attempt came to (told to ``on_attempt``, for the metrics).
+
+    ``state``: the delivery's state after it (delivered; pending: due again, after a failure or
+    as a partner asked; dead); ``failed``: the subscriber did not take it; ``seconds``: how long
+    the attempt took; ``latency``: from the event's commit to its delivery, when delivered.
+    """
+
+    hub_id: str
+    partner: bool
+    state: str
+    failed: bool
+    seconds: float
+    latency: float | None = None
+
+
 class Sender(Protocol):
     def __call__(
         self, url: str, body: bytes, headers: dict[str, str], timeout: float
@@ -131,6 +148,7 @@ class Dispatcher:
         perform: Performer | None = None,
         overlapping: bool = False,
         on_free: Callable[[], None] | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
     ) -> None:
         """``perform``: carries out internal requests (to partners); without it they wait.
 
@@ -139,6 +157,7 @@ class Dispatcher:
         half, so a slow endpoint never holds back the others; ``on_free`` is told whenever an
         attempt ends (to wake the loop that runs the passes). Without it a pass waits for its
         attempts, which is what a caller stepping the dispatcher by hand (tests) needs.
+        ``on_attempt`` is told what each attempt came to.
         """
         self._store = store
         self._send = sender
@@ -149,6 +168,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(policy.concurrency, thread_name_prefix="delivery")
         self._overlapping = overlapping
         self._on_free = on_free
+        self._on_attempt = on_attempt
         self._flight_lock = threading.Lock()
         self._in_flight: Counter[str] = Counter()  # attempts running, by hub
 
@@ -370,6 +390,7 @@ class Dispatcher:
         if event is None:
             self._finish(claimed, {"state": DEAD, "lastError": "the event is no longer kept"})
             return
+        started = time.perf_counter()
         if "target" in event.doc:
             if self._perform is None:
                 # no performer in this process: another worker's, when its lease runs out
@@ -381,6 +402,7 @@ class Dispatcher:
                 self._finish(claimed, {"state": CANCELLED})
                 return
             outcome = self._post(delivery, hub.doc, event.doc)
+        seconds = time.perf_counter() - started
         attempts = delivery.get("attempts", 0) + 1
         now = self._clock()
         result: JSON = {"attempts": attempts, "lastAttemptAt": timestamp(now)}
@@ -408,6 +430,14 @@ class Dispatcher:
                     result["lastError"],
                 )
         self._finish(claimed, result)
+        if self._on_attempt is not None:
+            latency = None
+            if result["state"] == DELIVERED:
+                latency = (now - _instant(event.doc["recordedAt"])).total_seconds()
+            failed = "lastError" in result
+            partner = "target" in event.doc
+            state = result["state"]
+            self._on_attempt(Attempt(delivery["hubId"], partner, state, failed, seconds, latency))
 
     def _post(self, delivery: JSON, hub: JSON, event: JSON) -> Outcome:
         """POST an event to a hub's callback, signed when the hub has a secret."""

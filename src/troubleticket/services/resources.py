@@ -121,9 +121,11 @@ class ResourceService:
         kind: ResourceKind | None = None,
         new_event_id: IdFactory | None = None,
         on_commit: Callable[[], None] | None = None,
+        on_events: Callable[[list[JSON]], None] | None = None,
     ) -> None:
         """``kind``: the events this resource raises (none without); ``on_commit`` is told
-        after every write that recorded events (to wake a dispatcher in this process)."""
+        after every write that recorded events (to wake a dispatcher in this process), and
+        ``on_events`` what they were (to count them)."""
         self.collection = collection
         self._store = store
         self._rules = rules
@@ -132,6 +134,7 @@ class ResourceService:
         self._kind = kind
         self._new_event_id = new_event_id or new_id
         self._on_commit = on_commit
+        self._on_events = on_events
         self._collection_url = f"{base_url}/tmf-api/troubleTicket/v5/{collection.value}"
         # reads by id answer in microseconds: callers need not hand them to a worker thread
         self.inline_reads: bool = getattr(store, "inline_reads", False)
@@ -241,6 +244,8 @@ class ResourceService:
     def _committed(self, events: list[JSON]) -> None:
         if events and self._on_commit is not None:
             self._on_commit()
+        if events and self._on_events is not None:
+            self._on_events(events)
 
     def _stored(self, stored: Stored) -> Stored:
         return Stored(self._present(stored.doc), stored.version)

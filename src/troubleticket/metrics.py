@@ -1,0 +1,411 @@
+"""Prometheus metrics: what the server counts, and the ``/metrics`` exposition.
+
+Two kinds of figure:
+
+* counted by the process as things happen — requests by operationId and status with their
+  latency, store operations, delivery attempts and their outcome, the time from an event's
+  commit to its delivery, failures by subscriber, events recorded, jeopardy alerts and
+  escalations raised, the duration of each background pass. The processes of
+  ``serve --workers N`` keep them in files under ``PROMETHEUS_MULTIPROC_DIR`` (set for them by
+  ``serve``; ``TT_METRICS_DIR`` chooses where), and a scrape sums them across processes;
+* read from the store when scraped — the outbox backlog, deliveries waiting or dead, open
+  tickets by status, priority and jeopardy (``services.statistics``): what every process
+  shares, so whichever answers the scrape tells the same. They are taken at most every
+  ``STATE_TTL`` seconds; ``troubleticket_store_state_up`` is 0 when the store could not be read.
+
+Names follow Prometheus conventions: ``troubleticket_`` prefix, base units, ``_total`` counters.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from troubleticket.services import statistics
+from troubleticket.services.dispatch import Attempt
+from troubleticket.store.port import Store, StoreUnavailable
+from troubleticket.types import JSON
+
+logger = logging.getLogger(__name__)
+
+PATH = "/metrics"
+# Seconds the figures read from the store are reused for (scrapes come every 15-60 s).
+STATE_TTL = 10.0
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# The text format every Prometheus server reads (the names here need no escaping).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# From half a millisecond (a read by id) to ten seconds.
+_LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# An event's way to its subscriber: from tens of milliseconds to the hours of the retry schedule.
+_DELIVERY = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+_PASS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+REQUESTS = Histogram(
+    "troubleticket_http_request_duration_seconds",
+    "Requests answered, by operationId (the contract's; 'none' when no operation matched) and "
+    "HTTP status, and how long they took",
+    ["operation", "status"],
+    buckets=_LATENCY,
+)
+STORE_OPERATIONS = Histogram(
+    "troubleticket_store_operation_duration_seconds",
+    "Store operations by kind and collection, and how long they took",
+    ["operation", "collection"],
+    buckets=_LATENCY,
+)
+DELIVERY_ATTEMPTS = Counter(
+    "troubleticket_delivery_attempts_total",
+    "Delivery attempts to hubs and partners, by the delivery's state after it: delivered, "
+    "pending (due again) or dead (no attempt left)",
+    ["kind", "outcome"],
+)
+DELIVERY_FAILURES = Counter(
+    "troubleticket_delivery_failures_total",
+    "Failed delivery attempts by subscriber: a hub id, or a partner's lane",
+    ["hub"],
+)
+DELIVERY_LATENCY = Histogram(
+    "troubleticket_delivery_latency_seconds",
+    "From an event's commit to its delivery, retries included",
+    ["kind"],
+    buckets=_DELIVERY,
+)
+DELIVERY_ATTEMPT_DURATION = Histogram(
+    "troubleticket_delivery_attempt_duration_seconds",
+    "How long one delivery attempt took, answered or not",
+    ["kind"],
+    buckets=_LATENCY,
+)
+EVENTS = Counter(
+    "troubleticket_events_total", "Events recorded in the outbox, by eventType", ["event_type"]
+)
+JEOPARDY_ALERTS = Counter(
+    "troubleticket_jeopardy_alerts_total",
+    "Jeopardy alerts raised, by jeopardyType (warning, breach, activityLate, ...)",
+    ["jeopardy_type"],
+)
+ESCALATIONS = Counter(
+    "troubleticket_escalations_total", "Escalations, by the level reached", ["level"]
+)
+PASSES = Histogram(
+    "troubleticket_background_pass_duration_seconds",
+    "Passes of the background loops (dispatcher, sla-monitor, partner-links) and their duration",
+    ["loop"],
+    buckets=_PASS,
+)
+
+
+def shared_dir() -> str | None:
+    """The directory the processes of this server share their figures in, when there are
+    several (``PROMETHEUS_MULTIPROC_DIR``, which must be set before this module is imported)."""
+    return os.environ.get(MULTIPROCESS_DIR) or None
+
+
+# -- counted as things happen -------------------------------------------------------------------
+
+
+class _Children:
+    """The labelled children of a metric, looked up once per label values (``labels()`` costs
+    a few microseconds on every call)."""
+
+    def __init__(self, metric: Histogram | Counter) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
+_requests = _Children(REQUESTS)
+_store_operations = _Children(STORE_OPERATIONS)
+
+
+def request_answered(operation_id: str | None, status: int, seconds: float) -> None:
+    _requests(operation_id or "none", str(status)).observe(seconds)
+
+
+def events_recorded(events: Sequence[JSON]) -> None:
+    """Count the outbox records of one write, and the alerts and escalations among them."""
+    for record in events:
+        event_type = record.get("eventType", "")
+        EVENTS.labels(event_type).inc()
+        payload = record.get("body", {}).get("event", {})
+        if event_type == "TroubleTicketJeopardyAlertEvent":
+            JEOPARDY_ALERTS.labels(str(payload.get("jeopardyAlert", {}).get("jeopardyType"))).inc()
+        elif event_type == "TroubleTicketEscalationEvent":
+            ESCALATIONS.labels(str(payload.get("escalation", {}).get("level"))).inc()
+
+
+def delivery_attempted(attempt: Attempt) -> None:
+    kind = "partner" if attempt.partner else "hub"
+    DELIVERY_ATTEMPTS.labels(kind, attempt.state).inc()
+    DELIVERY_ATTEMPT_DURATION.labels(kind).observe(attempt.seconds)
+    if attempt.failed:
+        DELIVERY_FAILURES.labels(attempt.hub_id).inc()
+    if attempt.latency is not None:
+        DELIVERY_LATENCY.labels(kind).observe(attempt.latency)
+
+
+def timed(loop: str, step: Callable[[], int]) -> Callable[[], int]:
+    """``step`` with the duration of every pass observed under ``loop``."""
+    histogram = PASSES.labels(loop)
+
+    @functools.wraps(step)
+    def run() -> int:
+        started = time.perf_counter()
+        try:
+            return step()
+        finally:
+            histogram.observe(time.perf_counter() - started)
+
+    return run
+
+
+class MeteredStore:
+    """A store whose every operation is timed into ``STORE_OPERATIONS``."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.inline_reads = store.inline_reads
+
+    def _timed(self, operation: str, collection: Any) -> Any:
+        return _store_operations(operation, str(collection))
+
+    def insert(self, collection: Any, doc: JSON, *, events: Sequence[JSON] = ()) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._store.insert(collection, doc, events=events)
+        finally:
+            self._timed("insert", collection).observe(time.perf_counter() - started)
+
+    def insert_many(self, collection: Any, docs: Iterable[JSON]) -> int:
+        return self._store.insert_many(collection, docs)
+
+    def restore(self, collection: Any, items: Iterable[Any]) -> int:
+        return self._store.restore(collection, items)
+
+    def scan(self, collection: Any) -> Iterator[Any]:
+        return self._store.scan(collection)
+
+    def get(self, collection: Any, doc_id: str) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._store.get(collection, doc_id)
+        finally:
+            self._timed("get", collection).observe(time.perf_counter() - started)
+
+    def list(self, collection: Any, query: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._store.list(collection, query)
+        finally:
+            self._timed("list", collection).observe(time.perf_counter() - started)
+
+    def tally(self, collection: Any, where: Any, by: Sequence[tuple[str, ...]]) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._store.tally(collection, where, by)
+        finally:
+            self._timed("tally", collection).observe(time.perf_counter() - started)
+
+    def replace(
+        self, collection: Any, doc: JSON, *, expected_version: int, events: Sequence[JSON] = ()
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._store.replace(
+                collection, doc, expected_version=expected_version, events=events
+            )
+        finally:
+            self._timed("replace", collection).observe(time.perf_counter() - started)
+
+    def delete(
+        self,
+        collection: Any,
+        doc_id: str,
+        *,
+        expected_version: int | None = None,
+        events: Sequence[JSON] = (),
+    ) -> bool:
+        started = time.perf_counter()
+        try:
+            return self._store.delete(
+                collection, doc_id, expected_version=expected_version, events=events
+            )
+        finally:
+            self._timed("delete", collection).observe(time.perf_counter() - started)
+
+    def relay_events(self, limit: int = 500) -> int:
+        started = time.perf_counter()
+        try:
+            return self._store.relay_events(limit)
+        finally:
+            self._timed("relay_events", "event").observe(time.perf_counter() - started)
+
+    def check(self) -> None:
+        self._store.check()
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __getattr__(self, name: str) -> Any:  # what an adapter offers beyond the port
+        return getattr(self._store, name)
+
+
+# -- read from the store when scraped -----------------------------------------------------------
+
+
+class StoreState(Collector):
+    """The gauges ``services.statistics`` counts, taken at most every ``ttl`` seconds."""
+
+    def __init__(self, store: Store, *, ttl: float = STATE_TTL) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._taken: tuple[float, statistics.Figures | None] | None = None
+
+    def _figures(self) -> statistics.Figures | None:
+        with self._lock:  # one count at a time; concurrent scrapes share it
+            now = time.monotonic()
+            if self._taken is None or now - self._taken[0] >= self._ttl:
+                try:
+                    figures: statistics.Figures | None = statistics.count(self._store)
+                except StoreUnavailable as exc:
+                    logger.warning("metrics: the store could not be read: %s", exc.message)
+                    figures = None
+                self._taken = (now, figures)
+            return self._taken[1]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        figures = self._figures()
+        yield GaugeMetricFamily(
+            "troubleticket_store_state_up",
+            "1 when the figures below could be read from the store at the last look, else 0",
+            value=0 if figures is None else 1,
+        )
+        if figures is None:
+            return
+        yield GaugeMetricFamily(
+            "troubleticket_outbox_backlog",
+            "Events recorded and not yet fanned out to their subscribers' deliveries",
+            value=figures.outbox_backlog,
+        )
+        deliveries = GaugeMetricFamily(
+            "troubleticket_deliveries",
+            "Deliveries waiting (pending), being attempted (delivering) or dead-lettered (dead)",
+            labels=["state"],
+        )
+        for state, n in sorted(figures.deliveries.items()):
+            deliveries.add_metric([state], n)
+        yield deliveries
+        tickets = GaugeMetricFamily(
+            "troubleticket_open_tickets",
+            "Tickets in a status a transition leaves, by status, priority and the worst "
+            "jeopardy level of their SLA clocks (none, warning, breach)",
+            labels=["status", "priority", "jeopardy"],
+        )
+        for (status, priority, jeopardy), n in sorted(figures.open_tickets.items()):
+            tickets.add_metric([status, priority, jeopardy], n)
+        yield tickets
+
+
+class _ProcessMetrics(Collector):
+    """This process's own metrics (the single-process case)."""
+
+    def collect(self) -> Iterable[Any]:
+        return REGISTRY.collect()
+
+
+def registry(store: Store | None) -> CollectorRegistry:
+    """What a scrape of this server shows: the counted figures (summed over the processes that
+    share ``PROMETHEUS_MULTIPROC_DIR`` when set) and, with a store, the state read from it."""
+    collected = CollectorRegistry(auto_describe=False)
+    directory = shared_dir()
+    if directory is not None:
+        prometheus_multiprocess.MultiProcessCollector(collected, path=directory)  # type: ignore[no-untyped-call]
+    else:
+        collected.register(_ProcessMetrics())
+    if store is not None:
+        collected.register(StoreState(store))
+    return collected
+
+
+def exposition(collected: CollectorRegistry) -> bytes:
+    return generate_latest(collected)
+
+
+def authorized(header: str | None, token: str | None) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` (always, without a token)."""
+    if token is None:
+        return True
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+
+
+# -- a port of their own -----------------------------------------------------------------------
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+        pass
+
+
+def serve(
+    host: str, port: int, collected: CollectorRegistry, token: str | None
+) -> Callable[[], None]:
+    """Answer ``GET /metrics`` on ``host:port`` in a thread; returns the function that stops it.
+
+    Raises:
+        OSError: the port cannot be bound.
+    """
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO") != PATH:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not found: metrics are at /metrics\n"]
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD")])
+            return [b""]
+        if not authorized(environ.get("HTTP_AUTHORIZATION"), token):
+            start_response(
+                "401 Unauthorized",
+                [("WWW-Authenticate", 'Bearer realm="metrics"'), ("Content-Type", "text/plain")],
+            )
+            return [b"A bearer token (TT_METRICS_TOKEN) is needed\n"]
+        body = exposition(collected)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE)])
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
+
+    server = make_server(host, port, app, server_class=_Server, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+    return stop
