@@ -643,11 +643,31 @@ def create_app(
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         ready=partial(readiness, store, heartbeats),
     )
+    if settings.metrics and settings.metrics_port is None:
+        from troubleticket.api.metrics import MetricsMiddleware
+
+        app.add_middleware(
+            MetricsMiddleware,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            collected=metrics.registry(store),
+            token=settings.metrics_token,
+            token_required=settings.auth == "jwt",
+        )
     app.add_middleware(
         RequestIdMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         ui_prefix=f"{API_ROOT}/ui",
         hsts=settings.public_base_url.startswith("https://"),
+        observe=metrics.request_answered if settings.metrics else None,
     )
+    if settings.tracing != "off":
+        from troubleticket import tracing  # the optional packages: imported only when on
+
+        if tracing.enable(settings):
+            app.add_middleware(
+                tracing.asgi_middleware(),
+                position=MiddlewarePosition.BEFORE_EXCEPTION,
+                **tracing.middleware_options(),
+            )
     errors.install(app, method_table())
     return app
