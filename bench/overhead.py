@@ -1,14 +1,18 @@
-"""``python -m bench.overhead``: what the per-request access log costs a GET by id.
+"""``python -m bench.overhead``: what the access log and the metrics cost a GET by id.
 
-Starts the server with the access log written (``--log-level info``, text and JSON) and with it
-off (``--log-level warning``: the line is not formatted or written), alternately, and measures
-GETs by id with wrk for each; prints medians of several rounds and each mode's ratio to "off".
-The log goes to a file, as it would to a container runtime's pipe.
+Starts the server in each mode, alternately, and measures GETs by id with wrk; prints medians of
+several rounds and each mode's ratio to the bare mode (no access line, no metrics: ``--log-level
+warning`` leaves the line unformatted and unwritten, ``TT_METRICS=0`` counts nothing). The log
+goes to a file, as it would to a container runtime's pipe.
+
+"JSON log through logging" is the access line as it was written before ``logs._DirectAccess``
+(a filter on the root logger sends it the ``logging`` way), measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -19,19 +23,40 @@ from pathlib import Path
 from bench import corpus
 from bench.__main__ import HERE, _free_port, wrk
 
-MODES = {
-    "off (warning)": ["--log-level", "warning"],
-    "text (info)": ["--log-level", "info", "--log-format", "text"],
-    "json (info)": ["--log-level", "info", "--log-format", "json"],
+JSON = ["--log-level", "info", "--log-format", "json"]
+QUIET = ["--log-level", "warning"]
+# (arguments, TT_METRICS, access line through logging)
+MODES: dict[str, tuple[list[str], str, bool]] = {
+    "bare (no access log, no metrics)": (QUIET, "0", False),
+    "metrics": (QUIET, "1", False),
+    "JSON log": (JSON, "0", False),
+    "metrics + JSON log": (JSON, "1", False),
+    "metrics + text log": (["--log-level", "info", "--log-format", "text"], "1", False),
+    "metrics + JSON log through logging (before)": (JSON, "1", True),
 }
+BARE = "bare (no access log, no metrics)"
+# the server with a filter on the root logger, so every access line goes through logging
+THROUGH_LOGGING = """
+import logging, sys
+from troubleticket import cli, logs
+configure = logs.configure
+def through_logging(*args, **kwargs):
+    configure(*args, **kwargs)
+    logging.getLogger().addFilter(lambda record: True)
+logs.configure = through_logging
+sys.exit(cli.main(sys.argv[1:]))
+"""
 
 
-def get_rate(mode: list[str], store: Path, ids: Path, seconds: int) -> float:
+def get_rate(mode: tuple[list[str], str, bool], store: Path, ids: Path, seconds: int) -> float:
+    arguments, metrics, through_logging = mode
     port = _free_port()
-    command = [sys.executable, "-m", "troubleticket", "serve", "--store", str(store)]
-    command += ["--host", "127.0.0.1", "--port", str(port), *mode]
+    start = ["-c", THROUGH_LOGGING] if through_logging else ["-m", "troubleticket"]
+    command = [sys.executable, *start, "serve", "--store", str(store)]
+    command += ["--host", "127.0.0.1", "--port", str(port), *arguments]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TT_")} | {"TT_METRICS": metrics}
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=HERE.parent, stdout=log, stderr=log)
+        process = subprocess.Popen(command, cwd=HERE.parent, stdout=log, stderr=log, env=env)
         try:
             time.sleep(4)
             wrk(port, "get", ids, 2, 16)  # warm-up
@@ -59,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits all modes
         for name, mode in MODES.items():
             rates[name].append(get_rate(mode, store, ids, args.seconds))
-    base = statistics.median(rates["off (warning)"])
+    base = statistics.median(rates[BARE])
     print(f"GET by id, {args.size:,} tickets, 16 connections; median of {args.rounds} rounds")
-    print("| access log | req/s | vs off |")
+    print("| mode | req/s | vs bare |")
     print("|---|---:|---:|")
     for name, values in rates.items():
         median = statistics.median(values)

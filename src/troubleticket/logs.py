@@ -9,6 +9,7 @@ line per request on the ``troubleticket.access`` logger (see ``access``).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,13 +39,18 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def configure(level: str, format: str = "text") -> None:  # noqa: A002 (the setting's name)
+    global _direct
     handler = logging.StreamHandler()
     if format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    _direct = _DirectAccess(handler, json=format == "json")
     # TMF621 declares four media types for every PATCH; connexion warns about each, at every
     # start, that it documents the first. The server accepts all four.
     logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
@@ -74,6 +80,75 @@ def access(
         fields["actor"] = actor
     if party:
         fields["party"] = party
-    logging.getLogger(ACCESS).info(
-        "%s %s %s %.1f ms", method, path, status, duration_ms, extra=fields
-    )
+    if not _access_logger.isEnabledFor(logging.INFO):
+        return
+    direct = _direct
+    if direct is not None and direct.alone():
+        direct.write(f"{method} {path} {status} {duration_ms:.1f} ms", fields)
+    else:
+        _access_logger.info("%s %s %s %.1f ms", method, path, status, duration_ms, extra=fields)
+
+
+_access_logger = logging.getLogger(ACCESS)
+
+
+class _DirectAccess:
+    """The access line written straight to the stream of the handler ``configure`` set up,
+    exactly as that handler would format it.
+
+    Going through ``logging`` (a LogRecord, the caller's frame looked up, the formatter) cost a
+    fifth of a GET by id; this writes the same line for a tenth of that. It is used only while
+    the line would reach that handler and no other (``alone``): a handler or filter added
+    later (a test's capture, say) gets the record the usual way.
+    """
+
+    def __init__(self, handler: logging.StreamHandler[Any], *, json: bool) -> None:
+        self._handler = handler
+        self._json = json
+        self._second = -1
+        self._stamp = ""
+
+    def alone(self) -> bool:
+        logger: logging.Logger | None = _access_logger
+        while logger is not None:
+            if logger.filters:
+                return False
+            if logger is logging.root:
+                return logger.handlers == [self._handler] and not self._handler.filters
+            if logger.handlers:
+                return False
+            logger = logger.parent if logger.propagate else None
+        return False
+
+    def _time(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:  # formatted once a second
+            self._second = second
+            if self._json:
+                self._stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            else:
+                self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        millis = int((now - second) * 1000)
+        return f"{self._stamp}.{millis:03d}+00:00" if self._json else f"{self._stamp},{millis:03d}"
+
+    def write(self, message: str, fields: dict[str, Any]) -> None:
+        stamp = self._time(time.time())
+        if self._json:
+            line = orjson.dumps(
+                {"time": stamp, "level": "info", "logger": ACCESS, "message": message, **fields},
+                default=str,
+            ).decode()
+        else:
+            line = f"{stamp} INFO {ACCESS}: {message}"
+        handler = self._handler
+        handler.acquire()
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.stream.flush()
+        except Exception:
+            handler.handleError(logging.makeLogRecord({"msg": message}))
+        finally:
+            handler.release()
+
+
+_direct: _DirectAccess | None = None

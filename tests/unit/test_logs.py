@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -72,3 +75,94 @@ def test_the_access_line_carries_the_request_facts(caplog: pytest.LogCaptureFixt
     assert line["operationId"] == "retrieveTroubleTicket" and line["actor"] == "svc-alpha"
     assert "party" not in line
     assert line["message"] == "GET /x 404 1.2 ms"
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], io.StringIO]]:
+    """``logs.configure`` writing to a buffer; the logging set-up is restored afterwards."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+
+    def configure(format: str) -> io.StringIO:  # noqa: A002
+        buffer = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", buffer)
+        logs.configure("info", format)
+        return buffer
+
+    yield configure
+    root.handlers[:], level = saved
+    root.setLevel(level)
+    monkeypatch.setattr(logs, "_direct", None)
+
+
+def a_request_line() -> None:
+    token = request_id.bind("req-7", {})
+    try:
+        logs.access(
+            method="GET",
+            path="/tmf-api/troubleTicket/v5/troubleTicket/t1",
+            status=200,
+            duration_ms=1.25,
+            operation_id="retrieveTroubleTicket",
+            actor="alice",
+            party=None,
+        )
+    finally:
+        request_id.unbind(token)
+
+
+@pytest.mark.parametrize("format", ["json", "text"])
+def test_the_direct_access_line_is_the_line_logging_would_write(
+    configured: Callable[[str], io.StringIO], format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buffer = configured(format)
+    a_request_line()  # written directly
+    # a filter on the root logger: the line goes through logging, as a capture would see it
+    logging.getLogger().addFilter(lambda _record: True)
+    try:
+        a_request_line()
+    finally:
+        logging.getLogger().filters.clear()
+    direct, through_logging = buffer.getvalue().splitlines()
+    time_of = (
+        (lambda line: json.loads(line).pop("time"))
+        if format == "json"
+        else (lambda line: line[:23])
+    )
+    without_time = (
+        (lambda line: {k: v for k, v in json.loads(line).items() if k != "time"})
+        if format == "json"
+        else (lambda line: line[23:])
+    )
+    assert without_time(direct) == without_time(through_logging)
+    assert time_of(direct)[:16] == time_of(through_logging)[:16]  # same minute, same shape
+    assert len(time_of(direct)) == len(time_of(through_logging))
+    if format == "json":
+        parsed = json.loads(direct)
+        assert parsed["requestId"] == "req-7"
+        assert parsed["operationId"] == "retrieveTroubleTicket"
+        assert parsed["actor"] == "alice"
+        assert parsed["time"].endswith("+00:00")
+
+
+def test_the_access_line_skips_logging_when_it_reaches_only_the_configured_handler(
+    configured: Callable[[str], io.StringIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buffer = configured("json")
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the access line went through logging")
+
+    monkeypatch.setattr(logging.Logger, "info", refuse)
+    a_request_line()
+    assert json.loads(buffer.getvalue())["path"].endswith("/t1")
+
+
+def test_no_access_line_below_its_level(configured: Callable[[str], io.StringIO]) -> None:
+    buffer = configured("json")
+    logging.getLogger(logs.ACCESS).setLevel(logging.WARNING)
+    try:
+        a_request_line()
+    finally:
+        logging.getLogger(logs.ACCESS).setLevel(logging.NOTSET)
+    assert buffer.getvalue() == ""
