@@ -159,18 +159,34 @@ def specification_rules() -> ResourceRules:
     )
 
 
-def open_store(settings: Settings, *, must_exist: bool = False) -> Store:
-    """The store ``TT_STORE`` names: a SQLite file path, ``sqlite:///path``, or a MongoDB URI.
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where ``TT_STORE`` points, read without opening anything."""
 
-    ``must_exist``: refuse a SQLite file that is not there yet (reading from a mistyped path
-    would otherwise create an empty store).
+    kind: str  # "sqlite" or "mongodb"
+    target: str  # the SQLite file (":memory:": a store in memory), or the MongoDB URI
+    hosts: tuple[str, ...] = ()  # a mongodb:// URI's hosts (+srv ones are looked up later)
+
+
+def store_location(location: str) -> StoreLocation:
+    """``location`` as a SQLite file path, ``sqlite:///path``, or a MongoDB URI.
 
     Raises:
         ConfigError: the location names a store this server cannot open.
     """
-    location = settings.store
-    if location.startswith(("mongodb://", "mongodb+srv://")):
-        return open_mongo_store(location)
+    if location.startswith("mongodb+srv://"):
+        # an SRV URI needs a DNS lookup to parse; pymongo checks it on connecting
+        return StoreLocation("mongodb", location)
+    if location.startswith("mongodb://"):
+        from pymongo.errors import ConfigurationError, InvalidURI
+        from pymongo.uri_parser import parse_uri
+
+        try:
+            parsed = parse_uri(location)
+        except (InvalidURI, ConfigurationError, ValueError) as exc:
+            raise ConfigError(f"TT_STORE is not a valid MongoDB URI: {exc}") from None
+        hosts = tuple(f"{host}:{port}" for host, port in parsed["nodelist"])
+        return StoreLocation("mongodb", location, hosts)
     if "://" in location:
         scheme, _, path = location.partition("://")
         if scheme != "sqlite" or not path.startswith("/"):
@@ -178,29 +194,29 @@ def open_store(settings: Settings, *, must_exist: bool = False) -> Store:
                 f"TT_STORE has value {location!r}: expected a file path or sqlite:///path"
             )
         location = path[1:] or ":memory:"
-    if must_exist and location != ":memory:" and not Path(location).is_file():
-        raise ConfigError(f"TT_STORE names no existing SQLite file: {location}")
-    return SqliteStore(location)
+    return StoreLocation("sqlite", location)
 
 
-def open_mongo_store(uri: str) -> Store:
-    """The MongoDB store at ``uri``; a malformed URI is a configuration error.
+def open_store(settings: Settings, *, must_exist: bool = False) -> Store:
+    """The store ``TT_STORE`` names (``store_location``).
 
-    Nothing is contacted yet: a server that is down now makes requests fail with 503 until it is
-    back, rather than keeping this server from starting.
+    A MongoDB server is not contacted yet: one that is down now makes requests fail with 503
+    until it is back, rather than keeping this server from starting. ``must_exist``: refuse a
+    SQLite file that is not there yet (reading from a mistyped path would otherwise create an
+    empty store).
+
+    Raises:
+        ConfigError: the location names a store this server cannot open.
     """
-    from pymongo.errors import ConfigurationError, InvalidURI
-    from pymongo.uri_parser import parse_uri
+    location = store_location(settings.store)
+    if location.kind == "mongodb":
+        from troubleticket.store.mongo import MongoStore
 
-    from troubleticket.store.mongo import MongoStore
-
-    if uri.startswith("mongodb://"):
-        # mongodb+srv:// URIs need a DNS lookup to parse; pymongo checks them on connecting.
-        try:
-            parse_uri(uri)
-        except (InvalidURI, ConfigurationError, ValueError) as exc:
-            raise ConfigError(f"TT_STORE is not a valid MongoDB URI: {exc}") from None
-    return MongoStore.from_uri(uri)
+        return MongoStore.from_uri(location.target)
+    path = location.target
+    if must_exist and path != ":memory:" and not Path(path).is_file():
+        raise ConfigError(f"TT_STORE names no existing SQLite file: {path}")
+    return SqliteStore(path)
 
 
 def load_policy(settings: Settings) -> Policy:
@@ -493,6 +509,34 @@ def ticket_service(
     )
 
 
+def hub_service(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock = utc_now,
+    on_change: Callable[[], None] | None = None,
+) -> HubService:
+    """The hub subscriptions and their deliveries; ``on_change`` wakes this process's
+    dispatcher (without it, a dispatcher sharing the store finds the work on its next look)."""
+    return HubService(
+        store,
+        clock=clock,
+        new_id=new_uuid,
+        base_url=settings.public_base_url,
+        on_change=on_change,
+        egress=egress_policy(settings),
+    )
+
+
+def partner_directory(
+    settings: Settings, store: Store, hubs: HubService, registry: PartnerRegistry
+) -> PartnerDirectory:
+    """What ``/partner`` shows of the partners in ``registry``: their links and deliveries."""
+    return PartnerDirectory(
+        registry, store=store, hubs=hubs, api_url=f"{settings.public_base_url}{API_ROOT}"
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -540,14 +584,7 @@ def create_app(
         new_event_id=new_uuid,
         on_commit=wake.set,
     )
-    hubs = HubService(
-        store,
-        clock=clock,
-        new_id=new_uuid,
-        base_url=settings.public_base_url,
-        on_change=wake.set,
-        egress=run.egress,
-    )
+    hubs = hub_service(settings, store, clock=clock, on_change=wake.set)
     listeners = ListenerService(store, clock=clock, inbox=run.inbox)
 
     @asynccontextmanager
@@ -594,12 +631,7 @@ def create_app(
                 ListenerHandlers(listeners),
                 ActivityHandlers(activities, settings, callers),
                 PartnerHandlers(
-                    PartnerDirectory(
-                        run.partners,
-                        store=store,
-                        hubs=hubs,
-                        api_url=f"{settings.public_base_url}{API_ROOT}",
-                    ),
+                    partner_directory(settings, store, hubs, run.partners),
                     settings,
                     callers,
                 ),

@@ -1,7 +1,9 @@
 """The ``troubleticket`` command: serve the API, export and import all stored documents.
 
 ``serve`` runs the API server; ``export`` and ``import`` move every stored document between
-stores (SQLite to MongoDB, say) as JSON Lines, in the format ``transfer`` describes.
+stores (SQLite to MongoDB, say) as JSON Lines, in the format ``transfer`` describes. The
+operator's verbs — ``deliveries list|replay``, ``tickets at-risk`` and ``check-config`` — are
+parsed and printed here and done by ``admin``.
 
 Every setting flag mirrors a ``TT_*`` environment variable; a flag given on the command line wins.
 Export and import show a progress bar when stderr is a terminal, and end with a one-line summary
@@ -12,17 +14,20 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from troubleticket import __version__, logs
 from troubleticket.config import ConfigError, Settings
+from troubleticket.domain.errors import TroubleTicketError
+from troubleticket.domain.policy import parse_duration
 from troubleticket.store.port import RESOURCE_COLLECTIONS, Collection, Store, StoreUnavailable
 from troubleticket.transfer import DEFAULT_BATCH_SIZE, Progress, TransferError
 
@@ -45,6 +50,12 @@ _SETTING_FLAGS = (
     "jwt_issuer",
     "jwt_audience",
     "egress_allow",
+    "metrics",
+    "metrics_port",
+    "metrics_host",
+    "tracing",
+    "policy",
+    "partners",
 )
 _STORE_HELP = (
     "SQLite file path, sqlite:///path or mongodb:// URI "
@@ -57,40 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the TMF621 API server")
-    serve.add_argument("--host", help="interface to listen on (TT_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", help="TCP port (TT_PORT, default 8080)")
-    serve.add_argument("--store", help=_STORE_HELP)
-    serve.add_argument(
-        "--workers",
-        help="server processes sharing the port and the store; one of them runs the "
-        "background loops (TT_WORKERS, default 1)",
-    )
-    serve.add_argument(
-        "--base-url",
-        help="public URL clients reach the server at, used in href and Location (TT_BASE_URL)",
-    )
-    serve.add_argument(
-        "--max-body-bytes", help="largest accepted request body (TT_MAX_BODY_BYTES, default 1 MiB)"
-    )
-    serve.add_argument("--log-level", help="debug, info, warning or error (TT_LOG_LEVEL)")
-    serve.add_argument("--log-format", help="text or json, one object a line (TT_LOG_FORMAT)")
-    serve.add_argument(
-        "--dispatch",
-        help="inprocess or off: whether this server also delivers event notifications "
-        "(TT_DISPATCH, default inprocess)",
-    )
-    serve.add_argument(
-        "--auth",
-        help="none (loopback only) or jwt: bearer tokens checked against a JWKS (TT_AUTH)",
-    )
-    serve.add_argument("--jwks", help="the token issuer's keys: a JWKS file or URL (TT_JWKS)")
-    serve.add_argument("--jwt-issuer", help="the issuer tokens must name (TT_JWT_ISSUER)")
-    serve.add_argument("--jwt-audience", help="the audience tokens must name (TT_JWT_AUDIENCE)")
-    serve.add_argument(
-        "--egress-allow",
-        help="internal networks hub callbacks and partners may be at, comma-separated CIDRs "
-        "(TT_EGRESS_ALLOW)",
-    )
+    _serve_flags(serve)
     worker = commands.add_parser(
         "worker",
         help="deliver event notifications (alone, beside servers run with TT_DISPATCH=off)",
@@ -146,7 +124,174 @@ def _parser() -> argparse.ArgumentParser:
         help=f"documents per write (default {DEFAULT_BATCH_SIZE})",
     )
     load.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    _admin_parsers(commands)
     return parser
+
+
+_STATES = ("pending", "delivering", "delivered", "dead", "cancelled")
+_PARTNERS_HELP = "the partner registry, a YAML file (TT_PARTNERS); its secrets' variables set"
+
+
+def _admin_parsers(commands: Any) -> None:
+    """The operator's verbs: deliveries, the jeopardy board, the configuration check."""
+    deliveries = commands.add_parser(
+        "deliveries",
+        help="list event deliveries and requests to partners; make them again",
+        description="The deliveries of events to hubs and of requests to partners, as "
+        "/hub/{id}/delivery and /partner/{id}/delivery show them.",
+    )
+    actions = deliveries.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser(
+        "list",
+        help="the newest deliveries, as a table or JSON Lines",
+        description="The newest deliveries first, to every hub and partner or to the one named.",
+    )
+    listing.add_argument("--store", help=f"the store to read: {_STORE_HELP}")
+    listing.add_argument(
+        "--state",
+        nargs="+",
+        action="extend",
+        choices=_STATES,
+        metavar="STATE",
+        help=f"only deliveries in these states: {', '.join(_STATES)}",
+    )
+    _target_flags(listing)
+    listing.add_argument(
+        "--limit",
+        type=_batch_size,
+        default=50,
+        metavar="N",
+        help="how many to show (default 50)",
+    )
+    listing.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object a line, as the API shows a delivery",
+    )
+    replay = actions.add_parser(
+        "replay",
+        help="make dead or delivered deliveries again",
+        description="Make deliveries again: the ones named, or with --dead every dead one (of "
+        "the hub or partner named) not replayed before. Only dead or delivered deliveries are "
+        "made again; each new one is pending, names the original in replayOf, and is sent by "
+        "the server or worker on the store within its TT_DISPATCH_INTERVAL. Prints the new ids.",
+    )
+    replay.add_argument("ids", nargs="*", metavar="ID", help="the deliveries to make again")
+    replay.add_argument(
+        "--dead", action="store_true", help="every dead delivery not replayed before"
+    )
+    replay.add_argument("--store", help=f"the store to write: {_STORE_HELP}")
+    _target_flags(replay)
+
+    tickets = commands.add_parser("tickets", help="views of the tickets for operators")
+    views = tickets.add_subparsers(dest="action", required=True)
+    board = views.add_parser(
+        "at-risk",
+        help="the open tickets whose SLAs are in jeopardy, breached or soon due",
+        description="Open tickets with an SLA clock in jeopardy (warning or breach), a running "
+        "clock due within --within, or a threshold the SLA monitor has not recorded yet (shown "
+        "as '(due)'); most overdue first.",
+    )
+    board.add_argument("--store", help=f"the store to read: {_STORE_HELP}")
+    board.add_argument(
+        "--policy",
+        help="the service policy, a YAML file (TT_POLICY); read for who is assigned",
+    )
+    board.add_argument(
+        "--limit", type=_batch_size, default=20, metavar="N", help="how many (default 20)"
+    )
+    board.add_argument(
+        "--within",
+        type=_window,
+        default=0.0,
+        metavar="DURATION",
+        help="also running clocks due within this time, e.g. 30m, 4h, 1d",
+    )
+    board.add_argument("--json", action="store_true", help="one JSON object a line")
+
+    check = commands.add_parser(
+        "check-config",
+        help="check the settings, policy, partners and keys serve would use",
+        description="Check everything serve checks before it listens, without opening the "
+        "store: the settings, the exposure rule, the store location, the policy, the partner "
+        "registry and the token keys. Every problem is listed; exit 0 when there is none, 2 "
+        "otherwise.",
+    )
+    _serve_flags(check)
+    check.add_argument("--policy", help="the service policy, a YAML file (TT_POLICY)")
+    check.add_argument("--partners", help=_PARTNERS_HELP)
+
+
+def _target_flags(parser: argparse.ArgumentParser) -> None:
+    whose = parser.add_mutually_exclusive_group()
+    whose.add_argument("--hub", metavar="ID", help="only the deliveries to this hub")
+    whose.add_argument(
+        "--partner",
+        metavar="ID",
+        help="only the requests to this partner (needs TT_PARTNERS and its secrets)",
+    )
+    parser.add_argument("--partners", help=_PARTNERS_HELP)
+
+
+def _window(raw: str) -> float:
+    seconds = parse_duration(raw)
+    if seconds is None:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a duration such as 30m, 4h or 1d")
+    return seconds
+
+
+def _serve_flags(serve: argparse.ArgumentParser) -> None:
+    """The setting flags of ``serve`` (and of ``check-config``, which checks what it would use)."""
+    serve.add_argument("--host", help="interface to listen on (TT_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", help="TCP port (TT_PORT, default 8080)")
+    serve.add_argument("--store", help=_STORE_HELP)
+    serve.add_argument(
+        "--workers",
+        help="server processes sharing the port and the store; one of them runs the "
+        "background loops (TT_WORKERS, default 1)",
+    )
+    serve.add_argument(
+        "--base-url",
+        help="public URL clients reach the server at, used in href and Location (TT_BASE_URL)",
+    )
+    serve.add_argument(
+        "--max-body-bytes", help="largest accepted request body (TT_MAX_BODY_BYTES, default 1 MiB)"
+    )
+    serve.add_argument("--log-level", help="debug, info, warning or error (TT_LOG_LEVEL)")
+    serve.add_argument("--log-format", help="text or json, one object a line (TT_LOG_FORMAT)")
+    serve.add_argument(
+        "--dispatch",
+        help="inprocess or off: whether this server also delivers event notifications "
+        "(TT_DISPATCH, default inprocess)",
+    )
+    serve.add_argument(
+        "--auth",
+        help="none (loopback only) or jwt: bearer tokens checked against a JWKS (TT_AUTH)",
+    )
+    serve.add_argument("--jwks", help="the token issuer's keys: a JWKS file or URL (TT_JWKS)")
+    serve.add_argument("--jwt-issuer", help="the issuer tokens must name (TT_JWT_ISSUER)")
+    serve.add_argument("--jwt-audience", help="the audience tokens must name (TT_JWT_AUDIENCE)")
+    serve.add_argument(
+        "--egress-allow",
+        help="internal networks hub callbacks and partners may be at, comma-separated CIDRs "
+        "(TT_EGRESS_ALLOW)",
+    )
+    serve.add_argument(
+        "--metrics", help="on or off: Prometheus metrics at /metrics (TT_METRICS, default on)"
+    )
+    serve.add_argument(
+        "--metrics-port",
+        help="serve /metrics on a port of its own instead of the API's (TT_METRICS_PORT)",
+    )
+    serve.add_argument(
+        "--metrics-host",
+        help="interface of the metrics port (TT_METRICS_HOST, default the API's host)",
+    )
+    serve.add_argument(
+        "--tracing",
+        help="off, otlp (OTEL_EXPORTER_OTLP_* variables) or console: OpenTelemetry traces "
+        "(TT_TRACING, default off)",
+    )
 
 
 def _batch_size(raw: str) -> int:
@@ -160,9 +305,13 @@ def _worker(settings: Settings) -> int:
     import signal
     import threading
 
-    from troubleticket.app import background, open_store, runtime
+    from troubleticket.app import background, metered, open_store, runtime
 
-    store = open_store(settings)
+    if settings.tracing != "off":
+        from troubleticket import tracing
+
+        tracing.enable(settings)  # its deliveries and partner calls
+    store = metered(settings, open_store(settings))
     run = runtime(settings, store)
     stopped = threading.Event()
 
@@ -396,8 +545,138 @@ def _transfer(settings: Settings, args: argparse.Namespace) -> int:
         return 1
 
 
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _print_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [
+        max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(columns)
+    ]
+    for line in (columns, *rows):
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+
+
+def _print_json_lines(items: Iterable[Mapping[str, Any]]) -> None:
+    for item in items:
+        print(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+
+
+def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    # The same start-up warning of connexion's import as for serve (see there).
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from troubleticket.admin import ReplayStopped
+
+    verb = f"troubleticket {args.command} {args.action}"
+    if args.command == "deliveries" and args.action == "replay" and bool(args.ids) == args.dead:
+        print(f"{verb}: name the deliveries (ID ...) or give --dead, one of them", file=sys.stderr)
+        return 2
+    run = _at_risk if args.command == "tickets" else _deliveries
+    try:
+        return run(settings, args)
+    except ReplayStopped as exc:
+        for made in exc.made:
+            print(made)
+        made_before = f" ({_plural(len(exc.made), 'delivery', 'deliveries')} made before)"
+        print(f"{verb}: {exc.message}{made_before if exc.made else ''}", file=sys.stderr)
+        return 1
+    except TroubleTicketError as exc:
+        print(f"{verb}: {exc.message}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:
+        print(f"{verb}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
+    from troubleticket.admin import DELIVERY_COLUMNS, DeliveryAdmin, Scope, delivery_row
+    from troubleticket.app import hub_service, load_partners, partner_directory
+
+    scope = Scope(hub=args.hub, partner=args.partner)
+    store = _open_store(settings, must_exist=True)
+    try:
+        hubs = hub_service(settings, store)
+        partners = None
+        if args.partner is not None:  # its secrets must be set, as for serve
+            partners = partner_directory(settings, store, hubs, load_partners(settings)[0])
+        deliveries = DeliveryAdmin(store, hubs, partners)
+        if args.action == "list":
+            listing = deliveries.latest(scope, states=args.state or (), limit=args.limit)
+            if args.json:
+                _print_json_lines(listing.items)
+            else:
+                _print_table(DELIVERY_COLUMNS, [delivery_row(d) for d in listing.items])
+            shown = _plural(len(listing.items), "delivery", "deliveries")
+            more = "; more with a higher --limit" if listing.more else ""
+            print(f"{shown} to {scope}, newest first{more}", file=sys.stderr)
+            return 0
+        skipped = None
+        if args.dead:
+            replay = deliveries.replay_dead(scope)
+            made, skipped = replay.made, replay.skipped
+        else:
+            made = deliveries.replay(args.ids, scope)
+    finally:
+        store.close()
+    for delivery_id in made:
+        print(delivery_id)
+    summary = f"replayed {_plural(len(made), 'delivery', 'deliveries')} to {scope}"
+    if skipped:
+        summary += f" ({_plural(skipped, 'dead one', 'dead ones')} replayed before: skipped)"
+    if made:
+        summary += "; the server or worker on this store sends them within TT_DISPATCH_INTERVAL"
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def _at_risk(settings: Settings, args: argparse.Namespace) -> int:
+    from troubleticket.admin import BOARD_COLUMNS, at_risk
+    from troubleticket.app import load_policy, utc_now
+
+    policy = load_policy(settings)
+    store = _open_store(settings, must_exist=True)
+    try:
+        board = at_risk(store, policy, now=utc_now(), within=args.within, limit=args.limit)
+    finally:
+        store.close()
+    if args.json:
+        _print_json_lines(ticket.as_json() for ticket in board.tickets)
+    else:
+        _print_table(BOARD_COLUMNS, [ticket.row() for ticket in board.tickets])
+    summary = f"{_plural(board.total, 'ticket', 'tickets')} at risk"
+    if board.total > len(board.tickets):
+        summary += f", the {len(board.tickets)} most overdue shown"
+    print(summary, file=sys.stderr)
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    # The same start-up warning of connexion's import as for serve (see there).
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from troubleticket.admin import PROBLEM, check_config
+
+    findings = check_config({name: getattr(args, name, None) for name in _SETTING_FLAGS})
+    for finding in findings:
+        print(f"{finding.outcome:<8} {finding.section}: {finding.text}")
+    problems = sum(finding.outcome == PROBLEM for finding in findings)
+    if problems:
+        print(
+            f"troubleticket check-config: {_plural(problems, 'problem', 'problems')}; serve "
+            "would refuse to start",
+            file=sys.stderr,
+        )
+        return 2
+    print("troubleticket check-config: everything serve checks is usable", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        # every problem is reported, the settings' own among them
+        return _check_config(args)
     try:
         settings = Settings.from_env().with_overrides(
             {name: getattr(args, name, None) for name in _SETTING_FLAGS}
@@ -409,6 +688,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _transfer(settings, args)
         if args.command == "worker":
             return _worker(settings)
+        if args.command in ("deliveries", "tickets"):
+            return _admin(settings, args)
     except ConfigError as exc:
         print(f"troubleticket: {exc}", file=sys.stderr)
         return 2

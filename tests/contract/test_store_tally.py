@@ -36,9 +36,7 @@ def by_hand(where: Filter, by: list[tuple[str, ...]]) -> dict[tuple[Any, ...], i
             doc = doc.get(step) if isinstance(doc, dict) else None  # type: ignore[assignment]
         return doc
 
-    return dict(
-        Counter(tuple(value(d, p) for p in by) for d in DOCS if matches(d, where)).items()
-    )
+    return dict(Counter(tuple(value(d, p) for p in by) for d in DOCS if matches(d, where)).items())
 
 
 @pytest.mark.parametrize(

@@ -273,10 +273,13 @@ class HubService:
         self._hub(hub_id, context)
         return self.deliveries_to((hub_id,), query)
 
-    def deliveries_to(self, targets: tuple[str, ...], query: ListQuery) -> Page:
-        """One page of the deliveries to any of ``targets`` (hubs, or a partner's lanes)."""
-        own = AnyOf(tuple(Comparison(("hubId",), Op.EQ, target) for target in targets))
-        where = Filter((own, *query.where.groups))
+    def deliveries_to(self, targets: tuple[str, ...] | None, query: ListQuery) -> Page:
+        """One page of the deliveries to any of ``targets`` (hubs, or a partner's lanes; every
+        target when ``None``: what an operator looks through)."""
+        where = query.where
+        if targets is not None:
+            own = AnyOf(tuple(Comparison(("hubId",), Op.EQ, target) for target in targets))
+            where = Filter((own, *query.where.groups))
         sort = query.sort or (SortKey(("createdAt",), descending=True),)
         page = self._store.list(Collection.DELIVERY, replace(query, where=where, sort=sort))
         return replace(page, items=[self._present_delivery(d) for d in page.items])
