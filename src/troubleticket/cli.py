@@ -17,7 +17,9 @@ import io
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -305,6 +307,7 @@ def _worker(settings: Settings) -> int:
     import signal
     import threading
 
+    from troubleticket import metrics
     from troubleticket.app import background, metered, open_store, runtime
 
     if settings.tracing != "off":
@@ -320,15 +323,61 @@ def _worker(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, halt)
     signal.signal(signal.SIGINT, halt)
+    stop_metrics = None
+    if settings.metrics and settings.metrics_port is not None:
+        stop_metrics = metrics.serve(
+            settings.metrics_host or settings.host,
+            settings.metrics_port,
+            metrics.registry(store),
+            settings.metrics_token,
+        )
     stop = background(run, threading.Event())
     logger.info("delivering notifications and watching SLAs, store %s", settings.store_shown)
     try:
         stopped.wait()
     finally:
         stop()
+        if stop_metrics is not None:
+            stop_metrics()
         store.close()
     logger.info("stopped")
     return 0
+
+
+@contextmanager
+def _shared_metrics(settings: Settings) -> Iterator[None]:
+    """For the processes of ``serve --workers``: the directory they keep their figures in
+    (``TT_METRICS_DIR``, or a temporary one removed at exit), emptied of an earlier run's, and
+    with ``TT_METRICS_PORT`` this supervising process answering scrapes for all of them."""
+    if not settings.metrics:
+        yield
+        return
+    from troubleticket import metrics
+    from troubleticket.app import open_store
+
+    directory = Path(settings.metrics_dir or tempfile.mkdtemp(prefix="troubleticket-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # figures of processes gone: not this run's
+        stale.unlink()
+    os.environ[metrics.MULTIPROCESS_DIR] = str(directory)
+    store = stop = None
+    try:
+        if settings.metrics_port is not None:
+            store = open_store(settings)
+            stop = metrics.serve(
+                settings.metrics_host or settings.host,
+                settings.metrics_port,
+                metrics.registry(store),
+                settings.metrics_token,
+            )
+        yield
+    finally:
+        if stop is not None:
+            stop()
+        if store is not None:
+            store.close()
+        if settings.metrics_dir is None:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _serve(settings: Settings) -> int:
@@ -363,16 +412,17 @@ def _serve(settings: Settings) -> int:
         # uvicorn starts each worker from an import string; they read their settings back
         # from the environment
         os.environ.update(settings.environment())
-        uvicorn.run(
-            "troubleticket.workers:app",
-            factory=True,
-            workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            log_config=None,  # the workers configure logging themselves (logs.configure)
-            access_log=False,  # one line per request comes from the app (logs.ACCESS)
-        )
+        with _shared_metrics(settings):
+            uvicorn.run(
+                "troubleticket.workers:app",
+                factory=True,
+                workers=settings.workers,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                log_config=None,  # the workers configure logging themselves (logs.configure)
+                access_log=False,  # one line per request comes from the app (logs.ACCESS)
+            )
         return 0
     uvicorn.run(
         app,
