@@ -272,6 +272,11 @@ class Settings:
                 f"TT_DELIVERY_TIMEOUT ({result.delivery_timeout:g} s) must be at most half of "
                 f"TT_DELIVERY_LEASE ({result.delivery_lease:g} s)"
             )
+        if result.metrics_port is not None and result.metrics_port == result.port:
+            raise ConfigError(
+                f"TT_METRICS_PORT ({result.metrics_port}) is the API's TT_PORT: leave it unset "
+                "for /metrics on the API port, or give the metrics a port of their own"
+            )
         if result.default_page_size > result.max_page_size:
             raise ConfigError(
                 f"TT_DEFAULT_PAGE_SIZE ({result.default_page_size}) exceeds "

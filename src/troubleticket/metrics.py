@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, TypeVar
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -41,6 +41,7 @@ from troubleticket.store.port import Store, StoreUnavailable
 from troubleticket.types import JSON
 
 logger = logging.getLogger(__name__)
+R = TypeVar("R")
 
 PATH = "/metrics"
 # Seconds the figures read from the store are reused for (scrapes come every 15-60 s).
@@ -180,62 +181,43 @@ def timed(loop: str, step: Callable[[], int]) -> Callable[[], int]:
 
 
 class MeteredStore:
-    """A store whose every operation is timed into ``STORE_OPERATIONS``."""
+    """A store whose reads and writes are timed into ``STORE_OPERATIONS``."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self.inline_reads = store.inline_reads
 
-    def _timed(self, operation: str, collection: Any) -> Any:
-        return _store_operations(operation, str(collection))
-
-    def insert(self, collection: Any, doc: JSON, *, events: Sequence[JSON] = ()) -> Any:
+    def _timed(self, operation: str, collection: Any, call: Callable[[], R]) -> R:
         started = time.perf_counter()
         try:
-            return self._store.insert(collection, doc, events=events)
+            return call()
         finally:
-            self._timed("insert", collection).observe(time.perf_counter() - started)
-
-    def insert_many(self, collection: Any, docs: Iterable[JSON]) -> int:
-        return self._store.insert_many(collection, docs)
-
-    def restore(self, collection: Any, items: Iterable[Any]) -> int:
-        return self._store.restore(collection, items)
-
-    def scan(self, collection: Any) -> Iterator[Any]:
-        return self._store.scan(collection)
+            _store_operations(operation, str(collection)).observe(time.perf_counter() - started)
 
     def get(self, collection: Any, doc_id: str) -> Any:
-        started = time.perf_counter()
-        try:
-            return self._store.get(collection, doc_id)
-        finally:
-            self._timed("get", collection).observe(time.perf_counter() - started)
+        return self._timed("get", collection, lambda: self._store.get(collection, doc_id))
 
     def list(self, collection: Any, query: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return self._store.list(collection, query)
-        finally:
-            self._timed("list", collection).observe(time.perf_counter() - started)
+        return self._timed("list", collection, lambda: self._store.list(collection, query))
 
     def tally(self, collection: Any, where: Any, by: Sequence[tuple[str, ...]]) -> Any:
-        started = time.perf_counter()
-        try:
-            return self._store.tally(collection, where, by)
-        finally:
-            self._timed("tally", collection).observe(time.perf_counter() - started)
+        return self._timed("tally", collection, lambda: self._store.tally(collection, where, by))
+
+    def insert(self, collection: Any, doc: JSON, *, events: Sequence[JSON] = ()) -> Any:
+        return self._timed(
+            "insert", collection, lambda: self._store.insert(collection, doc, events=events)
+        )
 
     def replace(
         self, collection: Any, doc: JSON, *, expected_version: int, events: Sequence[JSON] = ()
     ) -> Any:
-        started = time.perf_counter()
-        try:
-            return self._store.replace(
+        return self._timed(
+            "replace",
+            collection,
+            lambda: self._store.replace(
                 collection, doc, expected_version=expected_version, events=events
-            )
-        finally:
-            self._timed("replace", collection).observe(time.perf_counter() - started)
+            ),
+        )
 
     def delete(
         self,
@@ -245,20 +227,25 @@ class MeteredStore:
         expected_version: int | None = None,
         events: Sequence[JSON] = (),
     ) -> bool:
-        started = time.perf_counter()
-        try:
-            return self._store.delete(
+        return self._timed(
+            "delete",
+            collection,
+            lambda: self._store.delete(
                 collection, doc_id, expected_version=expected_version, events=events
-            )
-        finally:
-            self._timed("delete", collection).observe(time.perf_counter() - started)
+            ),
+        )
 
     def relay_events(self, limit: int = 500) -> int:
-        started = time.perf_counter()
-        try:
-            return self._store.relay_events(limit)
-        finally:
-            self._timed("relay_events", "event").observe(time.perf_counter() - started)
+        return self._timed("relay_events", "event", lambda: self._store.relay_events(limit))
+
+    def insert_many(self, collection: Any, docs: Iterable[JSON]) -> int:
+        return self._store.insert_many(collection, docs)
+
+    def restore(self, collection: Any, items: Iterable[Any]) -> int:
+        return self._store.restore(collection, items)
+
+    def scan(self, collection: Any) -> Iterator[Any]:
+        return self._store.scan(collection)
 
     def check(self) -> None:
         self._store.check()

@@ -9,7 +9,6 @@ at once: hub A's callback fails, hub B's succeeds, and the partner is down.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import yaml
 
 from tests.builders import a_ticket
 from tests.conftest import LOCAL_NETWORKS, FrozenClock
+from tests.unit.cli_environment import no_tt_environment  # noqa: F401 (autouse)
 from troubleticket import cli
 from troubleticket.admin import DELIVERY_COLUMNS, DeliveryAdmin, Scope
 from troubleticket.app import hub_service, runtime, ticket_service
@@ -39,13 +39,6 @@ CREATIONS = "eventType=TroubleTicketCreateEvent"
 FAILING = "http://127.0.0.1:9/a"
 WORKING = "http://127.0.0.1:9/b"
 INTERNAL = {"resourceKey", "orderKey", "leaseUntil", "leaseOwner"}
-
-
-@pytest.fixture(autouse=True)
-def no_tt_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("TT_"):
-            monkeypatch.delenv(name)
 
 
 @dataclass

@@ -9,7 +9,6 @@ pass, whose warning is due but not recorded.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ import yaml
 
 from tests.builders import a_ticket
 from tests.conftest import FrozenClock
+from tests.unit.cli_environment import no_tt_environment  # noqa: F401 (autouse)
 from troubleticket import admin
 from troubleticket.admin import BOARD_COLUMNS, at_risk
 from troubleticket.app import load_policy, runtime, ticket_service
@@ -63,13 +63,6 @@ POLICY = {
 # Half a minute of slack on each side, so that the seconds the command takes to start do not
 # change a time left shown in minutes.
 SLACK = timedelta(seconds=30)
-
-
-@pytest.fixture(autouse=True)
-def no_tt_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("TT_"):
-            monkeypatch.delenv(name)
 
 
 @dataclass

@@ -3,7 +3,6 @@ because another came first; the store is never opened nor created."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from tests.tokens import AUDIENCE, ISSUER, Issuer
+from tests.unit.cli_environment import no_tt_environment  # noqa: F401 (autouse)
 from troubleticket.cli import main
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -35,13 +35,6 @@ POLICY = {
     },
     "escalation": {"rules": [{"clock": "resolve", "on": "breach", "raiseLevelTo": 1}]},
 }
-
-
-@pytest.fixture(autouse=True)
-def no_tt_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("TT_"):
-            monkeypatch.delenv(name)
 
 
 @dataclass

@@ -170,6 +170,20 @@ class TestBadValues:
         with pytest.raises(ConfigError, match=r"\(100\) exceeds TT_MAX_PAGE_SIZE \(50\)"):
             Settings.from_env({"TT_MAX_PAGE_SIZE": "50"})
 
+    def test_metrics_on_the_api_port_number_are_refused(self) -> None:
+        with pytest.raises(ConfigError, match=r"^TT_METRICS_PORT \(8080\) is the API's TT_PORT"):
+            Settings.from_env({"TT_METRICS_PORT": "8080"})
+        assert Settings.from_env({"TT_METRICS_PORT": "9464"}).metrics_port == 9464
+
+    @pytest.mark.parametrize(("raw", "expected"), [("0", False), ("off", False), ("1", True)])
+    def test_metrics_can_be_switched_off(self, raw: str, expected: bool) -> None:
+        assert Settings.from_env({"TT_METRICS": raw}).metrics is expected
+
+    def test_tracing_takes_off_otlp_or_console(self) -> None:
+        assert Settings.from_env({"TT_TRACING": "otlp"}).tracing == "otlp"
+        with pytest.raises(ConfigError, match="^TT_TRACING has value 'jaeger': expected off"):
+            Settings.from_env({"TT_TRACING": "jaeger"})
+
     def test_config_error_is_a_value_error(self) -> None:
         assert issubclass(ConfigError, ValueError)
 
