@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -166,3 +167,32 @@ def test_no_access_line_below_its_level(configured: Callable[[str], io.StringIO]
     finally:
         logging.getLogger(logs.ACCESS).setLevel(logging.NOTSET)
     assert buffer.getvalue() == ""
+
+
+def test_on_the_event_loop_a_turns_lines_are_written_together_at_its_end(
+    configured: Callable[[str], io.StringIO],
+) -> None:
+    buffer = configured("json")
+    writes: list[str] = []
+    stream = logging.getLogger().handlers[0].stream  # type: ignore[attr-defined]
+    original = stream.write
+
+    def counting(text: str) -> int:
+        writes.append(text)
+        return int(original(text))
+
+    stream.write = counting
+
+    async def turn() -> tuple[str, str]:
+        a_request_line()
+        a_request_line()
+        a_request_line()
+        during = buffer.getvalue()
+        await asyncio.sleep(0)  # the loop's turn ends
+        return during, buffer.getvalue()
+
+    during, after = asyncio.run(turn())
+    assert during == ""
+    assert len(after.splitlines()) == 3
+    assert all(json.loads(line)["requestId"] == "req-7" for line in after.splitlines())
+    assert len(writes) == 1
