@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from bench import corpus
@@ -48,6 +49,20 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+def _wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Until the server answers (opening a store of an older layout first adds its indexes)."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not answer within 10 minutes")
+
+
 def get_rate(mode: tuple[list[str], str, bool], store: Path, ids: Path, seconds: int) -> float:
     arguments, metrics, through_logging = mode
     port = _free_port()
@@ -58,7 +73,7 @@ def get_rate(mode: tuple[list[str], str, bool], store: Path, ids: Path, seconds:
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=HERE.parent, stdout=log, stderr=log, env=env)
         try:
-            time.sleep(4)
+            _wait_until_up(port, process)
             wrk(port, "get", ids, 2, 16)  # warm-up
             figures = wrk(port, "get", ids, seconds, 16)
         finally:

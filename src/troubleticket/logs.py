@@ -8,11 +8,10 @@ line per request on the ``troubleticket.access`` logger (see ``access``).
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import logging
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,20 +69,25 @@ def access(
     operation_id: str | None,
     actor: str | None,
     party: str | None,
+    request_id: str | None = None,
 ) -> None:
-    """The line of one answered request."""
+    """The line of one answered request (``request_id``: by default the current one)."""
     if not _access_logger.isEnabledFor(logging.INFO):
         return
     message = f"{method} {path} {status} {duration_ms:.1f} ms"
     direct = _direct
     if direct is None or not direct.alone():
-        fields = _fields({}, method, path, status, duration_ms, operation_id, actor, party)
+        fields = _fields(
+            {}, request_id, method, path, status, duration_ms, operation_id, actor, party
+        )
         _access_logger.info(message, extra=fields)
     elif direct.json:
         head = {"time": direct.stamp(), "level": "info", "logger": ACCESS, "message": message}
         direct.emit(
             orjson.dumps(
-                _fields(head, method, path, status, duration_ms, operation_id, actor, party),
+                _fields(
+                    head, request_id, method, path, status, duration_ms, operation_id, actor, party
+                ),
                 default=str,
             ).decode()
         )
@@ -93,6 +97,7 @@ def access(
 
 def _fields(
     line: dict[str, Any],
+    request_id: str | None,
     method: str,
     path: str,
     status: int,
@@ -102,7 +107,7 @@ def _fields(
     party: str | None,
 ) -> dict[str, Any]:
     """``line`` with the access line's own fields added."""
-    line["requestId"] = current_request_id()
+    line["requestId"] = request_id or current_request_id()
     line["method"] = method
     line["path"] = path
     line["status"] = status
@@ -128,10 +133,9 @@ class _DirectAccess:
     while the line would reach that handler and no other (``alone``): a handler or filter added
     later (a test's capture, say) gets the record the usual way.
 
-    On the event loop, the lines of the requests answered in one turn of the loop are written
-    together at its end (``loop.call_soon``): one write to the stream instead of one each,
-    which matters most on a pipe (a container's stdout), where every write may wake the reader.
-    Nothing waits on a timer: a line is out before the loop takes up anything new.
+    Within ``held()`` lines are kept and written together at its end: one write to the stream
+    instead of one each, which matters most on a pipe (a container's stdout), where every write
+    may wake the reader.
     """
 
     def __init__(self, handler: logging.StreamHandler[Any], *, json: bool) -> None:
@@ -139,7 +143,7 @@ class _DirectAccess:
         self.json = json
         self._second = -1
         self._stamp = ""
-        self._lock = threading.Lock()
+        self.holding = False
         self._pending: list[str] = []
 
     def alone(self) -> bool:
@@ -168,21 +172,14 @@ class _DirectAccess:
         return f"{self._stamp}.{millis:03d}+00:00" if self.json else f"{self._stamp},{millis:03d}"
 
     def emit(self, line: str) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not on an event loop: now
-            self._out(line + self._handler.terminator)
-            return
-        with self._lock:
+        if self.holding:
             self._pending.append(line)
-            first = len(self._pending) == 1
-        if first:
-            loop.call_soon(self.flush)
+        else:
+            self._out(line + self._handler.terminator)
 
     def flush(self) -> None:
-        """Write the lines waiting for the end of the loop's turn."""
-        with self._lock:
-            lines, self._pending = self._pending, []
+        """Write the lines held back, in one write."""
+        lines, self._pending = self._pending, []
         if lines:
             terminator = self._handler.terminator
             self._out(terminator.join(lines) + terminator)
@@ -202,7 +199,16 @@ class _DirectAccess:
 _direct: _DirectAccess | None = None
 
 
-@atexit.register
-def _flush_at_exit() -> None:  # lines of a last turn of the loop that never ended
-    if _direct is not None:
-        _direct.flush()
+@contextmanager
+def held() -> Iterator[None]:
+    """Access lines written within are written together as it ends (from one thread)."""
+    direct = _direct
+    if direct is None or direct.holding:
+        yield
+        return
+    direct.holding = True
+    try:
+        yield
+    finally:
+        direct.holding = False
+        direct.flush()

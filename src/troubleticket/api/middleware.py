@@ -15,6 +15,7 @@ into TMF Error responses.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -126,6 +127,11 @@ _API_HEADERS = {
 _CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
+# What the access line and the metrics say of one answered request: request id, method, path,
+# status, seconds, operationId, actor, party.
+_Answered = tuple[str, str, str, int, float, str | None, str | None, str | None]
+
+
 class RequestIdMiddleware:
     """Give every request an id, and every answer that id and the security headers.
 
@@ -151,6 +157,7 @@ class RequestIdMiddleware:
         self.ui_prefix = ui_prefix
         self.hsts = hsts
         self.observe = observe
+        self._answered: list[_Answered] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -189,15 +196,37 @@ class RequestIdMiddleware:
             operation_id = facts.get("operationId") or extensions.get("connexion_routing", {}).get(
                 "operation_id"
             )
-            logs.access(
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=seconds * 1000,
-                operation_id=operation_id,
-                actor=facts.get("actor"),
-                party=facts.get("party"),
+            answered = (
+                request_id,
+                scope["method"],
+                scope["path"],
+                status,
+                seconds,
+                operation_id,
+                facts.get("actor"),
+                facts.get("party"),
             )
-            if self.observe is not None:
-                self.observe(operation_id, status, seconds)
             request_ids.unbind(token)
+            self._answered.append(answered)
+            if len(self._answered) == 1:
+                asyncio.get_running_loop().call_soon(self._record)
+
+    def _record(self) -> None:
+        """The access lines and request metrics of the requests answered in this turn of the
+        event loop, taken at its end: together they cost less than one at a time in between,
+        and the lines leave in one write."""
+        answered, self._answered = self._answered, []
+        with logs.held():
+            for request_id, method, path, status, seconds, operation_id, actor, party in answered:
+                logs.access(
+                    method=method,
+                    path=path,
+                    status=status,
+                    duration_ms=seconds * 1000,
+                    operation_id=operation_id,
+                    actor=actor,
+                    party=party,
+                    request_id=request_id,
+                )
+                if self.observe is not None:
+                    self.observe(operation_id, status, seconds)
