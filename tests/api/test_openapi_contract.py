@@ -132,14 +132,19 @@ class Workflow(served(WORKFLOW_STORE).as_state_machine()):  # type: ignore[misc]
 
 
 def test_chains_of_calls_conform_to_the_contract() -> None:
-    Workflow.run(
-        settings=settings(
-            max_examples=60,
-            stateful_step_count=8,
-            suppress_health_check=list(HealthCheck),
-            deadline=None,
+    # One draw of 60 chains holds no PATCH of a ticket about one time in five; drawing again
+    # (each draw checked in full) makes a run without one a one-in-thousands event.
+    for _ in range(5):
+        Workflow.run(
+            settings=settings(
+                max_examples=60,
+                stateful_step_count=8,
+                suppress_health_check=list(HealthCheck),
+                deadline=None,
+            )
         )
-    )
+        if any(label.startswith("stateful PATCH /troubleTicket/") for label in CASES):
+            break
     assert any(label.startswith("stateful PATCH /troubleTicket/") for label in CASES)
 
 
