@@ -43,6 +43,15 @@ _SETTING_FLAGS = (
     "store",
     "base_url",
     "max_body_bytes",
+    "max_document_bytes",
+    "max_array_items",
+    "max_patch_operations",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+    "max_connections",
+    "max_concurrent_requests",
+    "max_url_bytes",
     "log_level",
     "log_format",
     "dispatch",
@@ -258,6 +267,45 @@ def _serve_flags(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--max-body-bytes", help="largest accepted request body (TT_MAX_BODY_BYTES, default 1 MiB)"
+    )
+    serve.add_argument(
+        "--max-document-bytes",
+        help="largest resource a write may produce (TT_MAX_DOCUMENT_BYTES, default 1 MiB)",
+    )
+    serve.add_argument(
+        "--max-array-items",
+        help="most items an array of a resource may hold after a write "
+        "(TT_MAX_ARRAY_ITEMS, default 1000)",
+    )
+    serve.add_argument(
+        "--max-patch-operations",
+        help="most operations in one JSON Patch (TT_MAX_PATCH_OPERATIONS, default 1000)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        help="time a client has to send a request line and headers (TT_HEADER_TIMEOUT, "
+        "default 10s)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        help="time a client has to send a request body (TT_BODY_TIMEOUT, default 30s)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        help="how long an idle keep-alive connection is kept (TT_IDLE_TIMEOUT, default 5s)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        help="connections each server process holds at once (TT_MAX_CONNECTIONS, default 2048)",
+    )
+    serve.add_argument(
+        "--max-concurrent-requests",
+        help="requests each server process handles at once, 503 beyond "
+        "(TT_MAX_CONCURRENT_REQUESTS, default 512)",
+    )
+    serve.add_argument(
+        "--max-url-bytes",
+        help="longest request target, 414 beyond (TT_MAX_URL_BYTES, default 8192)",
     )
     serve.add_argument("--log-level", help="debug, info, warning or error (TT_LOG_LEVEL)")
     serve.add_argument("--log-format", help="text or json, one object a line (TT_LOG_FORMAT)")

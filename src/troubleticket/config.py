@@ -165,6 +165,22 @@ class Settings:
     port: int = 8080
     base_url: str | None = None
     max_body_bytes: int = 1_048_576
+    # What one write may produce (checked while a patch is applied, and on the result): a
+    # resource's size as stored (without its audit trail), the items of any array in it, and the
+    # operations of one JSON Patch
+    max_document_bytes: int = 1_048_576
+    max_array_items: int = 1000
+    max_patch_operations: int = 1000
+    # Connections (per server process): the time a client has to send a request's line and
+    # headers, then its body; how long an idle keep-alive connection is kept; how many
+    # connections are held and requests handled at once (503 with Retry-After beyond); the
+    # longest request target (414 beyond)
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 5.0
+    max_connections: int = 2048
+    max_concurrent_requests: int = 512
+    max_url_bytes: int = 8192
     default_page_size: int = 100
     max_page_size: int = 1000
     log_level: str = "info"
@@ -328,6 +344,15 @@ _PARSERS = {
     "port": _port,
     "base_url": _base_url,
     "max_body_bytes": _positive_int,
+    "max_document_bytes": _positive_int,
+    "max_array_items": _positive_int,
+    "max_patch_operations": _positive_int,
+    "header_timeout": _positive_duration,
+    "body_timeout": _positive_duration,
+    "idle_timeout": _positive_duration,
+    "max_connections": _positive_int,
+    "max_concurrent_requests": _positive_int,
+    "max_url_bytes": _positive_int,
     "default_page_size": _positive_int,
     "max_page_size": _positive_int,
     "log_level": _log_level,
