@@ -35,7 +35,7 @@ from troubleticket.services.outbox import DEAD, DELIVERED, DELIVERING, PENDING
 from troubleticket.services.partners import PartnerDirectory, refused_partner_urls
 from troubleticket.store.port import Collection, ListQuery, Page, Store
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op, SortKey, instant
-from troubleticket.types import JSON
+from troubleticket.types import JSON, NO_CONTEXT
 
 # -- deliveries --------------------------------------------------------------------------------
 
@@ -121,9 +121,9 @@ class DeliveryAdmin:
             NotFound: no such hub or partner.
         """
         if scope.hub is not None:
-            return self._hubs.deliveries(scope.hub, query)
+            return self._hubs.deliveries(scope.hub, query, NO_CONTEXT)
         if scope.partner is not None:
-            return self._directory().deliveries(scope.partner, query)
+            return self._directory().deliveries(scope.partner, query, NO_CONTEXT)
         return self._hubs.deliveries_to(None, query)
 
     def latest(
@@ -206,9 +206,9 @@ class DeliveryAdmin:
         body: JSON = {"delivery": ids}
         try:
             if scope.hub is not None:
-                result = self._hubs.replay(scope.hub, body)
+                result = self._hubs.replay(scope.hub, body, NO_CONTEXT)
             elif scope.partner is not None:
-                result = self._directory().replay(scope.partner, body)
+                result = self._directory().replay(scope.partner, body, NO_CONTEXT)
             else:
                 result = self._hubs.replay_to(self._targets(ids), body, "The store")
         except TroubleTicketError as exc:

@@ -8,6 +8,8 @@ party in ``party_id``. Partners here are not in a registry: the claim alone rest
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -287,6 +289,62 @@ class TestAuditTrail:
         assert third["scope"] == ACTIVITIES
         assert f"recoveryActivity/{activity.json()['id']}" in third["changedAttributes"]
         assert all(r["@type"] == "AuditRecord" and r["date"] for r in (first, second, third))
+
+    def test_deleting_an_activity_is_recorded_and_another_partners_delete_changes_nothing(
+        self,
+        client: TestClient,
+        operator: dict[str, str],
+        alpha: dict[str, str],
+        beta: dict[str, str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        ticket = raise_ticket(client, beta)
+        work = f"{url(ticket)}/recoveryActivity"
+        body = {"@type": "RecoveryActivity", "name": "Check the line", "activityType": "diagnose"}
+        activities = [client.post(work, json=body, headers=who).json() for who in (beta, beta)]
+        first, second = (f"{work}/{a['id']}" for a in activities)
+
+        caplog.set_level(logging.INFO, logger="troubleticket.audit")
+        refused = client.delete(first, headers=alpha)
+        caplog.clear()
+        deleted = client.delete(second, headers={**operator, "X-Request-ID": "del-1"})
+
+        assert_tmf_error(refused, 404, "notFound")
+        assert client.get(first, headers=beta).status_code == 200
+        assert deleted.status_code == 204, deleted.text
+        trail = client.get(f"{url(ticket)}/auditRecord", headers=operator).json()
+        last = trail[-1]
+        assert (last["action"], last["actor"], last["requestId"]) == ("update", "alice", "del-1")
+        assert f"recoveryActivity/{activities[1]['id']}" in last["changedAttributes"]
+        assert last["scope"] == ACTIVITIES
+        # the create, two activities added, one deleted: alpha's attempt left no record
+        assert [r["actor"] for r in trail] == ["svc-beta", "svc-beta", "svc-beta", "alice"]
+        lines = [
+            json.loads(r.getMessage()) for r in caplog.records if r.name == "troubleticket.audit"
+        ]
+        assert [(x["resource"], x["requestId"]) for x in lines] == [
+            (f"troubleTicket/{ticket['id']}", "del-1")
+        ]
+
+    def test_registering_and_removing_a_hub_are_on_the_audit_log(
+        self, client: TestClient, alpha: dict[str, str], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.INFO, logger="troubleticket.audit")
+        hub = client.post(
+            f"{API}/hub",
+            json={"@type": "Hub", "callback": "https://alpha.example/listener"},
+            headers=alpha,
+        ).json()
+        assert client.delete(f"{API}/hub/{hub['id']}", headers=alpha).status_code == 204
+
+        lines = [
+            json.loads(r.getMessage()) for r in caplog.records if r.name == "troubleticket.audit"
+        ]
+        assert [(x["resource"], x["action"], x["actor"], x["party"]) for x in lines] == [
+            (f"hub/{hub['id']}", "create", "svc-alpha", ALPHA_PARTY),
+            (f"hub/{hub['id']}", "delete", "svc-alpha", ALPHA_PARTY),
+        ]
+        assert lines[1]["scope"] == HUBS
 
     def test_the_trail_is_not_part_of_the_ticket_and_not_for_partners(
         self, client: TestClient, operator: dict[str, str], alpha: dict[str, str]

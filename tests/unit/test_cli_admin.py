@@ -30,7 +30,7 @@ from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Outcome
 from troubleticket.services.hubs import HubService
 from troubleticket.store.port import Collection, ListQuery, Store
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import JSON
+from troubleticket.types import JSON, NO_CONTEXT
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ALPHA_PARTY = {"@type": "PartyRef", "@referredType": "Organization", "id": "org-alpha"}
@@ -103,8 +103,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     store = SqliteStore(path)
     run = runtime(settings, store, clock=clock, environ={"HUB_SECRET": SECRET})
     hubs: HubService = hub_service(settings, store, clock=clock)
-    hub_a = hubs.register({"callback": FAILING, "query": CREATIONS})["id"]
-    hub_b = hubs.register({"callback": WORKING, "query": CREATIONS})["id"]
+    hub_a = hubs.register({"callback": FAILING, "query": CREATIONS}, context=NO_CONTEXT)["id"]
+    hub_b = hubs.register({"callback": WORKING, "query": CREATIONS}, context=NO_CONTEXT)["id"]
     dispatcher = Dispatcher(
         store,
         sender=send,
@@ -123,10 +123,10 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     try:
         for _ in range(2):
             clock.advance(minutes=1)
-            tickets.append(run.tickets.create(a_ticket()).doc["id"])
+            tickets.append(run.tickets.create(a_ticket(), context=NO_CONTEXT).doc["id"])
             dispatch()
         clock.advance(minutes=1)
-        raised = run.tickets.create(a_ticket(status="inProgress")).doc["id"]
+        raised = run.tickets.create(a_ticket(status="inProgress"), context=NO_CONTEXT).doc["id"]
         tickets.append(raised)
         assignee = {
             "@type": "RelatedPartyRefOrPartyRoleRef",
@@ -136,6 +136,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
         run.activities.create(
             raised,
             {"@type": "RecoveryActivity", "activityType": "partnerRepair", "assignee": assignee},
+            context=NO_CONTEXT,
         )
         dispatch()
     finally:
@@ -578,9 +579,9 @@ def test_dead_deliveries_are_replayed_once_on_every_store(store: Store) -> None:
     settings = Settings(store="unused", egress_allow=LOCAL_NETWORKS)
     clock = FrozenClock()
     hubs = hub_service(settings, store, clock=clock)
-    hub = hubs.register({"callback": FAILING})["id"]
+    hub = hubs.register({"callback": FAILING}, context=NO_CONTEXT)["id"]
     tickets = ticket_service(settings, store, DEFAULT_POLICY, clock=clock)
-    tickets.create(a_ticket())
+    tickets.create(a_ticket(), context=NO_CONTEXT)
     dispatcher = Dispatcher(
         store,
         sender=send,

@@ -29,6 +29,7 @@ from troubleticket.domain.policy import parse_policy
 from troubleticket.services.monitor import SlaMonitor
 from troubleticket.store.port import Collection, ListQuery, Page, Store
 from troubleticket.store.sqlite import SqliteStore
+from troubleticket.types import NO_CONTEXT
 
 HOURS = {"Critical": "1h", "High": "1h", "Medium": "1h", "Low": "1h"}
 POLICY = {
@@ -97,12 +98,14 @@ def board(tmp_path: Path) -> Board:
 
     def made(name: str, age: timedelta, status: str = "inProgress") -> str:
         clock.now = now - age
-        ids[name] = run.tickets.create(a_ticket(status=status)).doc["id"]
+        ids[name] = run.tickets.create(a_ticket(status=status), context=NO_CONTEXT).doc["id"]
         return ids[name]
 
     def changed(name: str, status: str, ago: timedelta) -> None:
         clock.now = now - ago
-        run.tickets.patch(ids[name], {"@type": "TroubleTicket", "status": status})
+        run.tickets.patch(
+            ids[name], {"@type": "TroubleTicket", "status": status}, context=NO_CONTEXT
+        )
 
     made("overdue_ack", timedelta(hours=4) + SLACK, status="acknowledged")  # ack -3h
     made("breached", timedelta(hours=12) + SLACK)  # resolve -2h, escalated
@@ -296,11 +299,17 @@ def test_the_board_reads_every_store_alike(store: Store) -> None:
     clock = FrozenClock(now - timedelta(hours=12))
     policy = parse_policy(POLICY)
     tickets = ticket_service(Settings(store="unused"), store, policy, clock=clock)
-    breached = tickets.create(a_ticket(status="inProgress")).doc["id"]  # resolve -2h
+    breached = tickets.create(a_ticket(status="inProgress"), context=NO_CONTEXT).doc[
+        "id"
+    ]  # resolve -2h
     clock.now = now - timedelta(hours=8)
-    warned = tickets.create(a_ticket(status="inProgress")).doc["id"]  # resolve +2h
+    warned = tickets.create(a_ticket(status="inProgress"), context=NO_CONTEXT).doc[
+        "id"
+    ]  # resolve +2h
     clock.now = now - timedelta(hours=2)
-    soon = tickets.create(a_ticket(status="inProgress")).doc["id"]  # resolve +8h
+    soon = tickets.create(a_ticket(status="inProgress"), context=NO_CONTEXT).doc[
+        "id"
+    ]  # resolve +8h
     clock.now = now
     monitor = SlaMonitor(store, tickets, clock=clock)
     while monitor.run_once():

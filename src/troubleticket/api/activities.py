@@ -21,11 +21,11 @@ from troubleticket.types import JSON
 
 class ActivityHandlers:
     def __init__(
-        self, service: ActivityService, settings: Settings, callers: Callers | None = None
+        self, service: ActivityService, settings: Settings, callers: Callers
     ) -> None:
         self._service = service
         self._settings = settings
-        self._callers = callers or Callers()
+        self._callers = callers
         self._inline = service.inline_reads
 
     async def list(
@@ -98,7 +98,10 @@ class ActivityHandlers:
 
     async def delete(self, id_: str, activity_id: str) -> ConnexionResponse:
         condition = if_match(request.headers.get("if-match"))
-        await run_in_threadpool(partial(self._service.delete, id_, activity_id, if_match=condition))
+        context = self._callers.context()
+        await run_in_threadpool(
+            partial(self._service.delete, id_, activity_id, if_match=condition, context=context)
+        )
         return ConnexionResponse(status_code=204)
 
 

@@ -13,7 +13,6 @@ from troubleticket.api.body import RAW_BODY
 from troubleticket.api.callers import Callers
 from troubleticket.api.resources import list_response
 from troubleticket.config import Settings
-from troubleticket.domain.errors import Forbidden
 from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.partners import PartnerDirectory
 from troubleticket.types import JSON
@@ -21,11 +20,11 @@ from troubleticket.types import JSON
 
 class HubHandlers:
     def __init__(
-        self, service: HubService, settings: Settings, callers: Callers | None = None
+        self, service: HubService, settings: Settings, callers: Callers
     ) -> None:
         self._service = service
         self._settings = settings
-        self._callers = callers or Callers()
+        self._callers = callers
 
     async def create(self, body: JSON) -> tuple[JSON, int, dict[str, str]]:
         hub = await run_in_threadpool(self._service.register, body, self._callers.context())
@@ -91,25 +90,20 @@ class PartnerHandlers:
     """The partner directory and its delivery administration: the operator's alone."""
 
     def __init__(
-        self, directory: PartnerDirectory, settings: Settings, callers: Callers | None = None
+        self, directory: PartnerDirectory, settings: Settings, callers: Callers
     ) -> None:
         self._directory = directory
         self._settings = settings
-        self._callers = callers or Callers()
-
-    def _operator(self) -> None:
-        if self._callers.context().party is not None:
-            raise Forbidden("The partner directory is the operator's; a partner may not use it")
+        self._callers = callers
 
     async def partners(self) -> tuple[list[JSON], int, dict[str, str]]:
-        self._operator()
-        partners = self._directory.list()
+        partners = self._directory.list(self._callers.context())
         count = str(len(partners))
         return partners, 200, {"X-Total-Count": count, "X-Result-Count": count}
 
     async def retrieve(self, id_: str) -> tuple[JSON, int]:
-        self._operator()
-        return await run_in_threadpool(self._directory.get, id_), 200
+        context = self._callers.context()
+        return await run_in_threadpool(self._directory.get, id_, context), 200
 
     async def deliveries(
         self,
@@ -122,9 +116,9 @@ class PartnerHandlers:
         before: str | None = None,
         after: str | None = None,
     ) -> tuple[list[JSON], int, dict[str, str]]:
-        self._operator()
+        context = self._callers.context()
         return await list_response(
-            partial(self._directory.deliveries, id_),
+            partial(self._directory.deliveries, id_, context=context),
             self._settings,
             fields=fields,
             offset=offset,
@@ -136,5 +130,5 @@ class PartnerHandlers:
         )
 
     async def replay(self, id_: str, body: JSON) -> tuple[JSON, int]:
-        self._operator()
-        return await run_in_threadpool(self._directory.replay, id_, body), 201
+        context = self._callers.context()
+        return await run_in_threadpool(self._directory.replay, id_, body, context), 201

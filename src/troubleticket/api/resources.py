@@ -68,11 +68,11 @@ def media_type() -> str:
 
 class ResourceHandlers:
     def __init__(
-        self, service: ResourceService, settings: Settings, callers: Callers | None = None
+        self, service: ResourceService, settings: Settings, callers: Callers
     ) -> None:
         self._service = service
         self._settings = settings
-        self._callers = callers or Callers()
+        self._callers = callers
         self._inline = service.inline_reads
 
     async def list(

@@ -22,7 +22,7 @@ from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
 from troubleticket.services.resources import ResourceService, VersionCondition
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op, SortKey
-from troubleticket.types import JSON, NO_CONTEXT, Clock, Context, IdFactory
+from troubleticket.types import JSON, Clock, Context, IdFactory
 
 KIND = "recoveryActivity"
 ASSIGNEE_PATH = ("assignee", "partyOrPartyRole", "id")
@@ -54,7 +54,7 @@ class ActivityService:
     def _shown(self, ticket: JSON, activity_id: str) -> JSON:
         return self._tickets.present_child(find(ticket, activity_id))
 
-    def create(self, ticket_id: str, body: JSON, *, context: Context = NO_CONTEXT) -> JSON:
+    def create(self, ticket_id: str, body: JSON, *, context: Context) -> JSON:
         """Add an activity to a ticket; the activity as shown.
 
         Raises:
@@ -77,7 +77,7 @@ class ActivityService:
 
         return self._tickets.update(ticket_id, change, children_first=True, context=context)
 
-    def get(self, ticket_id: str, activity_id: str, *, context: Context = NO_CONTEXT) -> JSON:
+    def get(self, ticket_id: str, activity_id: str, *, context: Context) -> JSON:
         """One activity of one ticket, as shown.
 
         Raises:
@@ -85,7 +85,7 @@ class ActivityService:
         """
         return self._shown(self._tickets.read(ticket_id, context=context).doc, activity_id)
 
-    def get_by_id(self, activity_id: str, *, context: Context = NO_CONTEXT) -> JSON:
+    def get_by_id(self, activity_id: str, *, context: Context) -> JSON:
         """One activity by its id alone, as shown (a partner's, when assigned to it).
 
         Raises:
@@ -100,7 +100,7 @@ class ActivityService:
         return self._tickets.present_child(stored.doc)
 
     def list(
-        self, query: ListQuery, *, ticket_id: str | None = None, context: Context = NO_CONTEXT
+        self, query: ListQuery, *, ticket_id: str | None = None, context: Context
     ) -> Page:
         """One page of the activities ``query`` selects (of one ticket, when given), by id
         unless sorted otherwise. A partner sees those of its tickets, and across tickets those
@@ -139,7 +139,7 @@ class ActivityService:
         *,
         media_type: str = MERGE_PATCH,
         if_match: VersionCondition | None = None,
-        context: Context = NO_CONTEXT,
+        context: Context,
     ) -> JSON:
         """Apply a patch in any TMF621 PATCH format to one activity; the activity after it.
 
@@ -164,7 +164,7 @@ class ActivityService:
         activity_id: str,
         *,
         if_match: VersionCondition | None = None,
-        context: Context = NO_CONTEXT,
+        context: Context,
     ) -> None:
         """Remove an activity that has not started.
 

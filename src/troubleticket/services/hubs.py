@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import InvalidRequest, NotFound
 from troubleticket.domain.signing import secret_key
+from troubleticket.services.audit_log import log_audit, request_record
 from troubleticket.services.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
 from troubleticket.services.outbox import (
     CANCELLED,
@@ -39,7 +40,7 @@ from troubleticket.store.query import (
     matches,
     parse_filter,
 )
-from troubleticket.types import JSON, NO_CONTEXT, Clock, Context, IdFactory
+from troubleticket.types import JSON, Clock, Context, IdFactory
 
 MAX_CALLBACK_LENGTH = 2048
 MAX_QUERY_LENGTH = 4096
@@ -172,7 +173,7 @@ class HubService:
 
     # -- hubs ----------------------------------------------------------------------------------
 
-    def register(self, body: JSON, context: Context = NO_CONTEXT) -> JSON:
+    def register(self, body: JSON, context: Context) -> JSON:
         """Store a subscription (the context's party's, if it has one); return it as the API
         shows it.
 
@@ -211,7 +212,11 @@ class HubService:
         if context.party_id is not None:
             hub["party"] = context.party_id
         self._store.insert(Collection.HUB, hub)
+        self._audit("create", hub["id"], context)
         return self._present_hub(hub)
+
+    def _audit(self, action: str, hub_id: str, context: Context) -> None:
+        log_audit(f"hub/{hub_id}", request_record(action, [], context=context, now=self._clock()))
 
     def _hub(self, hub_id: str, context: Context) -> JSON:
         """The stored hub, if the context may see it (a party sees only its own).
@@ -225,10 +230,10 @@ class HubService:
             raise NotFound("hub", hub_id)
         return stored.doc
 
-    def get(self, hub_id: str, context: Context = NO_CONTEXT) -> JSON:
+    def get(self, hub_id: str, context: Context) -> JSON:
         return self._present_hub(self._hub(hub_id, context))
 
-    def delete(self, hub_id: str, context: Context = NO_CONTEXT) -> None:
+    def delete(self, hub_id: str, context: Context) -> None:
         """Remove a subscription; its undelivered events are cancelled, not sent.
 
         Raises:
@@ -237,6 +242,7 @@ class HubService:
         self._hub(hub_id, context)
         if not self._store.delete(Collection.HUB, hub_id):
             raise NotFound("hub", hub_id)
+        self._audit("delete", hub_id, context)
         self._cancel_waiting(hub_id)
 
     def _cancel_waiting(self, hub_id: str) -> None:
@@ -268,7 +274,7 @@ class HubService:
 
     # -- deliveries ----------------------------------------------------------------------------
 
-    def deliveries(self, hub_id: str, query: ListQuery, context: Context = NO_CONTEXT) -> Page:
+    def deliveries(self, hub_id: str, query: ListQuery, context: Context) -> Page:
         """One page of a hub's deliveries (newest first unless ``query`` sorts otherwise)."""
         self._hub(hub_id, context)
         return self.deliveries_to((hub_id,), query)
@@ -284,7 +290,7 @@ class HubService:
         page = self._store.list(Collection.DELIVERY, replace(query, where=where, sort=sort))
         return replace(page, items=[self._present_delivery(d) for d in page.items])
 
-    def replay(self, hub_id: str, body: JSON, context: Context = NO_CONTEXT) -> JSON:
+    def replay(self, hub_id: str, body: JSON, context: Context) -> JSON:
         """Send events again: the deliveries named, or every selected event since an instant.
 
         Raises:

@@ -31,7 +31,7 @@ import urllib3
 
 from troubleticket.domain import coordination, partner_report
 from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import NotFound, Unauthorized
+from troubleticket.domain.errors import Forbidden, NotFound, Unauthorized
 from troubleticket.domain.events import Raised, listener_name
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.partners import Partner, PartnerRegistry
@@ -42,7 +42,7 @@ from troubleticket.services.hubs import HubService
 from troubleticket.services.resources import Requests, ResourceService
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op
-from troubleticket.types import JSON, Clock
+from troubleticket.types import JSON, NO_CONTEXT, Clock, Context
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ class PartnerGateway:
 
     def _report(self, request: JSON) -> tuple[JSON, JSON] | None:
         try:
-            ticket = self._tickets.read(request["troubleTicket"]).doc
+            ticket = self._tickets.read(request["troubleTicket"], context=NO_CONTEXT).doc
             return ticket, coordination.find(ticket, request["recoveryActivity"])
         except NotFound:
             return None
@@ -266,7 +266,7 @@ class PartnerGateway:
                 return current
             return self._managed.from_partner(current, changed, now=now)
 
-        self._tickets.update(ticket_id, update)
+        self._tickets.update(ticket_id, update, context=NO_CONTEXT)
 
     # -- the requests --------------------------------------------------------------------------
 
@@ -639,38 +639,48 @@ class PartnerDirectory:
             shown["registeredAt"] = link.doc["registeredAt"]
         return shown
 
-    def _partner(self, partner_id: str) -> Partner:
+    def _partner(self, partner_id: str, context: Context) -> Partner:
+        _operator_only(context)
         partner = self._registry.get(partner_id)
         if partner is None:
             raise NotFound("partner", partner_id)
         return partner
 
-    def list(self) -> list[JSON]:
+    def list(self, context: Context) -> list[JSON]:
+        """Raises: Forbidden: a partner's request."""
+        _operator_only(context)
         return [self._shown(p) for p in self._registry.partners.values()]
 
-    def get(self, partner_id: str) -> JSON:
-        """Raises: NotFound: no partner has that id."""
-        return self._shown(self._partner(partner_id))
+    def get(self, partner_id: str, context: Context) -> JSON:
+        """Raises: Forbidden: a partner's request. NotFound: no partner has that id."""
+        return self._shown(self._partner(partner_id, context))
 
     @staticmethod
     def _lanes(partner_id: str) -> tuple[str, ...]:
         return (target(partner_id, partner_report.CREATE), target(partner_id, partner_report.POLL))
 
-    def deliveries(self, partner_id: str, query: ListQuery) -> Page:
+    def deliveries(self, partner_id: str, query: ListQuery, context: Context) -> Page:
         """One page of the requests to a partner (newest first unless sorted otherwise).
 
         Raises:
+            Forbidden: a partner's request.
             NotFound: no partner has that id.
         """
-        self._partner(partner_id)
+        self._partner(partner_id, context)
         return self._hubs.deliveries_to(self._lanes(partner_id), query)
 
-    def replay(self, partner_id: str, body: JSON) -> JSON:
+    def replay(self, partner_id: str, body: JSON, context: Context) -> JSON:
         """Make the named requests to a partner again (dead ones after an outage, say).
 
         Raises:
+            Forbidden: a partner's request.
             NotFound: no partner has that id.
             InvalidRequest: see ``HubService.replay_to``.
         """
-        self._partner(partner_id)
+        self._partner(partner_id, context)
         return self._hubs.replay_to(self._lanes(partner_id), body, f"Partner {partner_id}")
+
+
+def _operator_only(context: Context) -> None:
+    if context.party is not None:
+        raise Forbidden("The partner directory is the operator's; a partner may not use it")

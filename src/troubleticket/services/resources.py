@@ -7,24 +7,23 @@ makes a read-modify-write safe against concurrent writers.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from troubleticket.domain.audit import AUDIT, audit_record, changed_attributes, with_record
+from troubleticket.domain.audit import AUDIT, changed_attributes, with_record
 from troubleticket.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from troubleticket.domain.events import Raised, ResourceKind, raised_by
+from troubleticket.services.audit_log import log_audit, request_record
 from troubleticket.services.outbox import event_records, resource_key
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op
-from troubleticket.types import JSON, NO_CONTEXT, Clock, Context, IdFactory
+from troubleticket.types import JSON, Clock, Context, IdFactory
 
 logger = logging.getLogger(__name__)
-audit_logger = logging.getLogger("troubleticket.audit")
 
 
 class CreateRule(Protocol):
@@ -250,7 +249,7 @@ class ResourceService:
     def _stored(self, stored: Stored) -> Stored:
         return Stored(self._present(stored.doc), stored.version)
 
-    def create(self, body: JSON, *, context: Context = NO_CONTEXT) -> Stored:
+    def create(self, body: JSON, *, context: Context) -> Stored:
         """Create a resource from a create request; return it with its version.
 
         Raises:
@@ -279,7 +278,7 @@ class ResourceService:
             self._log_audit(doc["id"], record)
             return Stored(shown, inserted.version)
 
-    def get(self, resource_id: str, *, context: Context = NO_CONTEXT) -> Stored:
+    def get(self, resource_id: str, *, context: Context) -> Stored:
         """Return one resource with its version.
 
         Raises:
@@ -287,7 +286,7 @@ class ResourceService:
         """
         return self._stored(self._read(resource_id, context=context))
 
-    def read(self, resource_id: str, *, context: Context = NO_CONTEXT) -> Stored:
+    def read(self, resource_id: str, *, context: Context) -> Stored:
         """The stored document (hidden attributes and children included, href added).
 
         Raises:
@@ -305,7 +304,7 @@ class ResourceService:
         resource_id: str,
         if_match: VersionCondition | None = None,
         *,
-        context: Context = NO_CONTEXT,
+        context: Context,
     ) -> Stored:
         stored = self._store.get(self.collection, resource_id)
         scope = self._rules.party_scope
@@ -322,7 +321,7 @@ class ResourceService:
             )
         return stored
 
-    def list(self, query: ListQuery, *, context: Context = NO_CONTEXT) -> Page:
+    def list(self, query: ListQuery, *, context: Context) -> Page:
         """One page of the resources ``query`` selects (of those the context's party may see),
         with the total count of its matches.
 
@@ -343,7 +342,7 @@ class ResourceService:
         *,
         media_type: str = MERGE_PATCH,
         if_match: VersionCondition | None = None,
-        context: Context = NO_CONTEXT,
+        context: Context,
     ) -> Stored:
         """Apply a patch in any TMF621 PATCH format; return the resource after it, with its version.
 
@@ -376,7 +375,7 @@ class ResourceService:
         *,
         if_match: VersionCondition | None = None,
         children_first: bool = False,
-        context: Context = NO_CONTEXT,
+        context: Context,
     ) -> Stored:
         """Apply ``change`` to the stored document (hidden attributes and children included)
         and write the result with the events of the change; returns the stored document
@@ -435,7 +434,7 @@ class ResourceService:
         child changed is named (``recoveryActivity/{id}``).
         """
         if context.request_id is None:
-            return None
+            return None  # the server's own change
         changed: list[str] = []
         if after is not None:
             children = self._rules.children
@@ -444,19 +443,16 @@ class ResourceService:
             changed = changed_attributes(before, after, ignore=ignore, itemized=itemized)
             if before is not None and not changed:
                 return None
-        return audit_record(action, changed, context=context, now=self._clock())
+        return request_record(action, changed, context=context, now=self._clock())
 
     def _audited(self, doc: JSON, record: JSON | None) -> JSON:
         """``doc`` with ``record`` in its trail, when this resource keeps one."""
         return with_record(doc, record) if record is not None and self._rules.audit else doc
 
     def _log_audit(self, resource_id: str, record: JSON | None) -> None:
-        """One line per write a request made, on the ``troubleticket.audit`` logger."""
-        if record is not None:
-            resource = f"{self.collection.value}/{resource_id}"
-            audit_logger.info("%s", json.dumps({"resource": resource, **record}))
+        log_audit(f"{self.collection.value}/{resource_id}", record)
 
-    def get_audit(self, resource_id: str, *, context: Context = NO_CONTEXT) -> Sequence[JSON]:
+    def get_audit(self, resource_id: str, *, context: Context) -> Sequence[JSON]:
         """The audit trail of one resource, oldest first.
 
         Raises:
@@ -502,7 +498,7 @@ class ResourceService:
         resource_id: str,
         *,
         if_match: VersionCondition | None = None,
-        context: Context = NO_CONTEXT,
+        context: Context,
     ) -> None:
         """Delete a resource, if its version satisfies ``if_match`` when one is given.
 

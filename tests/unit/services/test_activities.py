@@ -27,7 +27,7 @@ from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import Collection, ListQuery, Store, Stored, StoreUnavailable
 from troubleticket.store.query import parse_filter
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import JSON
+from troubleticket.types import JSON, NO_CONTEXT
 
 TICKET = {
     "@type": "TroubleTicket",
@@ -72,14 +72,24 @@ def services(store: Any, clock: FrozenClock) -> tuple[ResourceService, ActivityS
 
 def worked_ticket(tickets: ResourceService, activities: ActivityService) -> str:
     """A ticket with one completed, two running and two planned activities."""
-    ticket_id: str = tickets.create(TICKET).doc["id"]
+    ticket_id: str = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]
     for _ in range(5):
-        activities.create(ticket_id, {"@type": "RecoveryActivity", "activityType": "diagnose"})
+        activities.create(
+            ticket_id, {"@type": "RecoveryActivity", "activityType": "diagnose"}, context=NO_CONTEXT
+        )
     for activity_id, state in (("ra-1", "inProgress"), ("ra-1", "completed")):
-        activities.patch(ticket_id, activity_id, {"@type": "RecoveryActivity", "state": state})
+        activities.patch(
+            ticket_id,
+            activity_id,
+            {"@type": "RecoveryActivity", "state": state},
+            context=NO_CONTEXT,
+        )
     for activity_id in ("ra-2", "ra-3"):
         activities.patch(
-            ticket_id, activity_id, {"@type": "RecoveryActivity", "state": "inProgress"}
+            ticket_id,
+            activity_id,
+            {"@type": "RecoveryActivity", "state": "inProgress"},
+            context=NO_CONTEXT,
         )
     return ticket_id
 
@@ -102,13 +112,17 @@ class TestACascadeThatFails:
         refusing = RefusingStore(store)
         tickets, activities = services(refusing, clock)
         ticket_id = worked_ticket(tickets, activities)
-        before = (tickets.get(ticket_id), states(store), event_count(store))
+        before = (tickets.get(ticket_id, context=NO_CONTEXT), states(store), event_count(store))
 
         refusing.refuse = True
         with pytest.raises(StoreUnavailable):
-            tickets.patch(ticket_id, CANCEL)
+            tickets.patch(ticket_id, CANCEL, context=NO_CONTEXT)
 
-        assert (tickets.get(ticket_id), states(store), event_count(store)) == before
+        assert (
+            tickets.get(ticket_id, context=NO_CONTEXT),
+            states(store),
+            event_count(store),
+        ) == before
         assert set(before[1].values()) == {"completed", "inProgress", "planned"}
 
     def test_a_transaction_aborted_half_way_through_the_activities_leaves_nothing_cancelled(
@@ -118,7 +132,7 @@ class TestACascadeThatFails:
         store = SqliteStore(path)
         tickets, activities = services(store, clock)
         ticket_id = worked_ticket(tickets, activities)
-        before = (tickets.get(ticket_id), states(store), event_count(store))
+        before = (tickets.get(ticket_id, context=NO_CONTEXT), states(store), event_count(store))
         # Abort when the fourth activity's row is being cancelled: the ticket row and the rows
         # of ra-2 and ra-3 are already written in the transaction by then.
         with closing(sqlite3.connect(path)) as conn:
@@ -130,9 +144,13 @@ class TestACascadeThatFails:
             conn.commit()
 
         with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
-            tickets.patch(ticket_id, CANCEL)
+            tickets.patch(ticket_id, CANCEL, context=NO_CONTEXT)
 
-        assert (tickets.get(ticket_id), states(store), event_count(store)) == before
+        assert (
+            tickets.get(ticket_id, context=NO_CONTEXT),
+            states(store),
+            event_count(store),
+        ) == before
         store.close()
 
 
@@ -145,10 +163,15 @@ class TestConcurrentWriters:
 
         def work(item: str) -> None:
             if item == "cancel":
-                tickets.patch(ticket_id, CANCEL)
+                tickets.patch(ticket_id, CANCEL, context=NO_CONTEXT)
             else:
                 try:
-                    activities.patch(ticket_id, item, {"@type": "RecoveryActivity", "progress": 50})
+                    activities.patch(
+                        ticket_id,
+                        item,
+                        {"@type": "RecoveryActivity", "progress": 50},
+                        context=NO_CONTEXT,
+                    )
                 except Exception as exc:  # noqa: BLE001 - a change after the cascade is refused
                     assert type(exc).__name__ in ("InvalidTransition", "Conflict"), exc
 
@@ -162,7 +185,7 @@ class TestConcurrentWriters:
             "ra-4": "cancelled",
             "ra-5": "cancelled",
         }
-        ticket = tickets.read(ticket_id).doc
+        ticket = tickets.read(ticket_id, context=NO_CONTEXT).doc
         assert ticket["activitySummary"]["byState"]["cancelled"] == 4
         assert {a["id"]: a["state"] for a in ticket["recoveryActivity"]} == final
 
@@ -174,11 +197,11 @@ class TestReading:
         tickets, activities = services(store, clock)
         ticket_id = worked_ticket(tickets, activities)
 
-        assert activities.get_by_id("ra-3")["troubleTicket"]["id"] == ticket_id
-        tickets.delete(ticket_id)
+        assert activities.get_by_id("ra-3", context=NO_CONTEXT)["troubleTicket"]["id"] == ticket_id
+        tickets.delete(ticket_id, context=NO_CONTEXT)
 
         with pytest.raises(NotFound):
-            activities.get_by_id("ra-3")
+            activities.get_by_id("ra-3", context=NO_CONTEXT)
         assert (
             store.list(
                 Collection.RECOVERY_ACTIVITY,

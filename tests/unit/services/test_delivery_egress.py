@@ -22,6 +22,7 @@ from troubleticket.services.hubs import HubService
 from troubleticket.services.outbox import event_records
 from troubleticket.store.port import Collection, ListQuery
 from troubleticket.store.sqlite import SqliteStore
+from troubleticket.types import NO_CONTEXT
 
 PUBLIC = "93.184.215.14"
 POLICY = DeliveryPolicy(schedule=(0,), timeout=2.0, lease=10.0, concurrency=1)
@@ -119,7 +120,9 @@ def test_a_callback_rebound_to_loopback_after_registration_is_refused_at_connect
     hubs = HubService(
         store, clock=clock, new_id=lambda: "h-1", base_url="https://tt", egress=egress
     )
-    hubs.register({"callback": f"http://hooks.partner.example:{listener.port}/listener"})
+    hubs.register(
+        {"callback": f"http://hooks.partner.example:{listener.port}/listener"}, context=NO_CONTEXT
+    )
     dns.address = "127.0.0.1"  # the name now points inside
     one_event(store, clock())
 
@@ -141,7 +144,9 @@ def test_the_same_callback_is_delivered_to_while_it_resolves_where_allowed(
     hubs = HubService(
         store, clock=clock, new_id=lambda: "h-1", base_url="https://tt", egress=egress
     )
-    hubs.register({"callback": f"http://hooks.partner.example:{listener.port}/listener"})
+    hubs.register(
+        {"callback": f"http://hooks.partner.example:{listener.port}/listener"}, context=NO_CONTEXT
+    )
     one_event(store, clock())
 
     (delivery,) = deliver(store, clock, egress)
@@ -159,7 +164,7 @@ def test_registration_refuses_a_name_that_resolves_inside(
     )
 
     with pytest.raises(InvalidRequest) as refused:
-        hubs.register({"callback": "https://hooks.partner.example/listener"})
+        hubs.register({"callback": "https://hooks.partner.example/listener"}, context=NO_CONTEXT)
 
     assert refused.value.code == "callbackNotAllowed"
     assert "resolves to 10.20.30.40, a private address" in refused.value.message

@@ -28,7 +28,7 @@ from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Outcome
 from troubleticket.services.hubs import HubService
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Store, Stored
-from troubleticket.types import JSON
+from troubleticket.types import JSON, NO_CONTEXT
 
 BASE_URL = "https://tt.example.com"
 TICKET_URL = f"{BASE_URL}/tmf-api/troubleTicket/v5/troubleTicket"
@@ -226,11 +226,11 @@ def pass_once(worker: Dispatcher) -> None:
 
 
 def register(hubs: HubService, callback: str = CALLBACK, **fields: Any) -> str:
-    return str(hubs.register({"callback": callback, **fields})["id"])
+    return str(hubs.register({"callback": callback, **fields}, context=NO_CONTEXT)["id"])
 
 
 def status_change(tickets: ResourceService, ticket_id: str, status: str) -> None:
-    tickets.patch(ticket_id, {"@type": "TroubleTicket", "status": status})
+    tickets.patch(ticket_id, {"@type": "TroubleTicket", "status": status}, context=NO_CONTEXT)
 
 
 # -- fan-out ---------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ def test_fan_out_makes_one_delivery_per_hub_whose_query_selects_the_event(
     everything = register(hubs)
     status_only = register(hubs, OTHER_CALLBACK, query=f"eventType={STATUS_CHANGE}")
     register(hubs, query="event.troubleTicket.severity=Critical")  # selects none of these
-    ticket_id = tickets.create(TICKET).doc["id"]  # ev-1
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]  # ev-1
     status_change(tickets, ticket_id, "inProgress")  # ev-2
 
     assert fan_out(store, dispatcher) == 2
@@ -283,7 +283,7 @@ def test_fanning_out_again_adds_no_delivery(
     sender: FakeSender,
 ) -> None:
     hub_id = register(hubs)
-    tickets.create(TICKET)
+    tickets.create(TICKET, context=NO_CONTEXT)
     fan_out(store, dispatcher)
     before = deliveries(store)
 
@@ -316,7 +316,7 @@ def test_an_event_fanned_out_again_after_a_worker_died_gets_no_second_delivery(
     sender: FakeSender,
 ) -> None:
     hub_id = register(hubs)
-    tickets.create(TICKET)
+    tickets.create(TICKET, context=NO_CONTEXT)
     dying = make_dispatcher(sender, "w1", on=DiesBeforeMarkingEvents(store))
     store.relay_events()
     with pytest.raises(RuntimeError, match="worker died"):
@@ -340,7 +340,7 @@ def test_two_dispatchers_fanning_out_at_once_make_one_delivery_per_hub_and_event
 ) -> None:
     hub_ids = [register(hubs), register(hubs, OTHER_CALLBACK)]
     for _ in range(10):
-        tickets.create(TICKET)
+        tickets.create(TICKET, context=NO_CONTEXT)
     store.relay_events()
     workers = [make_dispatcher(sender, "w1"), make_dispatcher(sender, "w2")]
 
@@ -362,7 +362,7 @@ def test_events_recorded_before_a_hub_was_registered_are_not_fanned_out_to_it(
     clock: FrozenClock,
 ) -> None:
     early = register(hubs)
-    ticket_id = tickets.create(TICKET).doc["id"]  # ev-1, not fanned out yet
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]  # ev-1, not fanned out yet
     clock.advance(seconds=1)
     late = register(hubs, OTHER_CALLBACK)
     status_change(tickets, ticket_id, "inProgress")  # ev-2
@@ -384,10 +384,12 @@ def test_events_of_one_ticket_arrive_in_order_while_other_tickets_go_ahead(
     clock: FrozenClock,
 ) -> None:
     hub_id = register(hubs, secret=SECRET)
-    a = tickets.create(TICKET).doc["id"]  # ev-1
+    a = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]  # ev-1
     status_change(tickets, a, "inProgress")  # ev-2
-    tickets.patch(a, {"@type": "TroubleTicket", "description": "Line repaired"})  # ev-3
-    tickets.create({**TICKET, "description": "Noisy line"})  # ev-4, ticket B
+    tickets.patch(
+        a, {"@type": "TroubleTicket", "description": "Line repaired"}, context=NO_CONTEXT
+    )  # ev-3
+    tickets.create({**TICKET, "description": "Noisy line"}, context=NO_CONTEXT)  # ev-4, ticket B
     sender.script("ev-1", Outcome(500), Outcome(500))
 
     dispatcher.run_once()  # t=0: A's create fails, B's create goes through
@@ -443,7 +445,7 @@ def test_every_attempt_of_one_event_carries_its_event_id_and_a_valid_signature(
     clock: FrozenClock,
 ) -> None:
     register(hubs, secret=SECRET)
-    tickets.create(TICKET)
+    tickets.create(TICKET, context=NO_CONTEXT)
     sender.script("ev-1", Outcome(500), Outcome(502))
 
     for seconds in (0, 5, 60):
@@ -472,7 +474,7 @@ def test_a_hub_without_a_secret_gets_unsigned_deliveries(
     tickets: ResourceService, hubs: HubService, dispatcher: Dispatcher, sender: FakeSender
 ) -> None:
     register(hubs)
-    tickets.create(TICKET)
+    tickets.create(TICKET, context=NO_CONTEXT)
 
     dispatcher.run_once()
 
@@ -492,7 +494,7 @@ def test_failed_attempts_follow_the_schedule_then_the_delivery_is_dead(
     clock: FrozenClock,
 ) -> None:
     hub_id = register(hubs)
-    ticket_id = tickets.create(TICKET).doc["id"]  # ev-1
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]  # ev-1
     status_change(tickets, ticket_id, "inProgress")  # ev-2
     sender.script("ev-1", *[Outcome(503)] * 3)
 
@@ -536,7 +538,7 @@ def test_a_connection_error_is_a_failed_attempt_with_its_error(
     clock: FrozenClock,
 ) -> None:
     hub_id = register(hubs)
-    tickets.create(TICKET)
+    tickets.create(TICKET, context=NO_CONTEXT)
     error = "ConnectTimeout: connection to listener.example.com timed out"
     sender.script(CALLBACK, Outcome(None, error), Outcome(None, error), Outcome(None, error))
 
@@ -568,7 +570,7 @@ def test_a_delivered_attempt_records_its_status_and_time(
     clock: FrozenClock,
 ) -> None:
     hub_id = register(hubs)
-    tickets.create(TICKET)
+    tickets.create(TICKET, context=NO_CONTEXT)
     clock.advance(seconds=2)
 
     assert dispatcher.run_once() > 0
@@ -596,16 +598,18 @@ def test_deliveries_waiting_behind_a_retry_do_not_starve_it(
     )
     dispatcher = make_dispatcher(sender, policy=small_batches)
     hub_id = register(hubs)
-    ticket_id = tickets.create(TICKET).doc["id"]  # ev-1
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]  # ev-1
     status_change(tickets, ticket_id, "inProgress")  # ev-2
-    tickets.patch(ticket_id, {"@type": "TroubleTicket", "description": "Line repaired"})  # ev-3
+    tickets.patch(
+        ticket_id, {"@type": "TroubleTicket", "description": "Line repaired"}, context=NO_CONTEXT
+    )  # ev-3
     sender.script("ev-1", Outcome(500))
     run_until_idle(dispatcher)  # every event fanned out at t=0; ev-1 failed, due again at t=5
     assert sender.event_ids() == ["ev-1"]
     assert delivery(store, hub_id, "ev-1")["nextAttemptAt"] == at(5)
 
     clock.advance(seconds=5)
-    tickets.create(TICKET)  # ev-4, another ticket: stuck behind the same page
+    tickets.create(TICKET, context=NO_CONTEXT)  # ev-4, another ticket: stuck behind the same page
     for _ in range(3):
         run_until_idle(dispatcher)
         clock.advance(seconds=60)
@@ -642,7 +646,7 @@ def test_two_dispatchers_at_once_never_make_the_same_attempt(
 ) -> None:
     register(hubs)
     for _ in range(50):
-        tickets.create(TICKET)
+        tickets.create(TICKET, context=NO_CONTEXT)
     slow = SlowDeliveryReads(store)
     workers = [make_dispatcher(sender, "w1", on=slow), make_dispatcher(sender, "w2", on=slow)]
 
@@ -667,7 +671,7 @@ def test_an_attempt_whose_worker_died_is_taken_over_when_its_lease_runs_out(
     clock: FrozenClock,
 ) -> None:
     hub_id = register(hubs)
-    ticket_id = tickets.create(TICKET).doc["id"]  # ev-1
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]  # ev-1
     status_change(tickets, ticket_id, "inProgress")  # ev-2
     fan_out(store, dispatcher)
     stored = store.get(Collection.DELIVERY, f"{hub_id}:ev-1")
@@ -710,10 +714,10 @@ def test_the_pending_deliveries_of_a_deleted_hub_are_cancelled_and_never_sent(
 ) -> None:
     gone = register(hubs)
     kept = register(hubs, OTHER_CALLBACK)
-    tickets.create(TICKET)  # ev-1
-    tickets.create(TICKET)  # ev-2
+    tickets.create(TICKET, context=NO_CONTEXT)  # ev-1
+    tickets.create(TICKET, context=NO_CONTEXT)  # ev-2
     fan_out(store, dispatcher)
-    hubs.delete(gone)
+    hubs.delete(gone, context=NO_CONTEXT)
 
     dispatcher.run_once()
 
@@ -736,11 +740,11 @@ def test_a_deleted_hub_gets_none_of_the_events_waiting_for_a_retry(
     clock: FrozenClock,
 ) -> None:
     hub_id = register(hubs)
-    ticket_id = tickets.create(TICKET).doc["id"]  # ev-1
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]  # ev-1
     status_change(tickets, ticket_id, "inProgress")  # ev-2
     sender.script("ev-1", Outcome(500))
     dispatcher.run_once()
-    hubs.delete(hub_id)
+    hubs.delete(hub_id, context=NO_CONTEXT)
 
     for _ in range(3):
         clock.advance(seconds=60)
@@ -759,11 +763,11 @@ def test_every_pending_delivery_of_a_deleted_hub_is_cancelled_at_the_next_pass(
     clock: FrozenClock,
 ) -> None:
     hub_id = register(hubs)
-    ticket_id = tickets.create(TICKET).doc["id"]  # ev-1
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]  # ev-1
     status_change(tickets, ticket_id, "inProgress")  # ev-2
     sender.script("ev-1", Outcome(500))
     dispatcher.run_once()
-    hubs.delete(hub_id)
+    hubs.delete(hub_id, context=NO_CONTEXT)
     clock.advance(seconds=1)
 
     dispatcher.run_once()
@@ -783,9 +787,9 @@ def test_append_event_listener_path_posts_to_the_listener_of_the_event_type(
 ) -> None:
     register(hubs, appendEventListenerPath=True)
     register(hubs, OTHER_CALLBACK)
-    ticket_id = tickets.create(TICKET).doc["id"]
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]
     status_change(tickets, ticket_id, "inProgress")
-    tickets.delete(ticket_id)
+    tickets.delete(ticket_id, context=NO_CONTEXT)
 
     run_until_idle(dispatcher)
 
@@ -808,7 +812,7 @@ def test_a_create_that_does_not_land_records_no_event(
     # tt-1 is taken, so the service's first insert fails in the store and it draws tt-2.
     store.insert(Collection.TROUBLE_TICKET, {"id": "tt-1", "@type": "TroubleTicket"})
 
-    created = tickets.create(TICKET).doc
+    created = tickets.create(TICKET, context=NO_CONTEXT).doc
 
     assert created["id"] == "tt-2"
     events = recorded_events(store)
@@ -838,7 +842,7 @@ def test_the_events_of_a_refused_create_are_not_recorded(store: Store, clock: Fr
     proxy = FailsFirstInsert(store)
     service = ticket_service(proxy, clock)
 
-    service.create(TICKET)
+    service.create(TICKET, context=NO_CONTEXT)
 
     assert [event["id"] for event in proxy.refused] == ["ev-1"]
     assert event_count(store) == 1
@@ -879,12 +883,12 @@ def test_a_patch_that_loses_its_compare_and_set_records_only_the_events_of_the_l
 ) -> None:
     proxy = Interleaving(store)
     service = ticket_service(proxy, clock)
-    ticket_id = service.create(TICKET).doc["id"]  # ev-1
+    ticket_id = service.create(TICKET, context=NO_CONTEXT).doc["id"]  # ev-1
     proxy.interleave = lambda: service.patch(
-        ticket_id, {"@type": "TroubleTicket", "description": "Competing"}
+        ticket_id, {"@type": "TroubleTicket", "description": "Competing"}, context=NO_CONTEXT
     )
 
-    service.patch(ticket_id, {"@type": "TroubleTicket", "status": "inProgress"})
+    service.patch(ticket_id, {"@type": "TroubleTicket", "status": "inProgress"}, context=NO_CONTEXT)
 
     # The competing patch landed (ev-3), the status change lost (ev-2) and was redone (ev-4).
     assert proxy.outcomes == [True, False, True]
@@ -902,9 +906,11 @@ def test_a_patch_that_loses_its_compare_and_set_records_only_the_events_of_the_l
 def test_a_change_that_changes_nothing_records_no_event(
     store: Store, tickets: ResourceService
 ) -> None:
-    ticket_id = tickets.create(TICKET).doc["id"]
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]
 
-    tickets.patch(ticket_id, {"@type": "TroubleTicket", "description": "No dial tone"})
+    tickets.patch(
+        ticket_id, {"@type": "TroubleTicket", "description": "No dial tone"}, context=NO_CONTEXT
+    )
 
     assert event_count(store) == 1
 
@@ -913,8 +919,11 @@ def test_the_event_of_a_ticket_with_a_priority_carries_it(
     store: Store, tickets: ResourceService
 ) -> None:
     urgent = [{"@type": "StringCharacteristic", "name": "urgency", "value": "Critical"}]
-    tickets.create({**TICKET, "severity": "Critical", "troubleTicketCharacteristic": urgent})
-    tickets.create(TICKET)
+    tickets.create(
+        {**TICKET, "severity": "Critical", "troubleTicketCharacteristic": urgent},
+        context=NO_CONTEXT,
+    )
+    tickets.create(TICKET, context=NO_CONTEXT)
 
     bodies = [event["body"] for event in recorded_events(store)]
 
@@ -934,9 +943,9 @@ def test_delete_sends_a_reference_to_the_deleted_ticket(
     sender: FakeSender,
 ) -> None:
     hub_id = register(hubs)
-    ticket_id = tickets.create(TICKET).doc["id"]
+    ticket_id = tickets.create(TICKET, context=NO_CONTEXT).doc["id"]
 
-    tickets.delete(ticket_id)
+    tickets.delete(ticket_id, context=NO_CONTEXT)
     run_until_idle(dispatcher)
 
     assert [call.body["eventType"] for call in sender.calls] == [CREATE, DELETE]
@@ -1006,9 +1015,11 @@ def test_a_slow_subscriber_holds_back_neither_the_others_nor_the_next_passes(
         on_free=freed.set,
     )
     try:
-        ticket_ids = [tickets.create(TICKET).doc["id"] for _ in range(6)]
+        ticket_ids = [tickets.create(TICKET, context=NO_CONTEXT).doc["id"] for _ in range(6)]
         for ticket_id in ticket_ids:
-            tickets.patch(ticket_id, {"@type": "TroubleTicket", "status": "inProgress"})
+            tickets.patch(
+                ticket_id, {"@type": "TroubleTicket", "status": "inProgress"}, context=NO_CONTEXT
+            )
         # 6 creations and 6 status changes, to each of the two hubs
         for _ in range(30):
             dispatcher.run_once()
@@ -1059,7 +1070,7 @@ def test_overlapping_passes_never_run_more_attempts_than_the_concurrency(
     )
     try:
         for _ in range(3):
-            tickets.create(TICKET)
+            tickets.create(TICKET, context=NO_CONTEXT)
         for _ in range(5):
             dispatcher.run_once()
         wait_until(lambda: sender.waiting == POLICY.concurrency, "four attempts in flight")

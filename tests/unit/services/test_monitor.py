@@ -14,6 +14,7 @@ from troubleticket.domain.policy import parse_policy
 from troubleticket.services.monitor import SlaMonitor
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import Collection, ListQuery, Store
+from troubleticket.types import NO_CONTEXT
 
 # Targets of seconds: acknowledge 40 s / resolve 100 s for a Medium ticket (Major severity).
 POLICY = parse_policy(
@@ -71,10 +72,10 @@ def jeopardy(store: Store, ticket_id: str) -> list[tuple[str, str]]:
 def test_only_tickets_whose_next_check_is_due_are_looked_at(
     tickets: ResourceService, monitor: SlaMonitor, clock: FrozenClock
 ) -> None:
-    early = tickets.create(BODY).doc["id"]  # acknowledge warning due at +30 s
+    early = tickets.create(BODY, context=NO_CONTEXT).doc["id"]  # acknowledge warning due at +30 s
     clock.advance(seconds=20)
-    late = tickets.create(BODY).doc["id"]  # due at +50 s
-    tickets.patch(late, {"@type": "TroubleTicket", "status": "inProgress"})
+    late = tickets.create(BODY, context=NO_CONTEXT).doc["id"]  # due at +50 s
+    tickets.patch(late, {"@type": "TroubleTicket", "status": "inProgress"}, context=NO_CONTEXT)
 
     clock.advance(seconds=11)  # +31 s: only the first is due
 
@@ -86,8 +87,8 @@ def test_only_tickets_whose_next_check_is_due_are_looked_at(
 def test_warning_and_breach_are_raised_once_each_with_their_events(
     store: Store, tickets: ResourceService, monitor: SlaMonitor, clock: FrozenClock
 ) -> None:
-    ticket_id = tickets.create(BODY).doc["id"]
-    tickets.patch(ticket_id, {"@type": "TroubleTicket", "status": "inProgress"})
+    ticket_id = tickets.create(BODY, context=NO_CONTEXT).doc["id"]
+    tickets.patch(ticket_id, {"@type": "TroubleTicket", "status": "inProgress"}, context=NO_CONTEXT)
 
     clock.advance(seconds=75)  # resolve warning at 75 s
     monitor.run_once()
@@ -102,7 +103,7 @@ def test_warning_and_breach_are_raised_once_each_with_their_events(
     ]
     escalations = [e for e in events(store) if e["eventType"] == "TroubleTicketEscalationEvent"]
     assert [e["event"]["escalation"]["level"] for e in escalations] == [2]
-    shown = tickets.get(ticket_id).doc
+    shown = tickets.get(ticket_id, context=NO_CONTEXT).doc
     assert [a["id"] for a in shown["troubleTicketJeopardyAlert"]] == [
         "resolve-warning",
         "resolve-breach",
@@ -114,7 +115,7 @@ def test_warning_and_breach_are_raised_once_each_with_their_events(
 def test_after_downtime_the_missed_crossings_are_raised_once_in_order(
     store: Store, tickets: ResourceService, monitor: SlaMonitor, clock: FrozenClock
 ) -> None:
-    ticket_id = tickets.create(BODY).doc["id"]
+    ticket_id = tickets.create(BODY, context=NO_CONTEXT).doc["id"]
 
     clock.advance(hours=3)  # the monitor was down past every threshold
     monitor.run_once()
@@ -139,7 +140,7 @@ def test_after_downtime_the_missed_crossings_are_raised_once_in_order(
 def test_monitors_running_at_once_raise_each_alert_once(
     store: Store, tickets: ResourceService, clock: FrozenClock
 ) -> None:
-    ids = [tickets.create(BODY).doc["id"] for _ in range(10)]
+    ids = [tickets.create(BODY, context=NO_CONTEXT).doc["id"] for _ in range(10)]
     clock.advance(seconds=45)  # every acknowledge clock past warning and breach
     monitors = [SlaMonitor(store, tickets, clock=clock) for _ in range(3)]
 

@@ -27,7 +27,7 @@ from troubleticket.domain.ticket import create_ticket
 from troubleticket.services.resources import MAX_WRITE_ATTEMPTS, ResourceService
 from troubleticket.store.port import Collection, ListQuery, Page, Store, Stored
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import JSON, IdFactory
+from troubleticket.types import JSON, NO_CONTEXT, IdFactory
 
 BASE_URL = "https://tt.example.com"
 TICKET_URL = f"{BASE_URL}/tmf-api/troubleTicket/v5/troubleTicket"
@@ -190,7 +190,7 @@ class ScriptedIds:
 
 
 def test_create_returns_the_ticket_with_its_id_and_derived_href(service: ResourceService) -> None:
-    created = service.create(a_ticket(name="Line down")).doc
+    created = service.create(a_ticket(name="Line down"), context=NO_CONTEXT).doc
 
     assert created["id"] == "tt-1"
     assert created["href"] == f"{TICKET_URL}/tt-1"
@@ -204,7 +204,7 @@ def test_create_returns_the_ticket_with_its_id_and_derived_href(service: Resourc
 def test_create_stores_the_ticket_without_href_at_version_1(
     service: ResourceService, db: SqliteStore
 ) -> None:
-    created = service.create(a_ticket()).doc
+    created = service.create(a_ticket(), context=NO_CONTEXT).doc
 
     in_store = stored(db, created["id"])
     assert "href" not in in_store.doc
@@ -214,8 +214,8 @@ def test_create_stores_the_ticket_without_href_at_version_1(
 
 
 def test_create_draws_a_fresh_id_for_each_ticket(service: ResourceService) -> None:
-    first = service.create(a_ticket()).doc
-    second = service.create(a_ticket()).doc
+    first = service.create(a_ticket(), context=NO_CONTEXT).doc
+    second = service.create(a_ticket(), context=NO_CONTEXT).doc
 
     assert (first["id"], second["id"]) == ("tt-1", "tt-2")
     assert second["href"] == f"{TICKET_URL}/tt-2"
@@ -226,9 +226,9 @@ def test_create_retries_with_a_new_id_when_the_generated_one_is_taken(
 ) -> None:
     ids = ScriptedIds("taken", "taken", "fresh")
     service = ticket_service(db, clock, ids)
-    original = service.create(a_ticket(description="the original")).doc
+    original = service.create(a_ticket(description="the original"), context=NO_CONTEXT).doc
 
-    retried = service.create(a_ticket(description="the newcomer")).doc
+    retried = service.create(a_ticket(description="the newcomer"), context=NO_CONTEXT).doc
 
     assert retried["id"] == "fresh"
     assert retried["href"] == f"{TICKET_URL}/fresh"
@@ -242,7 +242,7 @@ def test_create_refuses_a_server_owned_attribute_and_writes_nothing(
     service: ResourceService, db: SqliteStore
 ) -> None:
     with pytest.raises(ServerOwnedField):
-        service.create(a_ticket(creationDate="2020-01-01T00:00:00.000Z"))
+        service.create(a_ticket(creationDate="2020-01-01T00:00:00.000Z"), context=NO_CONTEXT)
 
     assert db.list(TICKETS, ListQuery(offset=0, limit=10)) == Page([], 0)
 
@@ -251,7 +251,7 @@ def test_create_refuses_a_schema_invalid_ticket_and_writes_nothing(
     service: ResourceService, db: SqliteStore
 ) -> None:
     with pytest.raises(InvalidRequest, match="@type"):
-        service.create(a_ticket(note=[{"text": "no type"}]))
+        service.create(a_ticket(note=[{"text": "no type"}]), context=NO_CONTEXT)
 
     assert db.list(TICKETS, ListQuery(offset=0, limit=10)) == Page([], 0)
 
@@ -260,9 +260,9 @@ def test_create_refuses_a_schema_invalid_ticket_and_writes_nothing(
 
 
 def test_get_returns_the_ticket_with_href(service: ResourceService) -> None:
-    created = service.create(a_ticket(name="Line down")).doc
+    created = service.create(a_ticket(name="Line down"), context=NO_CONTEXT).doc
 
-    got = service.get(created["id"]).doc
+    got = service.get(created["id"], context=NO_CONTEXT).doc
 
     assert got == created
     assert got["href"] == f"{TICKET_URL}/{created['id']}"
@@ -274,23 +274,25 @@ def test_get_derives_href_from_the_base_url_since_the_store_has_none(
     doc = create_ticket(a_ticket(), resource_id="put-by-hand", now=clock())
     db.insert(TICKETS, doc)
 
-    got = service.get("put-by-hand").doc
+    got = service.get("put-by-hand", context=NO_CONTEXT).doc
 
     assert got == {"id": "put-by-hand", "href": f"{TICKET_URL}/put-by-hand", **doc}
 
 
 def test_get_of_an_unknown_id_raises_not_found(service: ResourceService) -> None:
     with pytest.raises(NotFound) as raised:
-        service.get("nope")
+        service.get("nope", context=NO_CONTEXT)
 
     assert raised.value.resource_id == "nope"
     assert raised.value.kind == "troubleTicket"
 
 
 def test_list_presents_every_ticket_with_href_in_creation_order(service: ResourceService) -> None:
-    created = [service.create(a_ticket(name=f"ticket {n}")).doc for n in range(3)]
+    created = [
+        service.create(a_ticket(name=f"ticket {n}"), context=NO_CONTEXT).doc for n in range(3)
+    ]
 
-    page = service.list(ListQuery(offset=0, limit=10))
+    page = service.list(ListQuery(offset=0, limit=10), context=NO_CONTEXT)
 
     assert page.total == 3
     assert page.items == created
@@ -299,9 +301,9 @@ def test_list_presents_every_ticket_with_href_in_creation_order(service: Resourc
 
 def test_list_pages_and_keeps_the_total(service: ResourceService) -> None:
     for n in range(5):
-        service.create(a_ticket(name=f"ticket {n}"))
+        service.create(a_ticket(name=f"ticket {n}"), context=NO_CONTEXT)
 
-    page = service.list(ListQuery(offset=1, limit=2))
+    page = service.list(ListQuery(offset=1, limit=2), context=NO_CONTEXT)
 
     assert [item["id"] for item in page.items] == ["tt-2", "tt-3"]
     assert page.total == 5
@@ -313,11 +315,13 @@ def test_list_pages_and_keeps_the_total(service: ResourceService) -> None:
 def test_patch_applies_the_ticket_rules_and_persists_the_result(
     service: ResourceService, db: SqliteStore, clock: FrozenClock
 ) -> None:
-    created = service.create(a_ticket()).doc
+    created = service.create(a_ticket(), context=NO_CONTEXT).doc
     later = "2026-11-20T09:30:00.000Z"
     clock.advance(minutes=90)
 
-    patched = service.patch(created["id"], {"status": "inProgress", "severity": "Major"}).doc
+    patched = service.patch(
+        created["id"], {"status": "inProgress", "severity": "Major"}, context=NO_CONTEXT
+    ).doc
 
     assert patched["href"] == created["href"]
     assert patched["status"] == "inProgress"
@@ -333,16 +337,18 @@ def test_patch_applies_the_ticket_rules_and_persists_the_result(
     # inProgress stops the acknowledge clock; the resolve clock (Medium: 24 h) has run 1.5 h and
     # reaches its warning (75 %: 18 h) 16.5 h later.
     assert stored(db, created["id"]) == Stored(as_stored(patched, "2026-11-21T02:00:00.000Z"), 2)
-    assert service.get(created["id"]).doc == patched
+    assert service.get(created["id"], context=NO_CONTEXT).doc == patched
 
 
 def test_patch_that_changes_nothing_does_not_write(
     service: ResourceService, db: SqliteStore, clock: FrozenClock
 ) -> None:
-    created = service.create(a_ticket(name="Same")).doc
+    created = service.create(a_ticket(name="Same"), context=NO_CONTEXT).doc
     clock.advance(hours=1)
 
-    result = service.patch(created["id"], {"name": "Same", "href": created["href"]}).doc
+    result = service.patch(
+        created["id"], {"name": "Same", "href": created["href"]}, context=NO_CONTEXT
+    ).doc
 
     assert result == created
     assert stored(db, created["id"]) == Stored(as_stored(created, FIRST_CHECK), 1)
@@ -351,11 +357,11 @@ def test_patch_that_changes_nothing_does_not_write(
 def test_patch_with_an_illegal_transition_leaves_the_ticket_untouched(
     service: ResourceService, db: SqliteStore, clock: FrozenClock
 ) -> None:
-    created = service.create(a_ticket()).doc
+    created = service.create(a_ticket(), context=NO_CONTEXT).doc
     clock.advance(hours=1)
 
     with pytest.raises(InvalidTransition):
-        service.patch(created["id"], {"status": "closed", "name": "sneaked in"})
+        service.patch(created["id"], {"status": "closed", "name": "sneaked in"}, context=NO_CONTEXT)
 
     assert stored(db, created["id"]) == Stored(as_stored(created, FIRST_CHECK), 1)
 
@@ -363,18 +369,20 @@ def test_patch_with_an_illegal_transition_leaves_the_ticket_untouched(
 def test_patch_whose_result_breaks_the_schema_raises_invalid_request_and_writes_nothing(
     service: ResourceService, db: SqliteStore, clock: FrozenClock
 ) -> None:
-    created = service.create(a_ticket(note=[{"@type": "Note", "text": "typed"}])).doc
+    created = service.create(
+        a_ticket(note=[{"@type": "Note", "text": "typed"}]), context=NO_CONTEXT
+    ).doc
     clock.advance(hours=1)
 
     with pytest.raises(InvalidRequest, match="note"):
-        service.patch(created["id"], {"note": [{"text": "x"}]})
+        service.patch(created["id"], {"note": [{"text": "x"}]}, context=NO_CONTEXT)
 
     assert stored(db, created["id"]) == Stored(as_stored(created, FIRST_CHECK), 1)
 
 
 def test_patch_of_an_unknown_id_raises_not_found(service: ResourceService, db: SqliteStore) -> None:
     with pytest.raises(NotFound):
-        service.patch("nope", {"name": "x"})
+        service.patch("nope", {"name": "x"}, context=NO_CONTEXT)
 
     assert db.get(TICKETS, "nope") is None
 
@@ -384,12 +392,14 @@ def test_a_patch_that_loses_a_race_is_reapplied_to_the_newer_version(
 ) -> None:
     proxy = InterleavingStore(db)
     service = ticket_service(proxy, clock)
-    created = service.create(a_ticket(name="Original")).doc
+    created = service.create(a_ticket(name="Original"), context=NO_CONTEXT).doc
     ticket_id = created["id"]
     # While the rename is on its way to the store, another writer changes the severity.
-    proxy.interleave = lambda: service.patch(ticket_id, {"severity": "Major"}).doc
+    proxy.interleave = lambda: (
+        service.patch(ticket_id, {"severity": "Major"}, context=NO_CONTEXT).doc
+    )
 
-    result = service.patch(ticket_id, {"name": "Renamed"}).doc
+    result = service.patch(ticket_id, {"name": "Renamed"}, context=NO_CONTEXT).doc
 
     assert result["name"] == "Renamed"
     assert result["severity"] == "Major"
@@ -407,10 +417,10 @@ def test_patch_raises_conflict_after_max_write_attempts_and_changes_nothing(
 ) -> None:
     proxy = AlwaysStaleStore(db)
     service = ticket_service(proxy, clock)
-    created = service.create(a_ticket(name="Original")).doc
+    created = service.create(a_ticket(name="Original"), context=NO_CONTEXT).doc
 
     with pytest.raises(Conflict):
-        service.patch(created["id"], {"name": "Never stored"})
+        service.patch(created["id"], {"name": "Never stored"}, context=NO_CONTEXT)
 
     assert proxy.replace_calls == MAX_WRITE_ATTEMPTS
     assert stored(db, created["id"]) == Stored(as_stored(created, FIRST_CHECK), 1)
@@ -419,7 +429,7 @@ def test_patch_raises_conflict_after_max_write_attempts_and_changes_nothing(
 def test_concurrent_patches_of_different_attributes_are_all_kept(
     service: ResourceService, db: SqliteStore
 ) -> None:
-    created = service.create(a_ticket()).doc
+    created = service.create(a_ticket(), context=NO_CONTEXT).doc
     patches: list[dict[str, Any]] = [
         {"name": "renamed"},
         {"description": "redescribed"},
@@ -427,7 +437,7 @@ def test_concurrent_patches_of_different_attributes_are_all_kept(
         {"ticketType": "complaint"},
         {"requestedResolutionDate": "2026-12-01T10:00:00.000Z"},
     ]
-    run_together(lambda patch: service.patch(created["id"], patch).doc, patches)
+    run_together(lambda patch: service.patch(created["id"], patch, context=NO_CONTEXT).doc, patches)
 
     final = stored(db, created["id"])
     for patch in patches:
@@ -443,28 +453,28 @@ def test_concurrent_patches_of_different_attributes_are_all_kept(
 def test_delete_removes_the_ticket_so_get_raises_not_found(
     service: ResourceService, db: SqliteStore
 ) -> None:
-    created = service.create(a_ticket()).doc
+    created = service.create(a_ticket(), context=NO_CONTEXT).doc
 
-    service.delete(created["id"])
+    service.delete(created["id"], context=NO_CONTEXT)
 
     with pytest.raises(NotFound):
-        service.get(created["id"])
+        service.get(created["id"], context=NO_CONTEXT)
     assert db.get(TICKETS, created["id"]) is None
-    assert service.list(ListQuery(offset=0, limit=10)) == Page([], 0)
+    assert service.list(ListQuery(offset=0, limit=10), context=NO_CONTEXT) == Page([], 0)
 
 
 def test_delete_of_an_unknown_id_raises_not_found(service: ResourceService) -> None:
-    kept = service.create(a_ticket()).doc
+    kept = service.create(a_ticket(), context=NO_CONTEXT).doc
 
     with pytest.raises(NotFound):
-        service.delete("nope")
+        service.delete("nope", context=NO_CONTEXT)
 
-    assert service.get(kept["id"]).doc == kept
+    assert service.get(kept["id"], context=NO_CONTEXT).doc == kept
 
 
 def test_deleting_twice_raises_not_found_the_second_time(service: ResourceService) -> None:
-    created = service.create(a_ticket()).doc
-    service.delete(created["id"])
+    created = service.create(a_ticket(), context=NO_CONTEXT).doc
+    service.delete(created["id"], context=NO_CONTEXT)
 
     with pytest.raises(NotFound):
-        service.delete(created["id"])
+        service.delete(created["id"], context=NO_CONTEXT)
