@@ -36,6 +36,7 @@ from troubleticket.api.framework import App
 from troubleticket.api.health import HealthMiddleware, readiness
 from troubleticket.api.middleware import (
     BodyLimitMiddleware,
+    MediaTypeMiddleware,
     RequestIdMiddleware,
     TrailingSlashMiddleware,
 )
@@ -652,6 +653,7 @@ def create_app(
         position=MiddlewarePosition.BEFORE_SWAGGER,
         max_bytes=settings.max_body_bytes,
     )
+    app.add_middleware(MediaTypeMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(
         TrailingSlashMiddleware,
         position=MiddlewarePosition.BEFORE_SWAGGER,

@@ -37,3 +37,7 @@ class Context:
 
 NO_CONTEXT = Context()
 """A change nobody in particular asked for: no actor, no roles."""
+
+# The integers a store keeps exactly (BSON's and SQLite's are signed 64-bit): a request with an
+# integer beyond them is refused, never stored rounded.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

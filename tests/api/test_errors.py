@@ -64,6 +64,66 @@ class TestMalformedBodies:
 
         assert_tmf_error(response, 400, "malformedBody")
 
+    @pytest.mark.parametrize(
+        ("number", "reason"),
+        [
+            ("1e309", "range of a double"),
+            ("-1e309", "range of a double"),
+            ("9223372036854775808", "64-bit"),
+            ("-9223372036854775809", "64-bit"),
+            ("123456789012345678901234567890", "64-bit"),
+        ],
+    )
+    def test_a_number_no_store_keeps_is_a_400_and_nothing_is_stored(
+        self, client: TestClient, number: str, reason: str
+    ) -> None:
+        raw = json.dumps(a_ticket())[:-1] + f', "amount": {number}}}'
+
+        response = client.post(TICKETS, content=raw.encode(), headers=JSON)
+
+        assert_tmf_error(response, 400, "malformedBody", mentions=(number, reason))
+        assert total(client, TICKETS) == 0
+
+    def test_the_largest_64_bit_integers_are_kept_exactly(self, client: TestClient) -> None:
+        raw = (
+            json.dumps(a_ticket())[:-1]
+            + ', "big": 9223372036854775807, "small": -9223372036854775808}'
+        )
+
+        response = client.post(TICKETS, content=raw.encode(), headers=JSON)
+
+        assert response.status_code == 201, response.text
+        stored = client.get(f"{TICKETS}/{response.json()['id']}").json()
+        assert (stored["big"], stored["small"]) == (2**63 - 1, -(2**63))
+
+    def test_a_lone_surrogate_in_a_string_is_a_400(
+        self, client: TestClient, ticket: dict[str, Any]
+    ) -> None:
+        raw = rb'{"@type": "TroubleTicket", "description": "broken \\ud800 \ud800 pair"}'
+
+        created_ = client.post(TICKETS, content=raw, headers=JSON)
+        patched = client.patch(f"{TICKETS}/{ticket['id']}", content=raw, headers=JSON)
+
+        assert_tmf_error(created_, 400, "malformedBody", mentions=("surrogate",))
+        assert_tmf_error(patched, 400, "malformedBody", mentions=("surrogate",))
+        assert total(client, TICKETS) == 1
+        assert client.get(f"{TICKETS}/{ticket['id']}").json() == ticket
+
+    def test_nesting_beyond_64_levels_is_a_400(self, client: TestClient) -> None:
+        deep = a_ticket(
+            troubleTicketCharacteristic=[
+                {
+                    "@type": "ObjectCharacteristic",
+                    "name": "n",
+                    "value": json.loads("[" * 70 + "]" * 70),
+                }
+            ]
+        )
+
+        response = client.post(TICKETS, content=json.dumps(deep).encode(), headers=JSON)
+
+        assert_tmf_error(response, 400, "malformedBody", mentions=("64 levels",))
+
     def test_an_empty_body_on_create_is_a_400(self, client: TestClient) -> None:
         response = client.post(TICKETS, content=b"", headers=JSON)
 
@@ -239,6 +299,46 @@ class TestUnsupportedMediaTypes:
 
         assert_tmf_error(response, 415, "unsupportedMediaType", mentions=(media_type,))
         assert client.get(f"{TICKETS}/{ticket['id']}").json() == ticket
+
+    @pytest.mark.parametrize(
+        "media_type", ["APPLICATION/JSON", "Application/Json; charset=UTF-8", "application/JSON"]
+    )
+    def test_media_types_are_matched_without_regard_to_case(
+        self, client: TestClient, media_type: str
+    ) -> None:
+        response = client.post(
+            TICKETS, content=json.dumps(a_ticket()), headers={"content-type": media_type}
+        )
+
+        assert response.status_code == 201, response.text
+
+    def test_a_patch_format_is_matched_without_regard_to_case(
+        self, client: TestClient, ticket: dict[str, Any]
+    ) -> None:
+        operations = [{"op": "replace", "path": "/name", "value": "Renamed"}]
+
+        response = client.patch(
+            f"{TICKETS}/{ticket['id']}",
+            content=json.dumps(operations),
+            headers={"content-type": "Application/JSON-Patch+JSON"},
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["name"] == "Renamed"
+
+    @pytest.mark.parametrize("header", [None, "", " ; charset=utf-8"])
+    def test_a_body_without_a_media_type_is_a_415(
+        self, client: TestClient, header: str | None
+    ) -> None:
+        headers = {} if header is None else {"content-type": header}
+        request = client.build_request("POST", TICKETS, content=json.dumps(a_ticket()))
+        request.headers.pop("content-type", None)
+        request.headers.update(headers)
+
+        response = client.send(request)
+
+        assert_tmf_error(response, 415, "unsupportedMediaType", mentions=("Content-Type",))
+        assert total(client, TICKETS) == 0
 
 
 LIMIT = 1024

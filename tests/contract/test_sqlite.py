@@ -377,3 +377,22 @@ def test_each_write_commits_alone_without_group_commit(db_path: Path) -> None:
         assert len(committed_ids(db_path)) == 8
     finally:
         store.close()
+
+
+def test_an_integer_beyond_64_bits_kept_earlier_sorts_and_filters(
+    sqlite_store: SqliteStore,
+) -> None:
+    # Requests with such integers are refused now; a store may hold some from before.
+    sqlite_store.insert(Collection.TROUBLE_TICKET, a_doc("big", amount=2**70))
+    sqlite_store.insert(Collection.TROUBLE_TICKET, a_doc("small", amount=5))
+
+    for raw, expected in (("amount", ["small", "big"]), ("-amount", ["big", "small"])):
+        page = sqlite_store.list(
+            Collection.TROUBLE_TICKET, ListQuery(offset=0, limit=10, sort=parse_sort(raw))
+        )
+        assert [doc["id"] for doc in page.items] == expected
+    page = sqlite_store.list(
+        Collection.TROUBLE_TICKET,
+        ListQuery(offset=0, limit=10, where=parse_filter("amount.gt=10")),
+    )
+    assert [doc["id"] for doc in page.items] == ["big"]

@@ -7,11 +7,15 @@ evaluator means.
 
 from __future__ import annotations
 
+import base64
+import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from troubleticket.domain.errors import InvalidRequest
+from troubleticket.store.cursor import sort_signature
 from troubleticket.store.port import Collection, ListQuery, Store
 from troubleticket.store.query import Filter, SortKey, matches, parse_filter, parse_sort
 
@@ -265,3 +269,31 @@ def test_a_cursor_for_another_sort_order_is_refused(corpus: Store) -> None:
             TICKETS,
             ListQuery(offset=0, limit=1, sort=parse_sort("-severity"), after=page.next_cursor),
         )
+
+
+def forged(signature: str, values: list[Any] | str) -> str:
+    """A cursor in the server's format that it never issued."""
+    raw = json.dumps({"s": signature, "v": values}) if isinstance(values, list) else values
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param([2**63, "t-1"], id="integer-beyond-64-bits"),
+        pytest.param([-(2**63) - 1, "t-1"], id="negative-integer-beyond-64-bits"),
+        pytest.param('{"s": "priority", "v": [1e999, "t-1"]}', id="infinite-float"),
+        pytest.param([True, "t-1"], id="bool"),
+        pytest.param([{"a": 1}, "t-1"], id="object"),
+        pytest.param("[" * 1500 + "]" * 1500, id="deeply-nested"),
+    ],
+)
+@pytest.mark.parametrize("direction", ["after", "before"])
+def test_a_forged_cursor_is_refused_as_not_issued(
+    corpus: Store, values: list[Any] | str, direction: str
+) -> None:
+    query = ListQuery(offset=0, limit=2, sort=parse_sort("priority"))
+    cursor = forged(sort_signature(query.sort), values)
+
+    with pytest.raises(InvalidRequest, match="not one this server issued"):
+        corpus.list(TICKETS, replace(query, **{direction: cursor}))

@@ -33,6 +33,10 @@ class MalformedBody(domain.InvalidRequest):
     code = "malformedBody"
 
 
+class UnsupportedMediaType(domain.TroubleTicketError):
+    code = "unsupportedMediaType"
+
+
 # Looked up along the exception's MRO, so a subclass inherits its parent's status.
 STATUS: dict[type[domain.TroubleTicketError], int] = {
     domain.NotFound: 404,
@@ -46,6 +50,8 @@ STATUS: dict[type[domain.TroubleTicketError], int] = {
     domain.PatchTestFailed: 409,
     domain.NotSupported: 501,
     PayloadTooLarge: 413,
+    domain.LimitExceeded: 413,
+    UnsupportedMediaType: 415,
 }
 
 # Codes for errors raised by the framework rather than by our own rules.

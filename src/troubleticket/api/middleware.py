@@ -5,6 +5,8 @@
   307 to an address built from the request's Host, which behind a proxy is the wrong one.
 * ``RequestIdMiddleware`` (outermost): a request id for every request, on every answer that id
   and the security headers, and for every request one line on the access log.
+* ``MediaTypeMiddleware``: the request's media type in lower case (media types are not case
+  sensitive, Connexion's choice of a body validator is), and 415 for a body without one.
 * ``BodyLimitMiddleware``: a body over the limit gets 413 before it is read whole. A body sent
   chunked (no ``Content-Length``) is read here up to the limit and handed on with its length
   declared, because Connexion treats a request without ``Content-Length`` as having no body.
@@ -24,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from troubleticket import logs
 from troubleticket.api import request_id as request_ids
-from troubleticket.api.errors import MalformedBody, PayloadTooLarge
+from troubleticket.api.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType
 
 
 class TrailingSlashMiddleware:
@@ -48,6 +50,51 @@ class TrailingSlashMiddleware:
             if "raw_path" in scope:
                 scope["raw_path"] = scope["raw_path"].rstrip(b"/")
         await self.app(scope, receive, send)
+
+
+class MediaTypeMiddleware:
+    """Hand Connexion the request's media type in lower case, and refuse a body without one.
+
+    Connexion picks the body's validator by the exact media type, and with none for
+    ``APPLICATION/JSON`` (or no ``Content-Type`` at all) it would hand the handler the raw
+    bytes unchecked. RFC 9110 makes type, subtype and parameter names case-insensitive.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = scope["headers"]
+        declared = [value for name, value in headers if name.lower() == b"content-type"]
+        media_type = declared[0].split(b";", 1)[0].strip() if declared else b""
+        if not media_type:
+            if _has_body(headers):
+                raise UnsupportedMediaType(
+                    "The request has a body but no Content-Type; send application/json "
+                    "(or, for a PATCH, one of the formats the operation accepts)"
+                )
+        elif media_type != media_type.lower():
+            rest = declared[0][len(declared[0].split(b";", 1)[0]) :]
+            lowered = media_type.lower() + rest
+            scope = dict(scope)
+            scope["headers"] = [
+                (name, lowered if name.lower() == b"content-type" else value)
+                for name, value in headers
+            ]
+        await self.app(scope, receive, send)
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-length" and value.strip() not in (b"0", b""):
+            return True
+        if lowered == b"transfer-encoding":
+            return True
+    return False
 
 
 class BodyLimitMiddleware:

@@ -117,3 +117,11 @@ class PatchTestFailed(TroubleTicketError):
     """A JSON Patch (RFC 6902) ``test`` operation found another value; nothing was changed."""
 
     code = "patchTestFailed"
+
+
+class LimitExceeded(TroubleTicketError):
+    """A write would produce more than the server keeps in one resource (its size, an array's
+    items) or a request asks for more work than one request may (a patch's operations);
+    nothing was changed. The code names the limit."""
+
+    code = "limitExceeded"

@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from typing import Any
 
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.store.port import Page
 from troubleticket.store.query import SortKey
-from troubleticket.types import JSON
+from troubleticket.types import INT64_MAX, INT64_MIN, JSON
 
 MAX_CURSOR_LENGTH = 4096
 
@@ -39,7 +40,7 @@ def decode(cursor: str, signature: str) -> list[Any]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
         values, issued_for = data["v"], data["s"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
+    except (binascii.Error, ValueError, TypeError, KeyError, RecursionError):
         raise InvalidRequest("The paging cursor is not one this server issued") from None
     if not isinstance(values, list) or issued_for != signature:
         raise InvalidRequest(
@@ -60,11 +61,20 @@ def cursor_values(cursor: str, signature: str, count: int) -> list[Any]:
         InvalidRequest: the cursor is not one issued for this order.
     """
     values = decode(cursor, signature)
-    if len(values) != count or not all(
-        value is None or isinstance(value, str | int | float) for value in values
-    ):
+    if len(values) != count or not all(_a_key(value) for value in values):
         raise InvalidRequest("The paging cursor is not one this server issued")
     return values
+
+
+def _a_key(value: Any) -> bool:
+    """Whether ``value`` could be a sort key this server wrote (what ``sort_value`` gives)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str)
 
 
 def assemble_page(

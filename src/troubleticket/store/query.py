@@ -37,6 +37,7 @@ from urllib.parse import unquote_plus
 import re2
 
 from troubleticket.domain.errors import InvalidRequest
+from troubleticket.types import INT64_MAX, INT64_MIN
 
 
 class Op(StrEnum):
@@ -418,6 +419,8 @@ def sort_value(doc: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     value = candidates[0]
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return float(value)  # kept before such integers were refused; SQLite orders it so
     if isinstance(value, int | float):
         return value
     if isinstance(value, str):
