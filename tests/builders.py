@@ -5,9 +5,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from troubleticket.config import Settings
+from troubleticket.services.limits import Limits
+
 API = "/tmf-api/troubleTicket/v5"
 TICKETS = f"{API}/troubleTicket"
 SPECIFICATIONS = f"{API}/troubleTicketSpecification"
+
+# The limits of a server with default settings.
+_DEFAULTS = Settings()
+LIMITS = Limits(
+    document_bytes=_DEFAULTS.max_document_bytes,
+    array_items=_DEFAULTS.max_array_items,
+    patch_operations=_DEFAULTS.max_patch_operations,
+)
 
 # A create request using every kind of sub-object TMF621 v5 defines, each with its @type. Its
 # priority is the one the default policy's matrix gives (severity Major, urgency High), so the

@@ -71,6 +71,7 @@ from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Performe
 from troubleticket.services.egress import EgressPolicy
 from troubleticket.services.hubs import HubService, ListenerService
 from troubleticket.services.lease import Lease, while_held
+from troubleticket.services.limits import Limits
 from troubleticket.services.monitor import SlaMonitor
 from troubleticket.services.partners import (
     PartnerDirectory,
@@ -403,6 +404,15 @@ def metered(settings: Settings, store: Store) -> Store:
     return metrics.MeteredStore(store)
 
 
+def limits(settings: Settings) -> Limits:
+    """What one write may produce and one patch may ask for."""
+    return Limits(
+        document_bytes=settings.max_document_bytes,
+        array_items=settings.max_array_items,
+        patch_operations=settings.max_patch_operations,
+    )
+
+
 def egress_policy(settings: Settings) -> EgressPolicy:
     """Where hub callbacks and partners may be: public addresses, and ``TT_EGRESS_ALLOW``."""
     return EgressPolicy(allow=tuple(ipaddress.ip_network(n) for n in settings.egress_allow))
@@ -503,6 +513,7 @@ def ticket_service(
         clock=clock,
         new_id=new_id,
         base_url=settings.public_base_url,
+        limits=limits(settings),
         kind=TROUBLE_TICKET,
         new_event_id=new_uuid,
         on_commit=wake.set if wake is not None else None,
@@ -581,6 +592,7 @@ def create_app(
         clock=clock,
         new_id=new_id,
         base_url=settings.public_base_url,
+        limits=limits(settings),
         kind=TROUBLE_TICKET_SPECIFICATION,
         new_event_id=new_uuid,
         on_commit=wake.set,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.api.assertions import assert_tmf_error
 from tests.builders import SPECIFICATIONS, TICKETS, a_full_ticket, a_specification
+from troubleticket.config import Settings
+from troubleticket.store.port import Collection, ListQuery, Store
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
@@ -209,3 +212,98 @@ class TestJsonPatchQuery:
 
         assert_tmf_error(response, 400, "invalidRequest", mentions=("does-not-exist",))
         assert client.get(url(ticket)).json() == ticket
+
+
+def event_count(store: Store) -> int:
+    return store.list(Collection.EVENT, ListQuery(offset=0, limit=1)).total or 0
+
+
+class TestWhatOnePatchMayProduce:
+    """TT_MAX_DOCUMENT_BYTES, TT_MAX_ARRAY_ITEMS and TT_MAX_PATCH_OPERATIONS at their defaults."""
+
+    @pytest.mark.parametrize("media_type", [JSON_PATCH, JSON_PATCH_QUERY])
+    def test_a_kilobyte_patch_asking_for_gigabytes_is_a_413_and_nothing_is_written(
+        self, client: TestClient, ticket: dict[str, Any], store: Store, media_type: str
+    ) -> None:
+        operations = [
+            {"op": "add", "path": "/arr", "value": ["x" * 50]},
+            *({"op": "copy", "from": "/arr", "path": "/arr/-"} for _ in range(30)),
+        ]
+        events = event_count(store)
+
+        response = patch(client, url(ticket), operations, media_type)
+
+        assert_tmf_error(response, 413, "documentTooLarge", mentions=("1048576",))
+        assert client.get(url(ticket)).json() == ticket
+        assert event_count(store) == events
+
+    def test_a_merge_patch_growing_an_array_past_the_limit_is_a_413(
+        self, client: TestClient, ticket: dict[str, Any]
+    ) -> None:
+        notes = [{"@type": "Note", "text": f"n{n}"} for n in range(1001)]
+
+        response = client.patch(url(ticket), json={"@type": "TroubleTicket", "note": notes})
+
+        assert_tmf_error(response, 413, "tooManyItems", mentions=("/note", "1001"))
+        assert client.get(url(ticket)).json() == ticket
+        within = client.patch(url(ticket), json={"@type": "TroubleTicket", "note": notes[:1000]})
+        assert within.status_code == 200, within.text
+
+    def test_a_json_patch_of_more_than_1000_operations_is_a_413(
+        self, client: TestClient, ticket: dict[str, Any]
+    ) -> None:
+        operations = [{"op": "test", "path": "/id", "value": ticket["id"]}] * 1001
+
+        response = patch(client, url(ticket), operations)
+
+        assert_tmf_error(response, 413, "tooManyOperations", mentions=("1000", "1001"))
+        assert patch(client, url(ticket), operations[:1000]).status_code == 200
+
+    def test_an_activity_patch_is_held_to_the_same_limits(
+        self, client: TestClient, ticket: dict[str, Any]
+    ) -> None:
+        work = f"{url(ticket)}/recoveryActivity"
+        activity = client.post(
+            work, json={"@type": "RecoveryActivity", "name": "Check", "activityType": "diagnose"}
+        ).json()
+        operations = [
+            {"op": "add", "path": "/note", "value": [{"@type": "Note", "text": "x" * 50}]},
+            *({"op": "copy", "from": "/note", "path": "/note/-"} for _ in range(30)),
+        ]
+
+        response = patch(client, f"{work}/{activity['id']}", operations)
+
+        assert_tmf_error(response, 413, "documentTooLarge")
+        assert client.get(f"{work}/{activity['id']}").json() == activity
+
+
+class TestSmallerLimits:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return replace(settings, max_document_bytes=8192, max_array_items=5)
+
+    def test_a_create_over_the_document_limit_is_a_413_and_nothing_is_stored(
+        self, client: TestClient
+    ) -> None:
+        response = client.post(TICKETS, json={**a_full_ticket(), "description": "x" * 9000})
+
+        assert_tmf_error(response, 413, "documentTooLarge", mentions=("8192",))
+        assert client.get(TICKETS).headers["X-Total-Count"] == "0"
+
+    def test_recovery_activities_count_as_items_of_their_ticket(
+        self, client: TestClient, ticket: dict[str, Any]
+    ) -> None:
+        work = f"{url(ticket)}/recoveryActivity"
+        for n in range(5):
+            made = client.post(
+                work,
+                json={"@type": "RecoveryActivity", "name": f"a{n}", "activityType": "diagnose"},
+            )
+            assert made.status_code == 201, made.text
+
+        response = client.post(
+            work, json={"@type": "RecoveryActivity", "name": "a5", "activityType": "diagnose"}
+        )
+
+        assert_tmf_error(response, 413, "tooManyItems")
+        assert client.get(work).headers["X-Total-Count"] == "5"

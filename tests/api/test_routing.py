@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import pytest
 from connexion.exceptions import ResolverError
 
-from tests.builders import API
+from tests.builders import API, LIMITS
 from troubleticket.api.activities import ActivityHandlers
+from troubleticket.api.callers import Callers
 from troubleticket.api.contract import load_spec
 from troubleticket.api.notifications import HubHandlers, ListenerHandlers, PartnerHandlers
 from troubleticket.api.resources import ResourceHandlers
@@ -113,16 +114,22 @@ class Handlers:
                 clock=lambda: datetime.now(UTC),
                 new_id=lambda: "id-1",
                 base_url=settings.public_base_url,
+                limits=LIMITS,
             )
 
         self.tickets_service = service(Collection.TROUBLE_TICKET, ticket_rules())
-        self.tickets = ResourceHandlers(self.tickets_service, settings)
+        callers = Callers()
+        self.tickets = ResourceHandlers(self.tickets_service, settings, callers)
         self.specifications = ResourceHandlers(
-            service(Collection.TROUBLE_TICKET_SPECIFICATION, specification_rules()), settings
+            service(Collection.TROUBLE_TICKET_SPECIFICATION, specification_rules()),
+            settings,
+            callers,
         )
         clock = lambda: datetime.now(UTC)  # noqa: E731
         self.hubs = HubHandlers(
-            HubService(store, clock=clock, new_id=lambda: "hub-1", base_url="http://x"), settings
+            HubService(store, clock=clock, new_id=lambda: "hub-1", base_url="http://x"),
+            settings,
+            callers,
         )
         self.listeners = ListenerHandlers(ListenerService(store, clock=clock))
         activities = ActivityService(
@@ -132,11 +139,12 @@ class Handlers:
             clock=clock,
             new_id=lambda: "ra-1",
         )
-        self.activities = ActivityHandlers(activities, settings)
+        self.activities = ActivityHandlers(activities, settings, callers)
         hub_service = HubService(store, clock=clock, new_id=lambda: "hub-1", base_url="http://x")
         self.partners = PartnerHandlers(
             PartnerDirectory(NO_PARTNERS, store=store, hubs=hub_service, api_url="http://x"),
             settings,
+            callers,
         )
         self.table = handler_table(
             self.tickets,

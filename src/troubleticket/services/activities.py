@@ -150,7 +150,8 @@ class ActivityService:
         """
 
         def change(ticket: JSON) -> JSON:
-            merge = as_merge_patch(self._checked(ticket, activity_id, if_match), patch, media_type)
+            shown = self._checked(ticket, activity_id, if_match)
+            merge = as_merge_patch(shown, patch, media_type, limits=self._tickets.limits)
             return self._managed.change_activity(
                 ticket, activity_id, merge, now=self._clock(), context=context
             )

@@ -24,6 +24,7 @@ from jsonpointer import JsonPointer, JsonPointerException
 
 from troubleticket.domain.documents import merge_diff, merge_patch
 from troubleticket.domain.errors import InvalidRequest, NotSupported, PatchTestFailed
+from troubleticket.services.limits import Limits, PatchBudget
 from troubleticket.types import JSON
 
 JSON_PATCH = "application/json-patch+json"
@@ -47,14 +48,15 @@ _CONDITION = re.compile(r"([^=!<>&()\[\]\s]+)=(.*)", re.DOTALL)
 _ABSENT = object()
 
 
-def as_merge_patch(current: JSON, body: Any, media_type: str) -> JSON:
+def as_merge_patch(current: JSON, body: Any, media_type: str, *, limits: Limits) -> JSON:
     """The merge patch that does to ``current`` what ``body``, sent as ``media_type``, asks for.
 
     A merge patch is returned as it is. A JSON Patch is applied, all or nothing, to a copy of
     ``current`` (which is never modified) and the difference is returned. A JSON Patch Query
     is the same after each query path has been expanded into plain paths, against the document
     as the operations before it left it. Operations are named by their index in ``body``,
-    counting from 0.
+    counting from 0. ``limits`` are checked as each operation is applied: the first that makes
+    the document or one of its arrays too large stops the patch.
 
     Raises:
         NotSupported: ``media_type`` is none of the PATCH formats TMF621 declares, or a query
@@ -63,6 +65,8 @@ def as_merge_patch(current: JSON, body: Any, media_type: str) -> JSON:
             objects, or one of its operations is malformed or cannot be applied; the patched
             document is not an object or has an attribute set to ``null``.
         PatchTestFailed: a ``test`` operation found another value.
+        LimitExceeded: more operations than one patch may have, or one that makes the document
+            or an array of it larger than the limits.
     """
     media_type = media_type.split(";", 1)[0].strip().lower()
     if media_type in MERGE_PATCH_TYPES:
@@ -74,7 +78,9 @@ def as_merge_patch(current: JSON, body: Any, media_type: str) -> JSON:
     if not isinstance(body, list):
         raise InvalidRequest(f"A {media_type} body must be a JSON array of operations")
 
+    limits.check_operations(len(body))
     doc: Any = copy.deepcopy(current)
+    budget = PatchBudget(doc, limits)
     for index, raw in enumerate(body):
         operation = _checked(index, raw)
         if media_type == JSON_PATCH_QUERY:
@@ -82,7 +88,7 @@ def as_merge_patch(current: JSON, body: Any, media_type: str) -> JSON:
         else:
             plain_operations = [operation]
         for plain in plain_operations:
-            doc = _apply(index, operation, _tmf_lenient(plain, doc), doc)
+            doc = _apply(index, operation, _tmf_lenient(plain, doc), doc, budget)
 
     if not isinstance(doc, dict):
         raise InvalidRequest("The patched document must be a JSON object")
@@ -170,10 +176,11 @@ def _replace_sets(operation: JSON, doc: Any) -> JSON:
     return operation
 
 
-def _apply(index: int, original: JSON, operation: JSON, doc: Any) -> Any:
+def _apply(index: int, original: JSON, operation: JSON, doc: Any, budget: PatchBudget) -> Any:
     """``doc`` after one plain operation; ``doc`` is this module's own copy and may change.
 
-    ``original`` is the operation as the client wrote it, to name it in errors.
+    ``original`` is the operation as the client wrote it, to name it in errors; ``budget``
+    accounts for what the operation adds.
     """
     label = _label(index, original)
     op = operation["op"]
@@ -184,8 +191,10 @@ def _apply(index: int, original: JSON, operation: JSON, doc: Any) -> Any:
         raise InvalidRequest(f"{label}: {json.dumps(operation['path'])} does not exist")
     if op in ("move", "copy") and not _exists(label, operation["from"], doc):
         raise InvalidRequest(f"{label}: from {json.dumps(operation['from'])} does not exist")
+    added, array = _growth(operation, doc)
+    was = len(array) if array is not None else 0
     try:
-        return jsonpatch.JsonPatch([operation]).apply(doc, in_place=True)
+        doc = jsonpatch.JsonPatch([operation]).apply(doc, in_place=True)
     except jsonpatch.JsonPatchTestFailed:
         expected = json.dumps(operation["value"])
         raise PatchTestFailed(
@@ -193,6 +202,29 @@ def _apply(index: int, original: JSON, operation: JSON, doc: Any) -> Any:
         ) from None
     except (jsonpatch.JsonPatchException, JsonPointerException) as exc:
         raise InvalidRequest(f"{label}: {_brief(exc)}") from None
+    where = operation["path"].rsplit("/", 1)[0] or "/"
+    budget.spend(doc, added, where, array, was)
+    return doc
+
+
+def _growth(operation: JSON, doc: Any) -> tuple[int, list[Any] | None]:
+    """What an operation may add to ``doc``: at most how many bytes, and the array it puts an
+    item into (``None``: none)."""
+    op = operation["op"]
+    if op in ("remove", "test"):
+        return 0, None
+    try:
+        parent, _ = JsonPointer(operation["path"]).to_last(doc)
+    except JsonPointerException:
+        parent = None  # the operation reports the bad path
+    array = parent if isinstance(parent, list) else None
+    if op == "move":
+        return 0, array
+    if op == "copy":
+        value = JsonPointer(operation["from"]).resolve(doc, None)
+    else:
+        value = operation["value"]
+    return PatchBudget.adding(value, operation["path"]), array
 
 
 def _brief(exc: Exception) -> str:

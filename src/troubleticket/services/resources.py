@@ -17,6 +17,7 @@ from troubleticket.domain.audit import AUDIT, changed_attributes, with_record
 from troubleticket.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from troubleticket.domain.events import Raised, ResourceKind, raised_by
 from troubleticket.services.audit_log import log_audit, request_record
+from troubleticket.services.limits import Limits, check_document
 from troubleticket.services.outbox import event_records, resource_key
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
@@ -117,6 +118,7 @@ class ResourceService:
         clock: Clock,
         new_id: IdFactory,
         base_url: str,
+        limits: Limits,
         kind: ResourceKind | None = None,
         new_event_id: IdFactory | None = None,
         on_commit: Callable[[], None] | None = None,
@@ -126,6 +128,7 @@ class ResourceService:
         after every write that recorded events (to wake a dispatcher in this process), and
         ``on_events`` what they were (to count them)."""
         self.collection = collection
+        self.limits = limits
         self._store = store
         self._rules = rules
         self._clock = clock
@@ -266,6 +269,7 @@ class ResourceService:
             doc = {"id": doc["id"], "href": self.href(doc["id"]), **doc}
             record = self._audit_record("create", None, doc, context)
             doc = self._audited(doc, record)
+            check_document(doc, None, self.limits, ignore=(AUDIT,))
             self._validate(doc)
             shown = self._present(doc)
             events = self._events(None, doc, 1)
@@ -363,7 +367,7 @@ class ResourceService:
         """
 
         def change(current: JSON) -> JSON:
-            merge = as_merge_patch(self._present(current), patch, media_type)
+            merge = as_merge_patch(self._present(current), patch, media_type, limits=self.limits)
             return self._rules.patch(current, merge, now=self._clock(), context=context)
 
         return self._stored(self.update(resource_id, change, if_match=if_match, context=context))
@@ -399,6 +403,7 @@ class ResourceService:
                 return Stored(current, stored.version)
             record = self._audit_record("update", current, updated, context)
             updated = self._audited(updated, record)
+            check_document(updated, current, self.limits, ignore=(AUDIT,))
             written = self._write(stored, current, updated, children_first=children_first)
             if written:
                 self._log_audit(resource_id, record)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.builders import LIMITS
 from tests.conftest import START, FrozenClock, SequentialIds
 from tests.threads import run_together
 from troubleticket.app import ticket_rules
@@ -127,6 +128,7 @@ def ticket_service(store: Store, clock: FrozenClock) -> ResourceService:
         clock=clock,
         new_id=SequentialIds("tt"),
         base_url=BASE_URL,
+        limits=LIMITS,
         kind=TROUBLE_TICKET,
         new_event_id=SequentialIds("ev"),
     )

@@ -8,15 +8,19 @@ from typing import Any
 import jsonpatch
 import pytest
 
+from tests.builders import LIMITS
 from troubleticket.domain.documents import merge_patch
 from troubleticket.domain.errors import InvalidRequest, NotSupported, PatchTestFailed
-from troubleticket.services.patch_formats import (
-    JSON_PATCH,
-    JSON_PATCH_QUERY,
-    MERGE_PATCH_TYPES,
-    as_merge_patch,
-)
+from troubleticket.services import patch_formats
+from troubleticket.services.limits import Limits
+from troubleticket.services.patch_formats import JSON_PATCH, JSON_PATCH_QUERY, MERGE_PATCH_TYPES
 from troubleticket.types import JSON
+
+
+def as_merge_patch(current: JSON, body: Any, media_type: str, limits: Limits = LIMITS) -> JSON:
+    """The translation under the limits of a server with default settings, unless given."""
+    return patch_formats.as_merge_patch(current, body, media_type, limits=limits)
+
 
 NOTE_JACK = {"@type": "Note", "id": "77456", "author": "Jack Smith", "text": "first"}
 NOTE_ANN = {"@type": "Note", "id": "2", "author": "Ann", "text": "second"}

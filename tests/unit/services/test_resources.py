@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.builders import a_ticket
+from tests.builders import LIMITS, a_ticket
 from tests.conftest import FrozenClock, SequentialIds
 from tests.threads import run_together
 from troubleticket.app import ticket_rules
@@ -48,6 +48,7 @@ def ticket_service(
         clock=clock,
         new_id=new_id or SequentialIds("tt"),
         base_url=BASE_URL,
+        limits=LIMITS,
     )
 
 
