@@ -27,7 +27,8 @@ def test_every_request_gets_one_line_naming_its_id_and_operation(
         client.get(TICKETS, params={"limit": 1}, headers={"X-Request-ID": "probe-2"})
         client.get(f"{TICKETS}/nope", headers={"X-Request-ID": "probe-3"})
         client.patch(f"{TICKETS}/{ticket['id']}", json=[], headers={"X-Request-ID": "probe-4"})
-    got = lines(caplog)
+    # the create's own line is written at the end of its event loop turn, which may come late
+    got = [line for line in lines(caplog) if line["requestId"].startswith("probe-")]
     assert [(g["requestId"], g["method"], g["status"], g.get("operationId")) for g in got] == [
         ("probe-1", "GET", 200, "retrieveTroubleTicket"),
         ("probe-2", "GET", 200, "listTroubleTicket"),

@@ -5,6 +5,7 @@ partner's events about the tickets we raised at it must carry the signature we a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,10 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def app(settings: Settings, clock: FrozenClock, store: Store):  # type: ignore[no-untyped-def]
     return create_app(settings, store=store, clock=clock, environ={"HUB_SECRET": SECRET})
+
+
+def related(party: dict[str, Any], role: str) -> dict[str, Any]:
+    return {"@type": "RelatedPartyRefOrPartyRoleRef", "role": role, "partyOrPartyRole": party}
 
 
 def url(ticket: dict[str, Any]) -> str:
@@ -117,6 +122,99 @@ class TestAPartnersOwnTickets:
         assert (
             patch(client, url(ticket), {"@type": "TroubleTicket"}, headers=BETA).status_code == 200
         )
+
+    def test_a_partner_cannot_plant_a_ticket_in_anothers_view(self, client: TestClient) -> None:
+        naming_beta = a_ticket(relatedParty=[related(BETA_PARTY, "customer")])
+
+        response = client.post(TICKETS, json=naming_beta, headers=ALPHA)
+
+        assert_tmf_error(response, 403, "relatedPartyNotAllowed", mentions=("org-beta",))
+        assert listed(client, BETA) == ([], "0")
+        assert listed(client, {}) == ([], "0")
+
+    @pytest.mark.parametrize(
+        ("media_type", "body"),
+        [
+            (
+                "application/merge-patch+json",
+                {"@type": "TroubleTicket", "relatedParty": [related(BETA_PARTY, "customer")]},
+            ),
+            (
+                "application/json-patch+json",
+                [{"op": "add", "path": "/relatedParty/-", "value": related(BETA_PARTY, "x")}],
+            ),
+            (
+                "application/json-patch+json",
+                [
+                    {
+                        "op": "replace",
+                        "path": "/relatedParty/0/partyOrPartyRole/id",
+                        "value": "org-beta",
+                    }
+                ],
+            ),
+            ("application/merge-patch+json", {"@type": "TroubleTicket", "relatedParty": []}),
+        ],
+        ids=["merge-give-away", "json-patch-add", "json-patch-rename", "merge-drop-itself"],
+    )
+    def test_a_partner_cannot_give_its_ticket_away_or_drop_itself(
+        self, client: TestClient, media_type: str, body: Any
+    ) -> None:
+        mine = client.post(TICKETS, json=a_ticket(), headers=ALPHA).json()
+
+        response = client.patch(url(mine), json=body, headers={**ALPHA, "Content-Type": media_type})
+
+        assert_tmf_error(response, 403, "relatedPartyNotAllowed")
+        assert client.get(url(mine), headers=ALPHA).json() == mine
+        assert listed(client, BETA) == ([], "0")
+
+    def test_a_partner_keeps_the_parties_the_operator_named_and_may_add_its_own_roles(
+        self, client: TestClient
+    ) -> None:
+        ticket = created(
+            client,
+            TICKETS,
+            a_ticket(relatedParty=[related(ALPHA_PARTY, "customer"), related(BETA_PARTY, "x")]),
+        )
+        dropping_beta = {"@type": "TroubleTicket", "relatedParty": [related(ALPHA_PARTY, "c")]}
+        both_and_a_role = {
+            "@type": "TroubleTicket",
+            "relatedParty": [
+                related(ALPHA_PARTY, "customer"),
+                related(BETA_PARTY, "x"),
+                related(ALPHA_PARTY, "reporter"),
+            ],
+        }
+
+        dropped = patch(client, url(ticket), dropping_beta, headers=ALPHA)
+        kept = patch(client, url(ticket), both_and_a_role, headers=ALPHA)
+
+        assert_tmf_error(dropped, 403, "relatedPartyNotAllowed", mentions=("org-beta",))
+        assert kept.status_code == 200, kept.text
+        assert listed(client, BETA)[0] == [ticket["id"]]
+
+    def test_a_partner_assigns_activities_only_to_itself(self, client: TestClient) -> None:
+        mine = client.post(TICKETS, json=a_ticket(status="inProgress"), headers=ALPHA).json()
+        work = f"{url(mine)}/recoveryActivity"
+        activity = {"@type": "RecoveryActivity", "activityType": "diagnose"}
+
+        to_beta = client.post(
+            work, json={**activity, "assignee": related(BETA_PARTY, "partner")}, headers=ALPHA
+        )
+        to_itself = client.post(
+            work, json={**activity, "assignee": related(ALPHA_PARTY, "partner")}, headers=ALPHA
+        )
+        moved = patch(
+            client,
+            f"{work}/{to_itself.json()['id']}",
+            {"@type": "RecoveryActivity", "assignee": related(BETA_PARTY, "partner")},
+            headers=ALPHA,
+        )
+
+        assert_tmf_error(to_beta, 403, "relatedPartyNotAllowed", mentions=("org-beta",))
+        assert to_itself.status_code == 201, to_itself.text
+        assert_tmf_error(moved, 403, "relatedPartyNotAllowed")
+        assert client.get(f"{API}/recoveryActivity", headers=BETA).json() == []
 
     def test_a_partner_reads_specifications_but_does_not_change_them(
         self, client: TestClient
@@ -320,3 +418,36 @@ class TestThePartnerDirectory:
         pending = client.get(f"{API}/partner/alpha/delivery", params={"state": "pending"})
         assert [d["replayOf"] for d in pending.json()] == [create["id"]]
         assert client.get(f"{API}/partner/beta/delivery").json() == []
+
+
+class TestTheOperatorsPartiesAPartnerMayName:
+    OPERATOR_PARTY = {"@type": "PartyRef", "id": "org-operator"}
+
+    @pytest.fixture
+    def settings(self, settings: Settings, tmp_path: Path) -> Settings:
+        policy = tmp_path / "policy.yaml"
+        policy.write_text(yaml.safe_dump({"isolation": {"partnersMayName": ["org-operator"]}}))
+        return replace(settings, policy=str(policy))
+
+    def test_a_partner_names_the_operators_party_but_still_no_other_partner(
+        self, client: TestClient
+    ) -> None:
+        with_the_operator = a_ticket(relatedParty=[related(self.OPERATOR_PARTY, "helpdesk")])
+        with_beta = a_ticket(relatedParty=[related(BETA_PARTY, "helpdesk")])
+
+        allowed = client.post(TICKETS, json=with_the_operator, headers=ALPHA)
+        refused = client.post(TICKETS, json=with_beta, headers=ALPHA)
+
+        assert allowed.status_code == 201, allowed.text
+        assert [p["partyOrPartyRole"]["id"] for p in allowed.json()["relatedParty"]] == [
+            "org-operator",
+            "org-alpha",
+        ]
+        assert_tmf_error(refused, 403, "relatedPartyNotAllowed", mentions=("org-operator",))
+        dropped = patch(
+            client,
+            url(allowed.json()),
+            {"@type": "TroubleTicket", "relatedParty": [related(ALPHA_PARTY, "originator")]},
+            headers=ALPHA,
+        )
+        assert dropped.status_code == 200, dropped.text

@@ -66,6 +66,7 @@ SCHEMA: dict[str, Any] = {
         ],
         "lateActivity": {"raiseLevelTo": None, "assignTo": None, "raisePriorityTo": None},
     },
+    "isolation": {"partnersMayName": None},
 }
 
 

@@ -17,7 +17,13 @@ from troubleticket.domain.documents import timestamp
 from troubleticket.domain.partners import NO_PARTNERS, PartnerRegistry
 from troubleticket.domain.policy import Policy
 from troubleticket.domain.sla import ALERTS, LEVEL, apply_policy
-from troubleticket.domain.ticket import create_ticket, patch_ticket
+from troubleticket.domain.activity import party_id as activity_party
+from troubleticket.domain.ticket import (
+    check_assignee_named,
+    check_parties_named,
+    create_ticket,
+    patch_ticket,
+)
 from troubleticket.types import JSON, NO_CONTEXT, Context
 
 # What time alone may change that makes the ticket itself updated.
@@ -30,18 +36,37 @@ class ManagedTicket:
     partners: PartnerRegistry = NO_PARTNERS
 
     def create(self, body: JSON, *, resource_id: str, now: datetime, context: Context) -> JSON:
+        if context.party_id is not None:
+            self._check_parties(None, body.get("relatedParty"), context.party_id)
         ticket = create_ticket(body, resource_id=resource_id, now=now)
         return self._settled(None, ticket, now, body, context)
 
     def patch(self, current: JSON, patch: JSON, *, now: datetime, context: Context) -> JSON:
+        if context.party_id is not None and "relatedParty" in patch:
+            self._check_parties(current, patch["relatedParty"], context.party_id)
         updated = patch_ticket(current, patch, now=now)
         if updated is current:
             return current
         updated = coordination.on_status_change(self.policy, current, updated, now)
         return self._settled(current, updated, now, patch, context)
 
+    def _check_parties(self, current: JSON | None, requested: object, party: str) -> None:
+        check_parties_named(
+            current, requested, party_id=party, may_name=self.policy.partners_may_name
+        )
+
+    def _check_assignee(self, current: object, body: JSON, context: Context) -> None:
+        """A partner's request assigns only itself or the operator's parties."""
+        if context.party_id is not None and "assignee" in body:
+            check_assignee_named(
+                activity_party(current),
+                activity_party(body["assignee"]),
+                party_id=context.party_id,
+                may_name=self.policy.partners_may_name,
+            )
+
     def tick(self, current: JSON, *, now: datetime) -> JSON:
-        ticked = self._settled(current, current, now)
+        ticked = self._settled(current, current, now, None, NO_CONTEXT)
         if any(ticked.get(name) != current.get(name) for name in _NOTICED):
             ticked["lastUpdate"] = timestamp(now)
         return ticked
@@ -51,6 +76,7 @@ class ManagedTicket:
     def add_activity(
         self, current: JSON, body: JSON, *, activity_id: str, now: datetime, context: Context
     ) -> JSON:
+        self._check_assignee(None, body, context)
         updated = coordination.add_activity(
             self.policy, current, body, activity_id=activity_id, now=now, context=context
         )
@@ -59,6 +85,9 @@ class ManagedTicket:
     def change_activity(
         self, current: JSON, activity_id: str, patch: JSON, *, now: datetime, context: Context
     ) -> JSON:
+        self._check_assignee(
+            coordination.find(current, activity_id).get("assignee"), patch, context
+        )
         updated = coordination.change_activity(
             current, activity_id, patch, now=now, context=context
         )
@@ -89,15 +118,17 @@ class ManagedTicket:
     def _touched(self, current: JSON, updated: JSON, now: datetime) -> JSON:
         if updated is current:
             return current
-        return self._settled(current, {**updated, "lastUpdate": timestamp(now)}, now)
+        return self._settled(
+            current, {**updated, "lastUpdate": timestamp(now)}, now, None, NO_CONTEXT
+        )
 
     def _settled(
         self,
         before: JSON | None,
         after: JSON,
         now: datetime,
-        patch: JSON | None = None,
-        context: Context = NO_CONTEXT,
+        patch: JSON | None,
+        context: Context,
     ) -> JSON:
         after = partner_report.settle(before, after, now)
         after = coordination.raise_late(self.policy, after, now)

@@ -109,6 +109,9 @@ class Policy:
     escalation: tuple[EscalationRule, ...] = ()
     monitor_interval: float = 5.0
     coordination: CoordinationPolicy = DEFAULT_COORDINATION
+    # the parties a partner's request may name (in relatedParty, as an assignee) besides its
+    # own: the operator's (its service desk, its NOC); never another partner's
+    partners_may_name: frozenset[str] = frozenset()
 
 
 DEFAULT_POLICY = Policy(
@@ -254,7 +257,9 @@ def parse_policy(data: Any) -> Policy:
     """
     read = _Reader()
     top = read.mapping(
-        data, "policy", frozenset({"priority", "sla", "escalation", "monitor", "coordination"})
+        data,
+        "policy",
+        frozenset({"priority", "sla", "escalation", "monitor", "coordination", "isolation"}),
     )
     priority = _priority(read, top.get("priority"))
     sla = _sla(read, top.get("sla"), priority)
@@ -266,6 +271,8 @@ def parse_policy(data: Any) -> Policy:
         if "interval" in monitor
         else DEFAULT_POLICY.monitor_interval
     )
+    isolation = read.mapping(top.get("isolation"), "isolation", frozenset({"partnersMayName"}))
+    may_name = _party_ids(read, isolation.get("partnersMayName"), "isolation.partnersMayName")
     if read.problems:
         raise PolicyError(read.problems)
     return Policy(
@@ -274,7 +281,17 @@ def parse_policy(data: Any) -> Policy:
         escalation=escalation,
         monitor_interval=interval,
         coordination=coordination,
+        partners_may_name=may_name,
     )
+
+
+def _party_ids(read: _Reader, value: Any, path: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        read.problem(path, "expected a list of party ids")
+        return frozenset()
+    return frozenset(value)
 
 
 def _index_map(read: _Reader, value: Any, path: str, size: int) -> dict[str, int]:

@@ -13,7 +13,7 @@ from typing import Any
 from troubleticket.domain.audit import AUDIT
 from troubleticket.domain.coordination import ACTIVITIES, SUMMARY
 from troubleticket.domain.documents import DocumentRules, timestamp
-from troubleticket.domain.errors import InvalidRequest
+from troubleticket.domain.errors import Forbidden, InvalidRequest
 from troubleticket.domain.lifecycle import (
     CREATE_PATHS,
     INITIAL_STATUS,
@@ -175,3 +175,68 @@ def claimed(body: JSON, party: JSON) -> JSON:
         "partyOrPartyRole": party,
     }
     return {**body, "relatedParty": [*(body.get("relatedParty") or []), related]}
+
+
+# A partner's request that names, drops or assigns a party it may not.
+PARTY_NOT_ALLOWED = "relatedPartyNotAllowed"
+
+
+def check_parties_named(
+    current: Mapping[str, Any] | None,
+    requested: Any,
+    *,
+    party_id: str,
+    may_name: frozenset[str],
+) -> None:
+    """What a partner's request (acting for ``party_id``) may do to a ticket's related parties
+    (``requested``: the ``relatedParty`` it asks for; ``current``: the ticket, ``None`` on a
+    create): name itself and the parties ``may_name`` lists (the operator's own), and keep
+    every other party the ticket has. So it can neither put a ticket into another partner's
+    view nor take one out of it, and it cannot give its own away.
+
+    Raises:
+        Forbidden: another party named, or a party other than the operator's removed.
+    """
+    before = set(party_ids(current or {}))
+    after = set(party_ids({"relatedParty": requested}))
+    named = sorted(after - before - may_name - {party_id})
+    if named:
+        raise Forbidden(
+            f"A partner's request may name only its own party ({party_id})"
+            f"{_and_the_operators(may_name)} as a related party, not {', '.join(named)}",
+            code=PARTY_NOT_ALLOWED,
+        )
+    dropped = sorted(before - after - may_name)
+    if dropped:
+        raise Forbidden(
+            f"A partner's request may not remove {', '.join(dropped)} from the related parties",
+            code=PARTY_NOT_ALLOWED,
+        )
+
+
+def check_assignee_named(
+    current: Any, requested: Any, *, party_id: str, may_name: frozenset[str]
+) -> None:
+    """The same rule for a recovery activity's assignee (``current``, ``requested``: the party
+    ids assigned before and asked for, ``None`` for none): a partner assigns only itself or the
+    operator's parties, and leaves another party's assignment alone.
+
+    Raises:
+        Forbidden: an assignment to, or from, another party.
+    """
+    allowed = may_name | {party_id}
+    if requested is not None and requested != current and requested not in allowed:
+        raise Forbidden(
+            f"A partner's request may assign an activity only to its own party ({party_id})"
+            f"{_and_the_operators(may_name)}, not {requested}",
+            code=PARTY_NOT_ALLOWED,
+        )
+    if current is not None and requested != current and current not in allowed:
+        raise Forbidden(
+            f"A partner's request may not take an activity away from {current}",
+            code=PARTY_NOT_ALLOWED,
+        )
+
+
+def _and_the_operators(may_name: frozenset[str]) -> str:
+    return f" and the operator's ({', '.join(sorted(may_name))})" if may_name else ""

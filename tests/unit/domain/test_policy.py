@@ -805,3 +805,19 @@ class TestTargetSpecificity:
         assert target("resolve", "Medium", "incident", "gold") == 64800.0
         assert target("resolve", "Medium", "complaint", "gold") == 21600.0
         assert target("acknowledge", "Medium", "complaint", "gold") == 14400.0
+
+
+class TestIsolation:
+    def test_the_parties_partners_may_name_are_read(self) -> None:
+        policy = parse_policy({"isolation": {"partnersMayName": ["org-operator", "org-noc"]}})
+
+        assert policy.partners_may_name == frozenset({"org-operator", "org-noc"})
+
+    def test_by_default_a_partner_may_name_no_other_party(self) -> None:
+        assert parse_policy({}).partners_may_name == frozenset()
+
+    @pytest.mark.parametrize("value", ["org-operator", [""], [7], {"id": "x"}])
+    def test_anything_but_a_list_of_ids_is_a_problem(self, value: Any) -> None:
+        assert problems_of({"isolation": {"partnersMayName": value}}) == [
+            "isolation.partnersMayName: expected a list of party ids"
+        ]

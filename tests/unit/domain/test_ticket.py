@@ -10,12 +10,18 @@ import pytest
 
 from troubleticket.domain.errors import (
     Conflict,
+    Forbidden,
     InvalidRequest,
     InvalidTransition,
     ReasonRequired,
     ServerOwnedField,
 )
-from troubleticket.domain.ticket import create_ticket, patch_ticket
+from troubleticket.domain.ticket import (
+    check_assignee_named,
+    check_parties_named,
+    create_ticket,
+    patch_ticket,
+)
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 T_NOW = "2026-11-20T08:00:00.000Z"
@@ -448,3 +454,61 @@ class TestPatchWithoutEffect:
 
         assert patched is current
         assert patched["lastUpdate"] == T_NOW
+
+
+class TestWhatAPartnerMayNameAsAParty:
+    MAY_NAME = frozenset({"org-operator"})
+
+    @staticmethod
+    def parties(*ids: str) -> list[dict[str, Any]]:
+        return [{"role": "r", "partyOrPartyRole": {"id": party}} for party in ids]
+
+    def check(self, current: list[str] | None, requested: list[str]) -> None:
+        check_parties_named(
+            None if current is None else {"relatedParty": self.parties(*current)},
+            self.parties(*requested),
+            party_id="org-alpha",
+            may_name=self.MAY_NAME,
+        )
+
+    @pytest.mark.parametrize(
+        ("current", "requested"),
+        [
+            (None, ["org-alpha"]),
+            (None, ["org-alpha", "org-operator"]),
+            (["org-alpha", "org-beta"], ["org-beta", "org-alpha", "org-alpha"]),
+            (["org-alpha", "org-operator"], ["org-alpha"]),
+        ],
+    )
+    def test_allowed(self, current: list[str] | None, requested: list[str]) -> None:
+        self.check(current, requested)
+
+    @pytest.mark.parametrize(
+        ("current", "requested", "named"),
+        [
+            (None, ["org-alpha", "org-beta"], "not org-beta"),
+            (["org-alpha"], ["org-beta"], "not org-beta"),
+            (["org-alpha"], [], "remove org-alpha"),
+            (["org-alpha", "org-beta"], ["org-alpha"], "remove org-beta"),
+        ],
+    )
+    def test_refused(self, current: list[str] | None, requested: list[str], named: str) -> None:
+        with pytest.raises(Forbidden, match=named) as refused:
+            self.check(current, requested)
+        assert refused.value.code == "relatedPartyNotAllowed"
+
+    def test_an_assignee_is_itself_or_the_operators_and_anothers_stays(self) -> None:
+        def check(current: str | None, requested: str | None) -> None:
+            check_assignee_named(current, requested, party_id="org-alpha", may_name=self.MAY_NAME)
+
+        check(None, "org-alpha")
+        check("org-beta", "org-beta")
+        check("org-alpha", "org-operator")
+        check("org-alpha", None)
+        for current, requested in (
+            (None, "org-beta"),
+            ("org-beta", "org-alpha"),
+            ("org-beta", None),
+        ):
+            with pytest.raises(Forbidden):
+                check(current, requested)
