@@ -252,6 +252,33 @@ class TestWithoutAValidToken:
         assert "expired" in assert_tmf_error(response, 401, "unauthorized")["message"]
         assert 'error_description="the token has expired' in response.headers["WWW-Authenticate"]
 
+    def test_the_answer_names_no_key_algorithm_or_issuer(
+        self, shared: TestClient, issuer: Issuer
+    ) -> None:
+        token = issuer.token(scopes=[READ], kid="kid-secret-xyz", key=rsa_key())
+
+        response = shared.get(TICKETS, headers={"Authorization": f"Bearer {token}"})
+
+        body = assert_tmf_error(response, 401, "unauthorized")
+        assert body["message"] == "the token is not valid"
+        assert response.headers["WWW-Authenticate"] == (
+            f'{INVALID_TOKEN}, error_description="the token is not valid"'
+        )
+
+    @pytest.mark.parametrize(
+        "party",
+        ["", ["org-beta", "org-alpha"], 12345, {"id": "org-beta"}],
+        ids=["empty", "two", "number", "object"],
+    )
+    def test_a_party_claim_naming_no_single_party_gets_no_view_at_all(
+        self, shared: TestClient, issuer: Issuer, party: Any
+    ) -> None:
+        headers = issuer.bearer(scopes=[READ], party_id=party)
+
+        response = shared.get(TICKETS, headers=headers)
+
+        assert_tmf_error(response, 401, "unauthorized")
+
     def test_a_token_is_checked_before_the_body(self, shared: TestClient) -> None:
         response = shared.post(TICKETS, json={"not": "a ticket"})
 

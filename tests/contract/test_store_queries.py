@@ -286,6 +286,7 @@ def forged(signature: str, values: list[Any] | str) -> str:
         pytest.param([True, "t-1"], id="bool"),
         pytest.param([{"a": 1}, "t-1"], id="object"),
         pytest.param("[" * 1500 + "]" * 1500, id="deeply-nested"),
+        pytest.param('{"s": "priority", "v": ["\\ud800", "t-1"]}', id="lone-surrogate"),
     ],
 )
 @pytest.mark.parametrize("direction", ["after", "before"])

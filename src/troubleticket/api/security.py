@@ -13,6 +13,7 @@ The scope of each operation comes from ``OPERATION_SCOPES``, which ``TT_SCOPES``
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ from connexion.exceptions import OAuthProblem
 from connexion.security import OAuthSecurityHandler
 
 from troubleticket.services.tokens import InvalidToken, TokenVerifier
+
+logger = logging.getLogger(__name__)
 
 READ = "troubleTicket:read"
 WRITE = "troubleTicket:write"
@@ -129,7 +132,9 @@ def security_map(verifier: TokenVerifier) -> dict[str, type]:
         try:
             return verifier.token_info(token)
         except InvalidToken as exc:
-            raise OAuthProblem(detail=exc.message) from None
+            # the reason is for the operator's log; the client learns only expired or invalid
+            logger.warning("bearer token refused: %s", exc.message)
+            raise OAuthProblem(detail=exc.public) from None
 
     class JwtSecurityHandler(OAuthSecurityHandler):
         def get_tokeninfo_func(self, security_definition: dict[str, Any]) -> Callable[..., Any]:

@@ -17,6 +17,7 @@ HMAC with a public key can never be.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,11 +34,20 @@ ASYMMETRIC = frozenset(
 
 
 class InvalidToken(Exception):
-    """The token cannot be trusted; ``message`` says why (never the token itself)."""
+    """The token cannot be trusted; ``message`` says why, for the server's log (never the token
+    itself); ``public`` is what the client is told: that it expired, or only that it is not
+    valid (not which key, algorithm, issuer or claim failed, which would help a forger)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, public: str = "the token is not valid") -> None:
         super().__init__(message)
         self.message = message
+        self.public = public
+
+
+EXPIRED = "the token has expired"
+# Characters a party id may have: printable, no spaces (it is compared, logged and stored).
+_PARTY_ID = re.compile(r"[!-~\u00a1-\uffff]{1,256}")
+_ABSENT = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +69,12 @@ class TokenSettings:
             )
 
 
-def claim_at(claims: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path of the claims (``realm_access.roles``), or ``None``."""
+def claim_at(claims: Mapping[str, Any], path: str, absent: Any = None) -> Any:
+    """The value at a dotted path of the claims (``realm_access.roles``), or ``absent``."""
     node: Any = claims
     for name in path.split("."):
         if not isinstance(node, Mapping) or name not in node:
-            return None
+            return absent
         node = node[name]
     return node
 
@@ -172,7 +182,7 @@ class TokenVerifier:
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.ExpiredSignatureError:
-            raise InvalidToken("the token has expired") from None
+            raise InvalidToken(EXPIRED, public=EXPIRED) from None
         except jwt.InvalidAudienceError:
             raise InvalidToken("the token is not for this API (audience)") from None
         except jwt.InvalidIssuerError:
@@ -184,6 +194,11 @@ class TokenVerifier:
             raise InvalidToken(
                 f"the token's algorithm {algorithm!r} does not fit its key {header.get('kid')!r}"
             ) from None
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                # PyJWT reads a numeric string as the number: RFC 7519 says NumericDate
+                raise InvalidToken(f"the token's {name} claim is not a number: {value!r:.40}")
         return claims
 
     def token_info(self, token: str) -> dict[str, Any]:
@@ -199,6 +214,25 @@ class TokenVerifier:
             "sub": claims["sub"],
             "scope": scopes,
             "roles": _strings(claim_at(claims, self.settings.roles_claim)),
-            "party": claim_at(claims, self.settings.party_claim),
+            "party": self._party(claims),
             "client_id": claims.get("azp") or claims.get("client_id"),
         }
+
+    def _party(self, claims: Mapping[str, Any]) -> str | None:
+        """The party the token acts for: ``None`` when the claim is absent (an operator's
+        token), its id when it is one (a string, or a list of exactly one, as an identity
+        provider's multivalued mapper writes it).
+
+        Raises:
+            InvalidToken: the claim is there but names no party, or several: such a token
+                must not get the operator's view.
+        """
+        path = self.settings.party_claim
+        value = claim_at(claims, path, _ABSENT)
+        if value is _ABSENT:
+            return None
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if isinstance(value, str) and _PARTY_ID.fullmatch(value):
+            return value
+        raise InvalidToken(f"the token's {path} claim names no single party: {value!r:.80}")

@@ -14,6 +14,7 @@ import json
 import math
 from typing import Any
 
+from troubleticket import strict_json
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.store.port import Page
 from troubleticket.store.query import SortKey
@@ -38,9 +39,9 @@ def decode(cursor: str, signature: str) -> list[Any]:
         raise InvalidRequest("The paging cursor is too long to be one this server issued")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
+        data = strict_json.loads(raw.decode())
         values, issued_for = data["v"], data["s"]
-    except (binascii.Error, ValueError, TypeError, KeyError, RecursionError):
+    except (binascii.Error, ValueError, TypeError, KeyError):
         raise InvalidRequest("The paging cursor is not one this server issued") from None
     if not isinstance(values, list) or issued_for != signature:
         raise InvalidRequest(

@@ -331,6 +331,101 @@ class TestForgedTokens:
             verifier_of(issuer).token_info(issuer.token(aud="billing"))
 
 
+class TestThePartyClaimFailsClosed:
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "",
+            "   ",
+            ["org-beta", "org-alpha"],
+            [],
+            12345,
+            {"id": "org-beta"},
+            True,
+            None,
+            [7],
+            "org beta",
+            "x" * 257,
+        ],
+        ids=[
+            "empty",
+            "blank",
+            "two",
+            "no-item",
+            "number",
+            "object",
+            "bool",
+            "null",
+            "list-of-number",
+            "space",
+            "too-long",
+        ],
+    )
+    def test_a_party_claim_naming_no_single_party_refuses_the_token(
+        self, issuer: Issuer, value: Any
+    ) -> None:
+        token = jwt.encode(
+            {**issuer.claims(), "party_id": value},
+            issuer.keys["rsa-1"],
+            "RS256",
+            headers={"kid": "rsa-1"},
+        )
+
+        with pytest.raises(InvalidToken) as refused:
+            verifier_of(issuer).token_info(token)
+
+        assert "party_id claim names no single party" in refused.value.message
+        assert refused.value.public == "the token is not valid"
+
+    def test_a_list_of_one_party_is_that_party(self, issuer: Issuer) -> None:
+        token = issuer.token(party_id=["org-beta"])
+
+        assert verifier_of(issuer).token_info(token)["party"] == "org-beta"
+
+    def test_without_the_claim_the_token_is_the_operators(self, issuer: Issuer) -> None:
+        assert verifier_of(issuer).token_info(issuer.token())["party"] is None
+
+
+class TestNumericDates:
+    @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+    @pytest.mark.parametrize("value", ["9999999999", True, [1]], ids=["string", "bool", "list"])
+    def test_a_date_claim_that_is_not_a_number_is_refused(
+        self, issuer: Issuer, claim: str, value: Any
+    ) -> None:
+        claims = {**issuer.claims(), claim: value}
+        token = jwt.encode(claims, issuer.keys["rsa-1"], "RS256", headers={"kid": "rsa-1"})
+
+        with pytest.raises(InvalidToken):
+            verifier_of(issuer).token_info(token)
+
+
+class TestWhatTheClientIsTold:
+    def test_an_expired_token_says_so(self, issuer: Issuer) -> None:
+        with pytest.raises(InvalidToken) as refused:
+            verifier_of(issuer).verify(issuer.token(exp=1))
+
+        assert refused.value.public == "the token has expired"
+
+    @pytest.mark.parametrize(
+        "make",
+        [
+            lambda i: i.token(kid="kid-secret-xyz", key=rsa_key()),
+            lambda i: i.token(aud="billing"),
+            lambda i: i.token(iss="https://elsewhere.example"),
+            lambda i: "abc.def.ghi",
+        ],
+        ids=["unknown-kid", "audience", "issuer", "not-a-jwt"],
+    )
+    def test_any_other_refusal_says_only_that_it_is_not_valid(
+        self, issuer: Issuer, make: Any
+    ) -> None:
+        with pytest.raises(InvalidToken) as refused:
+            verifier_of(issuer).verify(make(issuer))
+
+        assert refused.value.public == "the token is not valid"
+        assert refused.value.message != refused.value.public  # the log has the reason
+
+
 class TestMessagesNeverRepeatTheToken:
     @pytest.mark.parametrize(
         "claims",
