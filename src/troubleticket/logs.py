@@ -43,6 +43,24 @@ class JsonFormatter(logging.Formatter):
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
+# Control characters (C0, DEL, C1) and Unicode's line and paragraph separators, written as
+# escapes in a text line: a client's "%0a" in a path must not start a line of its own.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_CONTROLS |= {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+_CONTROLS |= {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def escaped(text: str) -> str:
+    """``text`` with its control characters written as escapes."""
+    return text.translate(_CONTROLS) if not text.isprintable() else text
+
+
+class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT`` with the line's own text escaped; a traceback after it keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return escaped(super().formatMessage(record))
+
 
 def configure(level: str, format: str = "text") -> None:  # noqa: A002 (the setting's name)
     global _direct
@@ -50,7 +68,7 @@ def configure(level: str, format: str = "text") -> None:  # noqa: A002 (the sett
     if format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     if _direct is not None:
         _direct.flush()
@@ -92,7 +110,7 @@ def access(
             ).decode()
         )
     else:
-        direct.emit(f"{direct.stamp()} INFO {ACCESS}: {message}")
+        direct.emit(f"{direct.stamp()} INFO {ACCESS}: {escaped(message)}")
 
 
 def _fields(

@@ -193,3 +193,67 @@ def test_lines_held_back_are_written_together_in_one_write(
     assert len(writes) == 1
     a_request_line()  # outside: at once
     assert len(buffer.getvalue().splitlines()) == 4
+
+
+FORGED = (
+    "/troubleTicket/x\n2026-01-01 00:00:00,000 INFO troubleticket.access: FORGED\r\x1b[2J\u2028"
+)
+
+
+@pytest.mark.parametrize("through_logging", [False, True], ids=["direct", "logging"])
+def test_a_text_line_escapes_what_a_client_sent_so_it_cannot_forge_lines(
+    configured: Callable[[str], io.StringIO], through_logging: bool
+) -> None:
+    buffer = configured("text")
+    if through_logging:
+        logging.getLogger().addFilter(lambda _record: True)
+    try:
+        logs.access(
+            method="GET",
+            path=FORGED,
+            status=404,
+            duration_ms=1.0,
+            operation_id=None,
+            actor=None,
+            party=None,
+        )
+        logging.getLogger("troubleticket.x").warning("no such ticket: %s", FORGED)
+    finally:
+        logging.getLogger().filters.clear()
+
+    lines = buffer.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].endswith(
+        "/troubleTicket/x\\n2026-01-01 00:00:00,000 INFO troubleticket.access: FORGED\\r"
+        "\\x1b[2J\\u2028 404 1.0 ms"
+    )
+    assert "no such ticket: /troubleTicket/x\\n2026" in lines[1]
+
+
+def test_a_json_line_stays_one_object_whatever_the_client_sent(
+    configured: Callable[[str], io.StringIO],
+) -> None:
+    buffer = configured("json")
+    logs.access(
+        method="GET",
+        path=FORGED,
+        status=404,
+        duration_ms=1.0,
+        operation_id=None,
+        actor=None,
+        party=None,
+    )
+
+    [line] = buffer.getvalue().split("\n")[:-1]
+    assert json.loads(line)["path"] == FORGED
+
+
+def test_a_traceback_keeps_its_lines_in_text(configured: Callable[[str], io.StringIO]) -> None:
+    buffer = configured("text")
+    try:
+        raise ValueError("broken")
+    except ValueError:
+        logging.getLogger("troubleticket.x").exception("failed")
+
+    text = buffer.getvalue()
+    assert "failed\nTraceback (most recent call last):\n" in text
