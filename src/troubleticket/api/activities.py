@@ -20,9 +20,7 @@ from troubleticket.types import JSON
 
 
 class ActivityHandlers:
-    def __init__(
-        self, service: ActivityService, settings: Settings, callers: Callers
-    ) -> None:
+    def __init__(self, service: ActivityService, settings: Settings, callers: Callers) -> None:
         self._service = service
         self._settings = settings
         self._callers = callers

@@ -19,9 +19,7 @@ from troubleticket.types import JSON
 
 
 class HubHandlers:
-    def __init__(
-        self, service: HubService, settings: Settings, callers: Callers
-    ) -> None:
+    def __init__(self, service: HubService, settings: Settings, callers: Callers) -> None:
         self._service = service
         self._settings = settings
         self._callers = callers
@@ -89,9 +87,7 @@ class ListenerHandlers:
 class PartnerHandlers:
     """The partner directory and its delivery administration: the operator's alone."""
 
-    def __init__(
-        self, directory: PartnerDirectory, settings: Settings, callers: Callers
-    ) -> None:
+    def __init__(self, directory: PartnerDirectory, settings: Settings, callers: Callers) -> None:
         self._directory = directory
         self._settings = settings
         self._callers = callers

@@ -67,9 +67,7 @@ def media_type() -> str:
 
 
 class ResourceHandlers:
-    def __init__(
-        self, service: ResourceService, settings: Settings, callers: Callers
-    ) -> None:
+    def __init__(self, service: ResourceService, settings: Settings, callers: Callers) -> None:
         self._service = service
         self._settings = settings
         self._callers = callers

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from troubleticket.domain import coordination, partner_report
+from troubleticket.domain.activity import party_id as activity_party
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.partners import NO_PARTNERS, PartnerRegistry
 from troubleticket.domain.policy import Policy
 from troubleticket.domain.sla import ALERTS, LEVEL, apply_policy
-from troubleticket.domain.activity import party_id as activity_party
 from troubleticket.domain.ticket import (
     check_assignee_named,
     check_parties_named,

@@ -99,9 +99,7 @@ class ActivityService:
             raise NotFound(KIND, activity_id)
         return self._tickets.present_child(stored.doc)
 
-    def list(
-        self, query: ListQuery, *, ticket_id: str | None = None, context: Context
-    ) -> Page:
+    def list(self, query: ListQuery, *, ticket_id: str | None = None, context: Context) -> Page:
         """One page of the activities ``query`` selects (of one ticket, when given), by id
         unless sorted otherwise. A partner sees those of its tickets, and across tickets those
         assigned to it.
