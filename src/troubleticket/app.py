@@ -27,6 +27,7 @@ from connexion.options import SwaggerUIOptions
 from troubleticket import metrics
 from troubleticket.api import errors
 from troubleticket.api.activities import ActivityHandlers
+from troubleticket.api.admission import AdmissionMiddleware
 from troubleticket.api.body import TmfJSONBodyValidator
 from troubleticket.api.callers import Callers
 from troubleticket.api.contract import API_ROOT, document_validator, load_spec, method_table
@@ -705,6 +706,14 @@ def create_app(
         ui_prefix=f"{API_ROOT}/ui",
         hsts=settings.public_base_url.startswith("https://"),
         observe=metrics.request_answered if settings.metrics else None,
+    )
+    # added after RequestIdMiddleware at the same position, so inside it: a refusal carries the
+    # request id and the security headers
+    app.add_middleware(
+        AdmissionMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        max_concurrent=settings.max_concurrent_requests,
+        max_url_bytes=settings.max_url_bytes,
     )
     if settings.tracing != "off":
         from troubleticket import tracing  # the optional packages: imported only when on

@@ -434,6 +434,7 @@ def _serve(settings: Settings) -> int:
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     import uvicorn
 
+    from troubleticket import server
     from troubleticket.app import create_app, open_store
 
     settings.check_exposure()
@@ -456,30 +457,17 @@ def _serve(settings: Settings) -> int:
         settings.public_base_url,
         settings.store_shown,
     )
+    options = server.uvicorn_options(settings)
     if settings.workers > 1:
         # uvicorn starts each worker from an import string; they read their settings back
-        # from the environment
+        # from the environment (the connection limits travel with uvicorn's own configuration)
         os.environ.update(settings.environment())
         with _shared_metrics(settings):
             uvicorn.run(
-                "troubleticket.workers:app",
-                factory=True,
-                workers=settings.workers,
-                host=settings.host,
-                port=settings.port,
-                log_level=settings.log_level.lower(),
-                log_config=None,  # the workers configure logging themselves (logs.configure)
-                access_log=False,  # one line per request comes from the app (logs.ACCESS)
+                "troubleticket.workers:app", factory=True, workers=settings.workers, **options
             )
         return 0
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # logging as logs.configure set it up, in the chosen format
-        access_log=False,  # one line per request comes from the app (logs.ACCESS)
-    )
+    uvicorn.run(app, **options)
     return 0
 
 
