@@ -207,6 +207,30 @@ class TestSchemaViolations:
         assert client.get(f"{TICKETS}/{ticket['id']}").json() == ticket
 
 
+class TestPolymorphicValues:
+    def test_a_value_is_checked_as_the_class_its_type_names(self, client: TestClient) -> None:
+        # a valid AttachmentRef (an id), but it says it is an Attachment
+        response = client.post(
+            TICKETS, json=a_ticket(attachment=[{"@type": "Attachment", "id": "a-1"}])
+        )
+
+        assert_tmf_error(
+            response,
+            400,
+            "invalidRequest",
+            mentions=("checked as @type Attachment", "attachment.0"),
+        )
+        assert total(client, TICKETS) == 0
+
+    def test_a_reference_is_taken_as_a_reference(self, client: TestClient) -> None:
+        response = client.post(
+            TICKETS, json=a_ticket(attachment=[{"@type": "AttachmentRef", "id": "a-1"}])
+        )
+
+        assert response.status_code == 201, response.text
+        assert response.json()["attachment"] == [{"@type": "AttachmentRef", "id": "a-1"}]
+
+
 class TestUnknownResources:
     @pytest.mark.parametrize("collection", [TICKETS, SPECIFICATIONS])
     @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])

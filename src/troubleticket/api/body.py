@@ -21,6 +21,10 @@ from starlette.types import Scope
 from troubleticket import strict_json
 from troubleticket.api.compiled import validator_for
 from troubleticket.api.errors import MalformedBody
+from troubleticket.api.unions import discriminating
+
+# Connexion's request validator, with discriminated unions checked by @type (``unions``).
+_REQUEST_VALIDATOR = discriminating(Draft4RequestValidator)
 
 # Where the raw request body is kept in the ASGI scope's extensions.
 RAW_BODY = "troubleticket.raw_body"
@@ -64,7 +68,7 @@ class TmfJSONBodyValidator(JSONRequestBodyValidator):
 
     @property
     def _validator(self) -> Any:
-        return validator_for(self._schema, Draft4RequestValidator)
+        return validator_for(self._schema, _REQUEST_VALIDATOR)
 
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         self._is_patch = scope.get("method") == "PATCH"

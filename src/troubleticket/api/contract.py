@@ -18,6 +18,7 @@ import yaml
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from troubleticket.api.unions import discriminating
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.types import JSON
 
@@ -52,7 +53,7 @@ def document_validator(schema_name: str) -> Callable[[JSON], None]:
     """
     spec = load_spec()
     resource = schema_name.removesuffix("_RES")
-    validator = Draft4Validator(
+    validator = discriminating(Draft4Validator)(
         {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]},
         format_checker=Draft4Validator.FORMAT_CHECKER,
     )
