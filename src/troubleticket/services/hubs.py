@@ -9,7 +9,9 @@ record names the parties of its ticket, ``parties``).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -46,19 +48,6 @@ MAX_CALLBACK_LENGTH = 2048
 MAX_QUERY_LENGTH = 4096
 MAX_REPLAY_DELIVERIES = 1000
 REPLAY_PAGE = 500
-
-HUB_FIELDS = frozenset(
-    {
-        "@type",
-        "@baseType",
-        "@schemaLocation",
-        "callback",
-        "query",
-        "secret",
-        "appendEventListenerPath",
-    }
-)
-
 
 def parse_hub_query(query: str) -> Filter:
     """A hub's query: a TMF630 attribute filter over the event (every name is an attribute).
@@ -177,19 +166,19 @@ class HubService:
         """Store a subscription (the context's party's, if it has one); return it as the API
         shows it.
 
+        Its ``@type`` is kept as sent (``Hub``, or the name a client's model gives it: the
+        contract sets no value); attributes a hub does not have (``Hub_FVO`` allows them) are
+        ignored, not stored.
+
         Raises:
             InvalidRequest: a callback that is not an absolute http(s) URL without credentials,
                 a query that compares something but is not a TMF630 filter, a malformed
-                secret, an unknown attribute.
+                secret.
         """
-        unknown = sorted(set(body) - HUB_FIELDS)
-        if unknown:
-            raise InvalidRequest(f"Unknown hub attribute(s): {', '.join(unknown)}")
-        if body.get("@type", "Hub") != "Hub":
-            raise InvalidRequest(f"@type must be 'Hub', not {body.get('@type')!r}")
+        kind = body.get("@type")
         hub: JSON = {
             "id": self._new_id(),
-            "@type": "Hub",
+            "@type": kind if isinstance(kind, str) and kind else "Hub",
             "callback": _check_callback(body.get("callback"), self._egress),
         }
         query = body.get("query")
@@ -407,6 +396,21 @@ class Inbox(Protocol):
     def accept(self, event: JSON, raw: bytes, headers: Mapping[str, str]) -> bool: ...
 
 
+def received_id(event: Mapping[str, Any], headers: Mapping[str, str]) -> str:
+    """The id an event received is recorded by: its ``eventId``; without one (or with an
+    empty one), the ``webhook-id`` a Standard Webhooks sender gives every attempt of one
+    message (``webhook:{id}``); without that, a digest of the event itself (``sha256:{hex}``,
+    the same for the same event however its members are ordered)."""
+    event_id = event.get("eventId")
+    if isinstance(event_id, str) and event_id:
+        return event_id
+    webhook_id = headers.get("webhook-id", "").strip()
+    if webhook_id:
+        return f"webhook:{webhook_id[:200]}"
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
 class ListenerService:
     """The ``/listener/*`` sink: every event received once, by its eventId; a partner's event
     about a ticket we raised at it is applied to our side first (``inbox``)."""
@@ -426,16 +430,16 @@ class ListenerService:
     ) -> bool:
         """Record an event; ``False`` when its eventId was received before (nothing changes).
 
+        An event without an ``eventId`` (TMF621 does not require one) is recorded by one
+        derived from it (``received_id``), so the same event sent again is still recognised.
         A partner's event is applied before it is recorded (applying it again changes nothing),
         so one that fails half-way is applied when the partner sends it again.
 
         Raises:
-            InvalidRequest: no eventId, or an eventType other than the listener's.
+            InvalidRequest: an eventType other than the listener's.
             Unauthorized: a partner's event not signed with the secret it was given.
         """
-        event_id = event.get("eventId")
-        if not isinstance(event_id, str) or not event_id:
-            raise InvalidRequest("The event has no eventId; events are recorded by it")
+        event_id = received_id(event, headers or {})
         # The event's class is its @type (the schema requires it; a subclass names the
         # listener's type as its @baseType); eventType is a free string beside it. Only an
         # event of another class is refused: it was sent to the wrong listener.
