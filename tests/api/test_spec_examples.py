@@ -313,3 +313,21 @@ class TestTheHubAndListenerExamples:
         response = client.post(f"/tmf-api/troubleTicket/v5{path}", json=example)
 
         assert response.status_code == 204, response.text
+
+
+class TestTheParameterExamples:
+    def test_each_list_parameter_example_is_taken(self, client: TestClient) -> None:
+        create(client, TICKETS, one_example("/troubleTicket"))
+        parameters = load_spec()["components"]["parameters"]
+        examples = {
+            parameter["name"]: example
+            for parameter in parameters.values()
+            if parameter.get("in") == "query"
+            for example in [parameter.get("example", parameter["schema"].get("example"))]
+            if example is not None
+        }
+        assert "filter" in examples
+
+        for name, value in examples.items():
+            response = client.get(TICKETS, params={name: value})
+            assert response.status_code == 200, (name, value, response.text)

@@ -540,10 +540,16 @@ class _Parser:
         raise self.malformed(f"unquoted word {_shown(word)}", start)
 
     def at_path(self) -> _Token:
-        """``@`` and its dotted names; ``@`` alone is the element itself (empty path)."""
+        """``@`` and its dotted names; ``@`` alone is the element itself (empty path).
+
+        ``@size`` is read as ``@.size``: TMF621's own example filter
+        (``attachment[?(@size==300)]``) writes the first name so.
+        """
         start = self.pos
         self.pos += 1
         segments: list[str] = []
+        if _WORD.match(self.text, self.pos) is not None:
+            segments.append(self.segment())
         while True:
             char = self.text[self.pos : self.pos + 1]
             if char == ".":

@@ -491,3 +491,13 @@ def test_the_refused_same_element_form_differs_from_the_root_form_on_different_e
     assert {key for key, ticket in TICKETS.items() if matches(ticket, translated)} == {"A", "B"}
     with pytest.raises(NotSupported):
         parse_jsonpath_filter("relatedParty[?(@.role=='customer' && @.partyOrPartyRole.id=='42')]")
+
+
+def test_a_first_name_written_without_its_dot_reads_as_with_it() -> None:
+    # TMF621's own example filter writes @size for @.size
+    assert parse_jsonpath_filter("attachment[?(@size==300)]") == parse_jsonpath_filter(
+        "attachment[?(@.size==300)]"
+    )
+    assert parse_jsonpath_filter("note[?(@author.name=='Jane')]") == parse_jsonpath_filter(
+        "note[?(@.author.name=='Jane')]"
+    )
