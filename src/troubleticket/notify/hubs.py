@@ -1,4 +1,4 @@
-"""Subscriptions (TMF621 ``/hub``), their deliveries, replay, and the listener sink.
+"""Subscriptions (TMF621 ``/hub``), their deliveries and replays.
 
 A hub is stored with its secret; the API never shows the secret, only whether there is one.
 
@@ -9,6 +9,7 @@ record names the parties of its ticket, ``parties``).
 
 from __future__ import annotations
 
+
 import hashlib
 import ipaddress
 import json
@@ -18,12 +19,12 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from troubleticket.context import Context
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import InvalidRequest, NotFound
 from troubleticket.domain.signing import secret_key
-from troubleticket.services.audit_log import log_audit, request_record
-from troubleticket.services.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
-from troubleticket.services.outbox import (
+from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
+from troubleticket.notify.outbox import (
     CANCELLED,
     DEAD,
     DELIVERED,
@@ -31,6 +32,7 @@ from troubleticket.services.outbox import (
     PENDING,
     new_delivery,
 )
+from troubleticket.services.audit_log import log_audit, request_record
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
 from troubleticket.store.query import (
     AnyOf,
@@ -42,12 +44,21 @@ from troubleticket.store.query import (
     matches,
     parse_filter,
 )
-from troubleticket.types import JSON, Clock, Context, IdFactory
+from troubleticket.types import JSON, Clock, IdFactory
+
+
 
 MAX_CALLBACK_LENGTH = 2048
+
+
 MAX_QUERY_LENGTH = 4096
+
+
 MAX_REPLAY_DELIVERIES = 1000
+
+
 REPLAY_PAGE = 500
+
 
 def parse_hub_query(query: str) -> Filter:
     """A hub's query: a TMF630 attribute filter over the event (every name is an attribute).
@@ -388,78 +399,3 @@ class HubService:
             except DuplicateId:
                 continue
             return delivery_id
-
-
-class Inbox(Protocol):
-    """What takes the events partners send about the tickets we raised at them."""
-
-    def accept(self, event: JSON, raw: bytes, headers: Mapping[str, str]) -> bool: ...
-
-
-def received_id(event: Mapping[str, Any], headers: Mapping[str, str]) -> str:
-    """The id an event received is recorded by: its ``eventId``; without one (or with an
-    empty one), the ``webhook-id`` a Standard Webhooks sender gives every attempt of one
-    message (``webhook:{id}``); without that, a digest of the event itself (``sha256:{hex}``,
-    the same for the same event however its members are ordered)."""
-    event_id = event.get("eventId")
-    if isinstance(event_id, str) and event_id:
-        return event_id
-    webhook_id = headers.get("webhook-id", "").strip()
-    if webhook_id:
-        return f"webhook:{webhook_id[:200]}"
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f"sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
-
-
-class ListenerService:
-    """The ``/listener/*`` sink: every event received once, by its eventId; a partner's event
-    about a ticket we raised at it is applied to our side first (``inbox``)."""
-
-    def __init__(self, store: Store, *, clock: Clock, inbox: Inbox | None = None) -> None:
-        self._store = store
-        self._clock = clock
-        self._inbox = inbox
-
-    def receive(
-        self,
-        event_type: str,
-        event: JSON,
-        *,
-        raw: bytes = b"",
-        headers: Mapping[str, str] | None = None,
-    ) -> bool:
-        """Record an event; ``False`` when its eventId was received before (nothing changes).
-
-        An event without an ``eventId`` (TMF621 does not require one) is recorded by one
-        derived from it (``received_id``), so the same event sent again is still recognised.
-        A partner's event is applied before it is recorded (applying it again changes nothing),
-        so one that fails half-way is applied when the partner sends it again.
-
-        Raises:
-            InvalidRequest: an eventType other than the listener's.
-            Unauthorized: a partner's event not signed with the secret it was given.
-        """
-        event_id = received_id(event, headers or {})
-        # The event's class is its @type (the schema requires it; a subclass names the
-        # listener's type as its @baseType); eventType is a free string beside it. Only an
-        # event of another class is refused: it was sent to the wrong listener.
-        declared_by, declared = ("@type", event.get("@type"))
-        if declared is None:
-            declared_by, declared = ("eventType", event.get("eventType"))
-        if declared is not None and event_type not in (declared, event.get("@baseType")):
-            raise InvalidRequest(
-                f"This listener takes {event_type}; the event's {declared_by} is {declared!r}"
-            )
-        if self._inbox is not None:
-            self._inbox.accept(event, raw, headers or {})
-        record = {
-            "id": event_id,
-            "eventType": event_type,
-            "receivedAt": timestamp(self._clock()),
-            "event": event,
-        }
-        try:
-            self._store.insert(Collection.RECEIVED_EVENT, record)
-        except DuplicateId:
-            return False
-        return True

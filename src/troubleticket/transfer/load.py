@@ -1,34 +1,7 @@
-"""Export and import of all stored documents as JSON Lines, to move data between stores.
-
-The file, UTF-8, one compact JSON object a line::
-
-    {"format": "troubleticket-export", "formatVersion": 1,
-     "exportedAt": "2026-11-20T08:00:00.000Z",
-     "collections": {"troubleTicket": 1234, "troubleTicketSpecification": 5}}
-    {"collection": "troubleTicket", "version": 3, "document": {...}}
-    ...
-    {"end": true, "collections": {"troubleTicket": 1234, "troubleTicketSpecification": 5}}
-
-* The header's counts are those seen when the export started; they size progress bars only,
-  since a server writing during the export changes them before it ends.
-* The end line counts the document lines actually written. It is the proof that the file is
-  whole: an import without it, or with other counts than it read, fails (after importing what
-  it read), because a file cut short at a line boundary is otherwise still valid JSON Lines.
-* Documents are written exactly as the store holds them — key order, float vs integer, integers
-  of any size, every character; no ``href``, which the service derives when it reads — and
-  imported in file order, so the new store lists them in the same insertion order as the old.
-* Each document keeps its stored version (``version``, 1 when a hand-made line has none), so
-  the ETags clients hold still name the same states after a move: an ``If-Match`` from before
-  it can neither match a different state nor lose an update.
-* Each collection is read with the store's ``scan``: on SQLite one consistent snapshot per
-  collection; on MongoDB a cursor, on which a document written while it runs may or may not
-  appear. Stop writers for an exact copy.
-
-Both directions stream, holding one page or one batch of documents at a time whatever the
-size of the store. Only the store port is used, so any two adapters can be paired.
-"""
+"""An export file read back into a store, a batch at a time, every line checked."""
 
 from __future__ import annotations
+
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -43,116 +16,25 @@ from troubleticket.store.port import (
     Store,
     Stored,
 )
+from troubleticket.transfer.format import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_PAGE_SIZE,
+    FORMAT,
+    FORMAT_VERSION,
+    Counts,
+    Progress,
+    TransferError,
+    by_name,
+    documents,
+    dumps,
+    is_count,
+    kind_of,
+    reject_constant,
+    rfc3339,
+    utc_now,
+)
 from troubleticket.types import Clock
 
-FORMAT = "troubleticket-export"
-FORMAT_VERSION = 1
-
-DEFAULT_PAGE_SIZE = 1000
-DEFAULT_BATCH_SIZE = 500
-
-Counts = dict[Collection, int]
-
-
-class TransferError(Exception):
-    """An export file cannot be imported (or imported only in part); the message says why.
-
-    ``imported`` counts the documents that were stored before the error, by collection.
-    """
-
-    def __init__(self, message: str, imported: Mapping[Collection, int] | None = None) -> None:
-        super().__init__(message)
-        self.imported: Counts = dict(imported or {})
-
-
-class Progress(Protocol):
-    """Told how many documents to expect, then of each page or batch as it is done."""
-
-    def start(self, expected: Mapping[Collection, int]) -> None: ...
-
-    def advance(self, collection: Collection, count: int) -> None: ...
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _dumps(value: Any) -> str:
-    # allow_nan=False: NaN and Infinity are not JSON, and another reader would refuse the file.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _rfc3339(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _by_name(counts: Mapping[Collection, int]) -> dict[str, int]:
-    return {collection.value: count for collection, count in counts.items()}
-
-
-def export_store(
-    store: Store,
-    out: TextIO,
-    *,
-    collections: Iterable[Collection] = DOCUMENT_COLLECTIONS,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    progress: Progress | None = None,
-    clock: Clock = _utc_now,
-) -> Counts:
-    """Write every document of ``collections`` to ``out`` as an export file; return the counts.
-
-    All collections by default: the resources, and the subscriptions, events and deliveries of
-    notifications, so that no subscriber misses an event because the store moved.
-
-    Each collection is read in insertion order; progress is told every ``page_size`` documents.
-    """
-    if page_size < 1:
-        raise ValueError(f"page_size must be at least 1, not {page_size}")
-    chosen = list(dict.fromkeys(collections))
-    # Events a store still keeps inside the changed documents go to the event collection first,
-    # so they are exported with it.
-    while store.relay_events():
-        pass
-    expected = {c: store.list(c, ListQuery(limit=0)).counted for c in chosen}
-    header = {
-        "format": FORMAT,
-        "formatVersion": FORMAT_VERSION,
-        "exportedAt": _rfc3339(clock()),
-        "collections": _by_name(expected),
-    }
-    out.write(_dumps(header) + "\n")
-    if progress is not None:
-        progress.start(expected)
-    written: Counts = {}
-    for collection in chosen:
-        written[collection] = 0
-        for items in _pages(store, collection, page_size):
-            out.write("".join(_document_line(collection, item) for item in items))
-            written[collection] += len(items)
-            if progress is not None:
-                progress.advance(collection, len(items))
-    out.write(_dumps({"end": True, "collections": _by_name(written)}) + "\n")
-    return written
-
-
-def _pages(store: Store, collection: Collection, page_size: int) -> Iterator[list[Stored]]:
-    page: list[Stored] = []
-    for item in store.scan(collection):
-        page.append(item)
-        if len(page) == page_size:
-            yield page
-            page = []
-    if page:
-        yield page
-
-
-def _document_line(collection: Collection, item: Stored) -> str:
-    line = {"collection": collection.value, "version": item.version, "document": item.doc}
-    return _dumps(line) + "\n"
 
 
 def import_store(
@@ -252,13 +134,13 @@ class _Import:
 
     def _parse(self, number: int, line: str) -> dict[str, Any]:
         try:
-            value = json.loads(line, parse_constant=_reject_constant)
+            value = json.loads(line, parse_constant=reject_constant)
         except json.JSONDecodeError as exc:
             raise self._error(number, f"not JSON ({exc.msg} at column {exc.colno})") from exc
         except ValueError as exc:
             raise self._error(number, f"not JSON ({exc})") from exc
         if not isinstance(value, dict):
-            raise self._error(number, f"expected a JSON object, found {_kind(value)}")
+            raise self._error(number, f"expected a JSON object, found {kind_of(value)}")
         return value
 
     def _header(self, line: str) -> None:
@@ -271,8 +153,8 @@ class _Import:
                 1, f'not the header of a troubleticket export (no "format": "{FORMAT}")'
             )
         version = header.get("formatVersion")
-        if not _is_count(version):
-            raise self._error(1, f"formatVersion must be an integer, not {_dumps(version)}")
+        if not is_count(version):
+            raise self._error(1, f"formatVersion must be an integer, not {dumps(version)}")
         if version != FORMAT_VERSION:
             raise self._error(
                 1,
@@ -291,9 +173,9 @@ class _Import:
         counts: Counts = {}
         for name, count in raw.items():
             collection = self._collection(number, name)
-            if not _is_count(count) or count < 0:
+            if not is_count(count) or count < 0:
                 raise self._error(
-                    number, f"{where} counts {_dumps(count)} {name}: not a whole number"
+                    number, f"{where} counts {dumps(count)} {name}: not a whole number"
                 )
             counts[collection] = count
         return counts
@@ -307,28 +189,28 @@ class _Import:
         except ValueError:
             known = " or ".join(c.value for c in DOCUMENT_COLLECTIONS)
             raise self._error(
-                number, f"unknown collection {_dumps(name)} (expected {known})"
+                number, f"unknown collection {dumps(name)} (expected {known})"
             ) from None
 
     def _document(self, number: int, line: dict[str, Any]) -> None:
         if not {"collection", "document"} <= set(line) <= {"collection", "version", "document"}:
-            keys = ", ".join(_dumps(key) for key in line)
+            keys = ", ".join(dumps(key) for key in line)
             raise self._error(
                 number,
                 f'expected "collection", "document" and optionally "version" (or the end line), '
                 f"found {keys}",
             )
         version = line.get("version", 1)
-        if not _is_count(version) or version < 1:
+        if not is_count(version) or version < 1:
             raise self._error(
-                number, f"version must be a whole number from 1, not {_dumps(version)}"
+                number, f"version must be a whole number from 1, not {dumps(version)}"
             )
         collection = self._collection(number, line["collection"])
         if collection not in self._listed:
             raise self._error(number, f"collection {collection} is not listed in the header")
         doc = line["document"]
         if not isinstance(doc, dict):
-            raise self._error(number, f"the document is {_kind(doc)}, not a JSON object")
+            raise self._error(number, f"the document is {kind_of(doc)}, not a JSON object")
         doc_id = doc.get("id")
         if not isinstance(doc_id, str) or not doc_id:
             raise self._error(number, f'the {collection} document has no "id" (a non-empty string)')
@@ -365,7 +247,7 @@ class _Import:
         except DuplicateId as exc:
             span = f"line {lines[0]}" if len(lines) == 1 else f"lines {lines[0]}-{lines[-1]}"
             raise TransferError(
-                f"{span}: the store refused this batch of {_documents(len(batch))} of "
+                f"{span}: the store refused this batch of {documents(len(batch))} of "
                 f"{collection}, none of which was imported: {self._duplicate(exc)}. "
                 f"{self._imported_so_far()}. Import into an empty store.",
                 self._imported,
@@ -383,10 +265,10 @@ class _Import:
         for item, number in zip(self._batch, self._batch_lines, strict=True):
             doc_id = item.doc["id"]
             if doc_id in first_seen:
-                return f"id {_dumps(doc_id)} on line {number} repeats line {first_seen[doc_id]}"
+                return f"id {dumps(doc_id)} on line {number} repeats line {first_seen[doc_id]}"
             first_seen[doc_id] = number
             if self._store.get(self._batch_collection, doc_id) is not None:
-                return f"id {_dumps(doc_id)} on line {number} is already in the store"
+                return f"id {dumps(doc_id)} on line {number} is already in the store"
         return f"an id is already in the store ({exc})"
 
     def _imported_so_far(self) -> str:
@@ -397,7 +279,7 @@ class _Import:
             f"{count} {collection}" for collection, count in self._imported.items() if count
         )
         return (
-            f"Imported: {_documents(total)} up to line {self._last_imported_line} ({each}), "
+            f"Imported: {documents(total)} up to line {self._last_imported_line} ({each}), "
             "none after"
         )
 
@@ -405,23 +287,3 @@ class _Import:
         if number == 1:
             return TransferError(f"line 1: {problem}", self._imported)
         return TransferError(f"line {number}: {problem}. {self._imported_so_far()}", self._imported)
-
-
-def _documents(count: int) -> str:
-    return "1 document" if count == 1 else f"{count} documents"
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _kind(value: Any) -> str:
-    kinds: dict[type, str] = {
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }
-    return kinds.get(type(value), type(value).__name__)

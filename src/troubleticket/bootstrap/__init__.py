@@ -1,0 +1,209 @@
+"""The composition root: loads the configuration's files, opens the store, and builds every
+service once, on the concrete adapters; the app, the worker and the operator commands all start
+here (``runtime``), and only here are adapters chosen.
+
+``stores`` opens the store, ``files`` reads the files the settings name, ``services`` builds
+each service; ``runtime`` here puts them together.
+"""
+
+from __future__ import annotations
+
+
+import ipaddress
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from troubleticket import metrics
+from troubleticket.api.contract import API_ROOT, document_validator
+from troubleticket.background.loops import Heartbeats, start
+from troubleticket.background.monitor import SlaMonitor
+from troubleticket.config import ConfigError, Settings
+from troubleticket.context import Context
+from troubleticket.domain.audit import AUDIT
+from troubleticket.domain.coordination import ACTIVITIES
+from troubleticket.domain.events import (
+    RECOVERY_ACTIVITY,
+    TROUBLE_TICKET,
+    TROUBLE_TICKET_SPECIFICATION,
+)
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.partners import (
+    NO_PARTNERS,
+    PartnerRegistry,
+    PartnersError,
+    parse_partners,
+)
+from troubleticket.domain.policy import DEFAULT_POLICY, Policy
+from troubleticket.domain.policy_file import PolicyError, parse_policy
+from troubleticket.domain.signing import secret_key
+from troubleticket.domain.sla import HIDDEN
+from troubleticket.domain.specification import create_specification, patch_specification
+from troubleticket.domain.ticket import PARTY_PATH, claimed, is_party, party_ids
+from troubleticket.notify.delivery import DeliveryPolicy, Performer, http_sender
+from troubleticket.notify.dispatcher import Dispatcher
+from troubleticket.notify.egress import EgressPolicy
+from troubleticket.notify.hubs import HubService
+from troubleticket.notify.listeners import ListenerService
+from troubleticket.partners.directory import PartnerDirectory
+from troubleticket.partners.gateway import PartnerGateway
+from troubleticket.partners.inbox import PartnerInbox
+from troubleticket.partners.links import PartnerLinks
+from troubleticket.partners.requests import partner_requests, refused_partner_urls
+from troubleticket.services.activities import ActivityService
+from troubleticket.services.limits import Limits
+from troubleticket.services.resources import ResourceService
+from troubleticket.services.rules import Children, PartyScope, ResourceRules
+from troubleticket.store.port import Collection, Store
+from troubleticket.store.sqlite import SqliteStore
+from troubleticket.types import JSON, Clock, IdFactory
+
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Every service serving and working share, built once on one store."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    policy: Policy
+    partners: PartnerRegistry
+    egress: EgressPolicy
+    # set after every write that recorded events: a dispatcher in this process wakes at once
+    wake: threading.Event
+    tickets: ResourceService
+    activities: ActivityService
+    specifications: ResourceService
+    hubs: HubService
+    listeners: ListenerService
+    directory: PartnerDirectory
+    gateway: PartnerGateway | None
+    inbox: PartnerInbox | None
+    links: PartnerLinks | None
+
+
+def runtime(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Clock = utc_now,
+    new_id: IdFactory = new_uuid,
+    new_activity_id: IdFactory | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Runtime:
+    """Load the policy and the partners, and build every service on ``store``.
+
+    Raises:
+        ConfigError: the policy or the partner registry cannot be used.
+    """
+    policy = load_policy(settings)
+    registry, secrets = load_partners(settings, environ)
+    egress = egress_policy(settings)
+    refused = refused_partner_urls(registry, egress)
+    if refused:
+        raise ConfigError(
+            f"TT_PARTNERS: {'; '.join(refused)} (TT_EGRESS_ALLOW may name internal networks)"
+        )
+    wake = threading.Event()
+    managed = ManagedTicket(policy, registry)
+    tickets = ticket_service(settings, store, managed, clock=clock, new_id=new_id, wake=wake)
+    activities = ActivityService(
+        tickets, store, managed=managed, clock=clock, new_id=new_activity_id or OrderedIds(clock)
+    )
+    specifications = ResourceService(
+        Collection.TROUBLE_TICKET_SPECIFICATION,
+        store=store,
+        rules=specification_rules(),
+        clock=clock,
+        new_id=new_id,
+        base_url=settings.public_base_url,
+        limits=limits(settings),
+        kind=TROUBLE_TICKET_SPECIFICATION,
+        new_event_id=new_uuid,
+        on_commit=wake.set,
+    )
+    hubs = hub_service(settings, store, egress, clock=clock, on_change=wake.set)
+    gateway = inbox = links = None
+    if registry.partners:
+        gateway = PartnerGateway(
+            registry, secrets, tickets=tickets, managed=managed, clock=clock, egress=egress
+        )
+        inbox = PartnerInbox(registry, secrets, store=store, gateway=gateway, clock=clock)
+        links = PartnerLinks(
+            registry,
+            secrets,
+            gateway,
+            store=store,
+            api_url=f"{settings.public_base_url}{API_ROOT}",
+            clock=clock,
+        )
+    return Runtime(
+        settings=settings,
+        store=store,
+        clock=clock,
+        policy=policy,
+        partners=registry,
+        egress=egress,
+        wake=wake,
+        tickets=tickets,
+        activities=activities,
+        specifications=specifications,
+        hubs=hubs,
+        listeners=ListenerService(store, clock=clock, inbox=inbox),
+        directory=partner_directory(settings, store, hubs, registry),
+        gateway=gateway,
+        inbox=inbox,
+        links=links,
+    )
+
+
+def background(run: Runtime, heartbeats: Heartbeats | None = None) -> Callable[[], None]:
+    """Start the dispatcher, the SLA monitor and the partner links in threads; returns the
+    function that stops them. Their passes are recorded in ``heartbeats``."""
+    settings, wake = run.settings, run.wake
+    delivering = dispatcher(
+        settings,
+        run.store,
+        run.clock,
+        perform=run.gateway,
+        egress=run.egress,
+        overlapping=True,
+        on_free=wake.set,
+    )
+    monitor = SlaMonitor(run.store, run.tickets, clock=run.clock)
+
+    def loop(name: str, step: Callable[[], int], wakes: threading.Event, interval: float) -> Any:
+        if settings.metrics:
+            step = metrics.timed(name, step)
+        return start(step, wakes, interval, name, heartbeats)
+
+    stops = [
+        loop("dispatcher", delivering.run_once, wake, settings.dispatch_interval),
+        loop("sla-monitor", monitor.run_once, threading.Event(), run.policy.monitor_interval),
+    ]
+    if run.links is not None:
+        stops.append(loop("partner-links", run.links.run_once, threading.Event(), LINK_INTERVAL))
+
+    def stop() -> None:
+        for halt in stops:
+            halt()
+        delivering.close()
+
+    return stop
+
+
+# The lease the server processes of ``serve --workers N`` compete for to run the loops.
+BACKGROUND_LEASE = "background"
+
+
+# How often registration at partners that do not have our hubs yet is tried again.
+LINK_INTERVAL = 10.0

@@ -1,0 +1,124 @@
+"""The files the settings name (the service policy, the partner registry, the scopes), read and
+checked; every problem a ``ConfigError`` naming the variable."""
+
+from __future__ import annotations
+
+
+import ipaddress
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from troubleticket import metrics
+from troubleticket.api.contract import API_ROOT, document_validator
+from troubleticket.background.loops import Heartbeats, start
+from troubleticket.background.monitor import SlaMonitor
+from troubleticket.config import ConfigError, Settings
+from troubleticket.context import Context
+from troubleticket.domain.audit import AUDIT
+from troubleticket.domain.coordination import ACTIVITIES
+from troubleticket.domain.events import (
+    RECOVERY_ACTIVITY,
+    TROUBLE_TICKET,
+    TROUBLE_TICKET_SPECIFICATION,
+)
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.partners import (
+    NO_PARTNERS,
+    PartnerRegistry,
+    PartnersError,
+    parse_partners,
+)
+from troubleticket.domain.policy import DEFAULT_POLICY, Policy
+from troubleticket.domain.policy_file import PolicyError, parse_policy
+from troubleticket.domain.signing import secret_key
+from troubleticket.domain.sla import HIDDEN
+from troubleticket.domain.specification import create_specification, patch_specification
+from troubleticket.domain.ticket import PARTY_PATH, claimed, is_party, party_ids
+from troubleticket.notify.delivery import DeliveryPolicy, Performer, http_sender
+from troubleticket.notify.dispatcher import Dispatcher
+from troubleticket.notify.egress import EgressPolicy
+from troubleticket.notify.hubs import HubService
+from troubleticket.notify.listeners import ListenerService
+from troubleticket.partners.directory import PartnerDirectory
+from troubleticket.partners.gateway import PartnerGateway
+from troubleticket.partners.inbox import PartnerInbox
+from troubleticket.partners.links import PartnerLinks
+from troubleticket.partners.requests import partner_requests, refused_partner_urls
+from troubleticket.services.activities import ActivityService
+from troubleticket.services.limits import Limits
+from troubleticket.services.resources import ResourceService
+from troubleticket.services.rules import Children, PartyScope, ResourceRules
+from troubleticket.store.port import Collection, Store
+from troubleticket.store.sqlite import SqliteStore
+from troubleticket.types import JSON, Clock, IdFactory
+
+
+
+def load_yaml(variable: str, path: str) -> Any:
+    """The YAML document of the file a setting names.
+
+    Raises:
+        ConfigError: the file cannot be read, or is not YAML (naming the variable and the file).
+    """
+    try:
+        with open(path, encoding="utf-8") as source:
+            return yaml.safe_load(source)
+    except OSError as exc:
+        raise ConfigError(f"{variable}: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{variable}: {path} is not valid YAML: {exc}") from None
+
+
+def load_policy(settings: Settings) -> Policy:
+    """The policy ``TT_POLICY`` names, validated; the built-in one when unset.
+
+    Raises:
+        ConfigError: the file cannot be read, is not YAML, or describes an unusable policy
+            (every problem listed, with the path of its key).
+    """
+    if settings.policy is None:
+        return DEFAULT_POLICY
+    data = load_yaml("TT_POLICY", settings.policy)
+    try:
+        return parse_policy(data)
+    except PolicyError as exc:
+        raise ConfigError(f"TT_POLICY: {settings.policy}: {exc}") from None
+
+
+def load_partners(
+    settings: Settings, environ: Mapping[str, str] = os.environ
+) -> tuple[PartnerRegistry, dict[str, str]]:
+    """The partner registry ``TT_PARTNERS`` names, and the secrets its variables hold.
+
+    Raises:
+        ConfigError: the file cannot be read, is not YAML, describes an unusable registry
+            (every problem listed, with the path of its key), or names a variable not set.
+    """
+    if settings.partners is None:
+        return NO_PARTNERS, {}
+    data = load_yaml("TT_PARTNERS", settings.partners)
+    try:
+        registry = parse_partners(data)
+    except PartnersError as exc:
+        raise ConfigError(f"TT_PARTNERS: {settings.partners}: {exc}") from None
+    names = {name for partner in registry.partners.values() for name in partner.env_names()}
+    missing = sorted(name for name in names if not environ.get(name))
+    if missing:
+        raise ConfigError(f"TT_PARTNERS: {settings.partners} needs {', '.join(missing)} set")
+    secrets = {name: environ[name] for name in names}
+    for partner in registry.partners.values():
+        if partner.secret_env is not None:
+            try:
+                secret_key(secrets[partner.secret_env])
+            except ValueError as exc:
+                raise ConfigError(f"{partner.secret_env}: {exc}") from None
+    return registry, secrets

@@ -1,0 +1,8 @@
+"""Trouble reports at partners over TMF621: what goes out, what comes back (an extension).
+
+``requests`` says which partner requests a ticket's change makes; ``client`` speaks to a
+partner's API; ``gateway`` carries the requests out (the dispatcher delivers them, with its
+leases, retries and dead letters); ``inbox`` takes the partner's events at our listeners;
+``links`` registers our listeners as hubs at the partners; ``directory`` shows the partners
+to operators.
+"""

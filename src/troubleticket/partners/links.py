@@ -1,0 +1,96 @@
+"""``PartnerLinks`` registers our listeners as hubs at each partner that sends events, once."""
+
+from __future__ import annotations
+
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+import urllib3
+
+from troubleticket.context import NO_CONTEXT, Context
+from troubleticket.domain import coordination, partner_report
+from troubleticket.domain.documents import timestamp
+from troubleticket.domain.errors import Forbidden, NotFound, Unauthorized
+from troubleticket.domain.events import Raised, listener_name
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.partners import Partner, PartnerRegistry
+from troubleticket.domain.signing import verify
+from troubleticket.notify.dispatch import Outcome
+from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
+from troubleticket.notify.hubs import HubService
+from troubleticket.services.resources import Requests, ResourceService
+from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
+from troubleticket.store.query import AnyOf, Comparison, Filter, Op
+from troubleticket.types import JSON, Clock
+
+
+
+class PartnerLinks:
+    """Registers our listeners at each partner that sends events, and remembers the hubs."""
+
+    def __init__(
+        self,
+        registry: PartnerRegistry,
+        secrets: Mapping[str, str],
+        gateway: PartnerGateway,
+        *,
+        store: Store,
+        api_url: str,
+        clock: Clock,
+    ) -> None:
+        self._registry = registry
+        self._secrets = secrets
+        self._gateway = gateway
+        self._store = store
+        self._api_url = api_url
+        self._clock = clock
+
+    def run_once(self) -> int:
+        """Register at every partner that has no hub of ours yet; returns how many."""
+        done = 0
+        for partner in self._registry.partners.values():
+            if not partner.subscribe or self._store.get(Collection.PARTNER, partner.id) is not None:
+                continue
+            try:
+                hubs = self._register(partner)
+            except PartnerError as exc:
+                logger.warning("registering at partner %s failed: %s", partner.id, exc)
+                continue
+            record = {"id": partner.id, "hub": hubs, "registeredAt": timestamp(self._clock())}
+            try:
+                self._store.insert(Collection.PARTNER, record)
+            except DuplicateId:
+                pass  # another process registered meanwhile
+            done += 1
+        return done
+
+    def _register(self, partner: Partner) -> list[JSON]:
+        client = self._gateway.client(partner.id)
+        assert client is not None
+        if partner.append_listener_path:
+            wanted = [(self._api_url, ",".join(SUBSCRIBED), True)]
+        else:
+            wanted = [
+                (f"{self._api_url}/listener/{listener_name(t)}", t, False) for t in SUBSCRIBED
+            ]
+        hubs = []
+        for callback, event_types, append in wanted:
+            hub: JSON = {"@type": "Hub", "callback": callback, "query": f"eventType={event_types}"}
+            if append:
+                hub["appendEventListenerPath"] = True
+            if partner.secret_env is not None:
+                hub["secret"] = self._secrets[partner.secret_env]
+            answer = client.call("POST", "/hub", json=hub)
+            if answer.status_code != 201:
+                raise PartnerError(f"POST /hub answered {answer.status_code}", answer.status_code)
+            registered = _json(answer)
+            hubs.append({"id": registered.get("id"), "callback": callback, "query": hub["query"]})
+        return hubs

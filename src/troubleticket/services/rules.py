@@ -1,0 +1,102 @@
+"""What a resource brings to the generic use cases (``services.resources``): its own rules as
+pure functions from ``domain/`` (create, patch, tick), its contract check, the children it holds,
+how a party's requests are restricted to it, and the requests its changes make elsewhere."""
+
+from __future__ import annotations
+
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from troubleticket.context import Context
+from troubleticket.domain.audit import AUDIT, changed_attributes, with_record
+from troubleticket.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from troubleticket.domain.events import Raised, ResourceKind, raised_by
+from troubleticket.notify.outbox import event_records, resource_key
+from troubleticket.services.audit_log import log_audit, request_record
+from troubleticket.services.limits import Limits, check_document
+from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
+from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
+from troubleticket.store.query import AnyOf, Comparison, Filter, Op
+from troubleticket.types import JSON, Clock, IdFactory
+
+
+
+class CreateRule(Protocol):
+    def __call__(
+        self, body: JSON, *, resource_id: str, now: datetime, context: Context
+    ) -> JSON: ...
+
+
+class PatchRule(Protocol):
+    def __call__(self, current: JSON, patch: JSON, *, now: datetime, context: Context) -> JSON: ...
+
+
+class TickRule(Protocol):
+    """What time alone changes in a resource (SLA clocks reaching a threshold)."""
+
+    def __call__(self, current: JSON, *, now: datetime) -> JSON: ...
+
+
+# Whether a stored version (or a child's entity tag) satisfies the client's If-Match condition.
+VersionCondition = Callable[[int | str], bool]
+
+
+# Checks a whole document against the resource's contract; raises InvalidRequest when it fails.
+Validate = Callable[[JSON], None]
+
+
+# The requests to other systems a change makes, as (target, internal event).
+Requests = Callable[[JSON | None, JSON | None], list[tuple[str, Raised]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Children:
+    """Resources a document holds inside itself (a ticket's recovery activities): shown on their
+    own, each with its own href and events, written in the parent's write."""
+
+    attribute: str  # the parent's array holding them (hidden on the parent)
+    collection: Collection  # how the store lists them (store.port.CHILDREN)
+    kind: ResourceKind  # the events they raise
+    validate: Validate  # checks one child document against the contract
+    parent_ref: str  # the child's reference to its parent ({"id": …}), e.g. "troubleTicket"
+
+
+@dataclass(frozen=True, slots=True)
+class PartyScope:
+    """How a resource is restricted to a party (a partner's requests see only its own): the path
+    of its party ids (indexed), whether a document names the party, and how a party's create
+    request is made to name it."""
+
+    path: tuple[str, ...]
+    owns: Callable[[JSON, str], bool]
+    claim: Callable[[JSON, JSON], JSON]
+    parties: Callable[[JSON], list[str]]  # the party ids a document names
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRules:
+    """The pure, resource-specific part of the use cases."""
+
+    create: CreateRule
+    patch: PatchRule
+    validate: Validate
+    tick: TickRule | None = None
+    # Attributes kept in the store for the server's own use, never shown.
+    hidden: frozenset[str] = frozenset()
+    children: Children | None = None
+    # Requests to other systems a change makes (to a partner: domain.partner_report), as
+    # (target, internal event); recorded in the change's write and sent by the dispatcher.
+    requests: Requests | None = None
+    # How a party's requests are restricted; without it a party may read but not write.
+    party_scope: PartyScope | None = None
+    # Whether each write a request makes is recorded in the resource's audit trail (hidden).
+    audit: bool = False
+
+
+# A change of a resource's stored document: its current document (``href`` included) in, the
+# new one out — ``current`` itself when nothing changes.
+Change = Callable[[JSON], JSON]
