@@ -18,16 +18,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from troubleticket.app import ticket_service
+from troubleticket.background.monitor import SlaMonitor
+from troubleticket.bootstrap.services import ticket_service
 from troubleticket.config import Settings
+from troubleticket.context import NO_CONTEXT
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.policy import DEFAULT_POLICY
 from troubleticket.domain.sla import NEXT_CHECK
-from troubleticket.services.monitor import SlaMonitor
 from troubleticket.store.port import Collection, ListQuery
 from troubleticket.store.query import parse_filter, parse_sort
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import NO_CONTEXT
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SEVERITIES = ("Critical", "Major", "Minor")
@@ -71,7 +71,9 @@ def load_open(store: SqliteStore, count: int) -> float:
 
 def time_passes(store: SqliteStore, due: int, repeats: int) -> list[float]:
     """Seconds of one monitor pass, for ``repeats`` batches of ``due`` newly due tickets."""
-    tickets = ticket_service(Settings(store="unused"), store, DEFAULT_POLICY, clock=lambda: NOW)
+    tickets = ticket_service(
+        Settings(store="unused"), store, ManagedTicket(DEFAULT_POLICY), clock=lambda: NOW
+    )
     monitor = SlaMonitor(store, tickets, clock=lambda: NOW, batch=due)
     overdue = _templates(NOW - timedelta(days=10))
     timings = []

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pymongo
 import pytest
@@ -24,6 +25,10 @@ from troubleticket.config import Settings
 from troubleticket.store.mongo import MongoStore
 from troubleticket.store.port import Store
 from troubleticket.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from connexion import AsyncApp
+    from starlette.testclient import TestClient
 
 MONGODB_URI = os.environ.get("TT_TEST_MONGODB_URI")
 
@@ -84,7 +89,7 @@ def mongodb_store(_tmp: Path) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
-        with pymongo.MongoClient(MONGODB_URI) as client:
+        with pymongo.MongoClient[dict[str, Any]](MONGODB_URI) as client:
             client.drop_database(database)
 
 
@@ -100,6 +105,20 @@ STORE_FACTORIES: dict[str, Callable[[Path], AbstractContextManager[Store]]] = {
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     with STORE_FACTORIES[request.param](tmp_path) as opened:
         yield opened
+
+
+# Without TT_TEST_MONGODB_URI the real-MongoDB variants are not collected at all; one test
+# (tests/contract/test_mongo.py) is skipped for them, so that the run's summary says so.
+MONGODB_ABSENT = "TT_TEST_MONGODB_URI is not set: the real-MongoDB variant did not run"
+
+
+def on_mongomock(item: pytest.Item) -> bool:
+    """Whether ``item`` is the mongomock variant of a test that also has a real-MongoDB one."""
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "mongomock" in (
+        callspec.params.get("store"),
+        callspec.params.get("connect"),
+    )
 
 
 # The loopback networks, where the tests' listeners and partners are.
@@ -119,11 +138,11 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock, store: Store):  # type: ignore[no-untyped-def]
+def app(settings: Settings, clock: FrozenClock, store: Store) -> AsyncApp:
     return create_app(settings, store=store, clock=clock)
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app: AsyncApp) -> Iterator[TestClient]:
     with app.test_client() as test_client:
         yield test_client

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mongomock_ng
 from mongomock_ng.collection import Collection, Cursor
@@ -35,7 +35,14 @@ for _name in ("__next__", "next"):
     setattr(Cursor, _name, _serialized(getattr(Cursor, _name)))
 
 
-class _Client(mongomock_ng.MongoClient):  # type: ignore[misc]
+if TYPE_CHECKING:
+    # mongomock's type information presents its client as pymongo's, generic in the document type
+    _FakeClient = mongomock_ng.MongoClient[dict[str, Any]]
+else:
+    _FakeClient = mongomock_ng.MongoClient
+
+
+class _Client(_FakeClient):
     def close(self) -> None:
         # mongomock's close() also empties the server it belongs to; a real client's close()
         # only ends its own connections, and the data stays on the server.

@@ -10,8 +10,9 @@ T = TypeVar("T")
 TIMEOUT_S = 60.0
 
 
-def run_together(work: Callable[[T], None], inputs: Sequence[T]) -> None:
-    """Call ``work(item)`` for every item on a thread of its own, released at the same instant.
+def run_together(work: Callable[[T], object], inputs: Sequence[T]) -> None:
+    """Call ``work(item)`` for every item on a thread of its own, released at the same instant;
+    what it returns is dropped.
 
     Fails if a thread is still running after the timeout; re-raises the first error a thread hit.
     """

@@ -7,17 +7,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit
 
+from troubleticket.domain.durations import GRAMMAR, parse_duration
+from troubleticket.notify.delivery import DEFAULT_DELIVERY_SCHEDULE, LEASE_SECONDS
+
 DEFAULT_STORE = "./data/troubleticket.sqlite3"
-
-# Seconds a dispatcher holds a claimed delivery attempt before another may take it over.
-LEASE_SECONDS = 120
-
-# Delays before each delivery attempt: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
-# 10 h (as Standard Webhooks); after the last failure a delivery is dead-lettered.
-DEFAULT_DELIVERY_SCHEDULE: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
 class ConfigError(ValueError):
@@ -50,30 +46,38 @@ def _base_url(name: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
-def _log_format(name: str, raw: str) -> str:
-    if raw not in ("text", "json"):
-        raise ConfigError(f"{name} has value {raw!r}: expected text or json")
-    return raw
+# The settings that take one of a few words.
+LogFormat = Literal["text", "json"]
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+Dispatch = Literal["inprocess", "off"]
+Auth = Literal["none", "jwt"]
+Tracing = Literal["off", "otlp", "console"]
 
 
-def _log_level(name: str, raw: str) -> str:
-    if raw.lower() not in ("critical", "error", "warning", "info", "debug"):
-        raise ConfigError(
-            f"{name} has value {raw!r}: expected debug, info, warning, error or critical"
-        )
-    return raw.lower()
+def _word(name: str, raw: str, words: tuple[str, ...], *, any_case: bool = False) -> str:
+    word = raw.lower() if any_case else raw
+    if word not in words:
+        listed = f"{', '.join(words[:-1])} or {words[-1]}"
+        raise ConfigError(f"{name} has value {raw!r}: expected {listed}")
+    return word
 
 
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)?")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+def _log_format(name: str, raw: str) -> LogFormat:
+    return cast(LogFormat, _word(name, raw, get_args(LogFormat)))
+
+
+def _log_level(name: str, raw: str) -> LogLevel:
+    # any case, as logging takes it
+    levels = ("debug", "info", "warning", "error", "critical")
+    return cast(LogLevel, _word(name, raw, levels, any_case=True))
 
 
 def _duration(name: str, raw: str) -> float:
-    """Seconds from ``250ms``, ``5s``, ``5m``, ``2h``, ``1d`` or a plain number of seconds."""
-    found = _DURATION.fullmatch(raw.strip())
-    if found is None:
-        raise ConfigError(f"{name} has value {raw!r}: expected a duration such as 5s, 5m or 2h")
-    return float(found.group(1)) * _UNIT_SECONDS[found.group(2) or "s"]
+    """Seconds, in the one duration grammar (``domain.durations``); no time at all allowed."""
+    seconds = parse_duration(raw, zero=True)
+    if seconds is None:
+        raise ConfigError(f"{name} has value {raw!r}: expected {GRAMMAR}")
+    return seconds
 
 
 def _positive_duration(name: str, raw: str) -> float:
@@ -90,16 +94,12 @@ def _schedule(name: str, raw: str) -> tuple[float, ...]:
     return tuple(_duration(name, item) for item in items)
 
 
-def _tracing(name: str, raw: str) -> str:
-    if raw not in ("off", "otlp", "console"):
-        raise ConfigError(f"{name} has value {raw!r}: expected off, otlp or console")
-    return raw
+def _tracing(name: str, raw: str) -> Tracing:
+    return cast(Tracing, _word(name, raw, get_args(Tracing)))
 
 
-def _dispatch(name: str, raw: str) -> str:
-    if raw not in ("inprocess", "off"):
-        raise ConfigError(f"{name} has value {raw!r}: expected inprocess or off")
-    return raw
+def _dispatch(name: str, raw: str) -> Dispatch:
+    return cast(Dispatch, _word(name, raw, get_args(Dispatch)))
 
 
 def _text(name: str, raw: str) -> str:
@@ -108,10 +108,8 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
-def _auth(name: str, raw: str) -> str:
-    if raw not in ("none", "jwt"):
-        raise ConfigError(f"{name} has value {raw!r}: expected none or jwt")
-    return raw
+def _auth(name: str, raw: str) -> Auth:
+    return cast(Auth, _word(name, raw, get_args(Auth)))
 
 
 def _switch(name: str, raw: str) -> bool:
@@ -183,13 +181,13 @@ class Settings:
     max_url_bytes: int = 8192
     default_page_size: int = 100
     max_page_size: int = 1000
-    log_level: str = "info"
+    log_level: LogLevel = "info"
     # "text" for people, "json" (one object a line) for a log pipeline
-    log_format: str = "text"
+    log_format: LogFormat = "text"
     # server processes sharing the port (and the store); the background loops run in one of them
     workers: int = 1
     # Notifications: whether `serve` runs the dispatcher ("off": only `troubleticket worker`s do)
-    dispatch: str = "inprocess"
+    dispatch: Dispatch = "inprocess"
     delivery_schedule: tuple[float, ...] = DEFAULT_DELIVERY_SCHEDULE
     delivery_timeout: float = 10.0
     # how long a claimed attempt stays reserved to its worker; a dead worker's is retaken after
@@ -202,7 +200,7 @@ class Settings:
     # the partners trouble reports are raised at (a YAML file); None: none
     partners: str | None = None
     # Authentication: "none" (loopback only, unless auth_insecure) or "jwt" (bearer tokens)
-    auth: str = "none"
+    auth: Auth = "none"
     auth_insecure: bool = False
     jwks: str | None = None  # the authorization server's keys: a JWKS file or URL
     jwt_issuer: str | None = None
@@ -226,7 +224,7 @@ class Settings:
     metrics_token: str | None = None
     metrics_dir: str | None = None
     # OpenTelemetry traces: "off", "otlp" (OTEL_EXPORTER_OTLP_* variables) or "console"
-    tracing: str = "off"
+    tracing: Tracing = "off"
 
     @property
     def store_shown(self) -> str:

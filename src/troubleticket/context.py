@@ -1,11 +1,15 @@
-"""The id of the request being handled: set by ``middleware.RequestIdMiddleware``, named in
-error bodies, log lines and audit records."""
+"""Who asks, and which request: the ``Context`` every use case is given, and the id of the
+request being handled (set by ``api.middleware.RequestIdMiddleware``, named in error bodies, log
+lines and audit records)."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
+
+from troubleticket.types import JSON
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -44,3 +48,25 @@ def note(**facts: str | None) -> None:
     collected = _facts.get()
     if collected is not None:
         collected.update({k: v for k, v in facts.items() if v is not None})
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Who asks: an actor and roles (from a bearer token, or a trusted gateway in front), the
+    party a partner's request is restricted to (a PartyRef: it sees only the tickets it is party
+    to), the scope that let the request in, and the request's id (``None``: no request, the
+    server's own change)."""
+
+    actor: str | None = None
+    roles: frozenset[str] = frozenset()
+    party: JSON | None = None
+    scope: str | None = None
+    request_id: str | None = None
+
+    @property
+    def party_id(self) -> str | None:
+        return None if self.party is None else str(self.party["id"])
+
+
+NO_CONTEXT = Context()
+"""A change nobody in particular asked for: no actor, no roles."""

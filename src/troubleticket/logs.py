@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from troubleticket.api.request_id import current_request_id
+from troubleticket.context import current_request_id
 
 ACCESS = "troubleticket.access"
 # what every LogRecord has; anything else on a record was given as ``extra`` and is written

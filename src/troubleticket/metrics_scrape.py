@@ -6,30 +6,31 @@ the Prometheus text format, on the API port or on one of their own."""
 
 from __future__ import annotations
 
-
-import functools
 import hmac
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
-from typing import Any, TypeVar
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
-from troubleticket.notify.delivery import Attempt
+from troubleticket.metrics import (
+    CONTENT_TYPE,
+    PATH,
+    STATE_TTL,
+    shared_dir,
+)
 from troubleticket.services import statistics
 from troubleticket.store.port import Store, StoreUnavailable
-from troubleticket.metrics import CONTENT_TYPE, MULTIPROCESS_DIR, PATH, STATE_TTL, logger, shared_dir
-from troubleticket.types import JSON
 
+logger = logging.getLogger(__name__)
 
 
 class StoreState(Collector):

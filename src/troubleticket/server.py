@@ -31,8 +31,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from troubleticket.api.request_id import REQUEST_ID_HEADER, request_id_for
 from troubleticket.config import Settings
+from troubleticket.context import REQUEST_ID_HEADER, request_id_for
 
 logger = logging.getLogger(__name__)
 

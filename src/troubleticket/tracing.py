@@ -29,7 +29,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from troubleticket import __version__
-from troubleticket.api import request_id as request_ids
+from troubleticket import context as request_ids
 from troubleticket.api.contract import API_ROOT, load_spec
 from troubleticket.config import ConfigError, Settings
 

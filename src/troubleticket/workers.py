@@ -6,12 +6,7 @@ in the ``TT_*`` environment variables, which each worker reads back here.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
-
-# connexion imports Starlette's TestClient at import time, which warns about httpx on every
-# start; the server never uses the test client.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 
 def app() -> Any:

@@ -15,13 +15,16 @@ import yaml
 from tests.api.assertions import BASE_URL, assert_tmf_error, created, patch
 from tests.builders import API, TICKETS, a_ticket
 from tests.conftest import FrozenClock, SequentialIds
-from troubleticket.app import create_app, ticket_service
+from troubleticket.app import create_app
+from troubleticket.background.monitor import SlaMonitor
+from troubleticket.bootstrap.services import ticket_service
 from troubleticket.config import Settings
-from troubleticket.domain.policy import parse_policy
-from troubleticket.services.monitor import SlaMonitor
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.policy_file import parse_policy
 from troubleticket.store.port import Collection, ListQuery, Store
 
 if TYPE_CHECKING:
+    from connexion import AsyncApp
     from starlette.testclient import TestClient
 
 ACTIVITIES = f"{API}/recoveryActivity"
@@ -64,7 +67,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock, store: Store):  # type: ignore[no-untyped-def]
+def app(settings: Settings, clock: FrozenClock, store: Store) -> AsyncApp:
     return create_app(settings, store=store, clock=clock, new_activity_id=SequentialIds("ra"))
 
 
@@ -436,7 +439,9 @@ class TestLateActivities:
         ticket: dict[str, Any],
     ) -> None:
         activity = plan(client, ticket, plannedEndDate="2026-11-20T09:00:00Z")
-        tickets = ticket_service(settings, store, parse_policy(COORDINATION), clock=clock)
+        tickets = ticket_service(
+            settings, store, ManagedTicket(parse_policy(COORDINATION)), clock=clock
+        )
         monitor = SlaMonitor(store, tickets, clock=clock)
         assert monitor.run_once() == 0
 

@@ -43,6 +43,7 @@ from troubleticket.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     import httpx
+    from connexion import AsyncApp
     from starlette.testclient import TestClient
 
 REALM = 'Bearer realm="troubleticket"'
@@ -163,7 +164,7 @@ def shared(issuer: Issuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock, store: Store, issuer: Issuer):  # type: ignore[no-untyped-def]
+def app(settings: Settings, clock: FrozenClock, store: Store, issuer: Issuer) -> AsyncApp:
     """The app of the shared ``settings`` (overridden by classes) requiring ``issuer``'s tokens,
     on every store."""
     return create_app(issuer.settings(settings), store=store, clock=clock)
@@ -551,7 +552,7 @@ class TestScopeOverrides:
             ({"listTroubleTicket": 3}, "listTroubleTicket: 3 is not a scope"),
             ({"listTroubleTicket": " "}, "is not a scope"),
             ("- listTroubleTicket\n", "not a mapping of operationId: scope"),
-            ("listTroubleTicket: [unclosed\n", "TT_SCOPES: cannot read"),
+            ("listTroubleTicket: [unclosed\n", "is not valid YAML"),
         ],
         ids=["unknown-operation", "not-a-string", "blank", "a-list", "not-yaml"],
     )

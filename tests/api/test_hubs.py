@@ -15,7 +15,8 @@ import pytest
 from tests.api.assertions import BASE_URL, assert_tmf_error, created, patch
 from tests.builders import API, TICKETS, a_ticket
 from troubleticket.domain.signing import verify
-from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Outcome
+from troubleticket.notify.delivery import DeliveryPolicy, Outcome
+from troubleticket.notify.dispatcher import Dispatcher
 from troubleticket.store.port import Collection, ListQuery, Store
 
 if TYPE_CHECKING:

@@ -159,9 +159,9 @@ def test_an_offset_beyond_any_store_is_an_empty_page_with_the_true_total(
 
 
 def link(response: Any, rel: str) -> str | None:
-    for target, found in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers.get("Link", "")):
-        if found == rel:
-            return target.removeprefix("https://tt.example.com")
+    for match in re.finditer(r'<([^>]+)>; rel="(\w+)"', response.headers.get("Link", "")):
+        if match[2] == rel:
+            return match[1].removeprefix("https://tt.example.com")
     return None
 
 

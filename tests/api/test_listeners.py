@@ -16,7 +16,8 @@ import pytest
 from tests.api.assertions import assert_tmf_error, created, patch
 from tests.builders import API, SPECIFICATIONS, TICKETS, a_specification, a_ticket
 from troubleticket.api.contract import load_spec
-from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Outcome
+from troubleticket.notify.delivery import DeliveryPolicy, Outcome
+from troubleticket.notify.dispatcher import Dispatcher
 from troubleticket.store.port import Collection, ListQuery, Store
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class Recorder:
 
 
 def received(store: Store) -> int:
-    return store.list(Collection.RECEIVED_EVENT, ListQuery()).total
+    return store.list(Collection.RECEIVED_EVENT, ListQuery()).counted
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ running before leave no trace in a difference.
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -19,9 +21,12 @@ from tests.builders import a_ticket
 from tests.conftest import FrozenClock
 from tests.e2e.listener import Listener, always
 from tests.tokens import Issuer
-from troubleticket.app import create_app, dispatcher
+from troubleticket.app import create_app
+from troubleticket.bootstrap.services import dispatcher
 from troubleticket.config import Settings
-from troubleticket.metrics import StoreState, exposition
+from troubleticket.metrics_scrape import StoreState, exposition
+from troubleticket.store.port import Collection, StoreUnavailable
+from troubleticket.store.query import Filter
 from troubleticket.store.sqlite import SqliteStore
 
 API = "/tmf-api/troubleTicket/v5"
@@ -205,17 +210,16 @@ def test_the_store_state_is_reused_for_its_ttl(tmp_path: Path) -> None:
     state = StoreState(store, ttl=3600)
     first = {f.name: f.samples for f in state.collect()}
     store.insert_many(  # written behind its back: not seen until the figures are old
-        __import__("troubleticket.store.port", fromlist=["Collection"]).Collection.TROUBLE_TICKET,
-        [{"id": "x", "status": "acknowledged", "priority": "1"}],
+        Collection.TROUBLE_TICKET, [{"id": "x", "status": "acknowledged", "priority": "1"}]
     )
     assert {f.name: f.samples for f in state.collect()} == first
 
 
 def test_an_unreadable_store_is_reported_not_raised(tmp_path: Path) -> None:
     class Gone(SqliteStore):
-        def tally(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
-            from troubleticket.store.port import StoreUnavailable
-
+        def tally(
+            self, collection: Collection, where: Filter, by: Sequence[tuple[str, ...]]
+        ) -> dict[tuple[Any, ...], int]:
             raise StoreUnavailable("the store is down")
 
     state = StoreState(Gone(tmp_path / "g.sqlite3"), ttl=0)

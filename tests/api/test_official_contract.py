@@ -178,7 +178,7 @@ def unexplained(group: FailureGroup, response: Any) -> list[str]:
 
 @schema.parametrize()
 @settings(max_examples=15, suppress_health_check=list(HealthCheck), deadline=None)
-def test_what_the_official_contract_allows_is_accepted(case):  # type: ignore[no-untyped-def]
+def test_what_the_official_contract_allows_is_accepted(case: schemathesis.Case[Any]) -> None:
     existing(case)
     response = case.call()
     try:

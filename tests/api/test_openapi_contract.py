@@ -120,7 +120,7 @@ WORKFLOW_STORE = FreshStore()
 
 @schema.parametrize()
 @settings(max_examples=40, suppress_health_check=list(HealthCheck), deadline=None)
-def test_every_operation_conforms_to_the_contract(case):  # type: ignore[no-untyped-def]
+def test_every_operation_conforms_to_the_contract(case: schemathesis.Case[Any]) -> None:
     response = case.call_and_validate()
     CASES.append(case.operation.label)
     assert_tmf_error_shape(response)
@@ -130,7 +130,13 @@ class Workflow(served(WORKFLOW_STORE).as_state_machine()):  # type: ignore[misc]
     def setup(self) -> None:
         WORKFLOW_STORE.renew()
 
-    def validate_response(self, response, case, additional_checks=None, **kwargs):  # type: ignore[no-untyped-def]
+    def validate_response(
+        self,
+        response: schemathesis.Response,
+        case: schemathesis.Case[Any],
+        additional_checks: list[schemathesis.CheckFunction] | None = None,
+        **kwargs: Any,
+    ) -> None:
         CASES.append(f"stateful {case.operation.label}")
         super().validate_response(response, case, additional_checks, **kwargs)
         assert_tmf_error_shape(response)

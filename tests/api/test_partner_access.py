@@ -18,10 +18,12 @@ from tests.conftest import LOCAL_NETWORKS, FrozenClock
 from troubleticket.app import create_app
 from troubleticket.config import Settings
 from troubleticket.domain.signing import headers as signed
-from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Outcome
+from troubleticket.notify.delivery import DeliveryPolicy, Outcome
+from troubleticket.notify.dispatcher import Dispatcher
 from troubleticket.store.port import Collection, Store
 
 if TYPE_CHECKING:
+    from connexion import AsyncApp
     from starlette.testclient import TestClient
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -57,7 +59,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FrozenClock, store: Store):  # type: ignore[no-untyped-def]
+def app(settings: Settings, clock: FrozenClock, store: Store) -> AsyncApp:
     return create_app(settings, store=store, clock=clock, environ={"HUB_SECRET": SECRET})
 
 
@@ -387,10 +389,16 @@ class TestThePartnerDirectory:
             attempts.append(event["eventType"])
             return Outcome(None, "ConnectionError: the partner is down")
 
+        notified: list[str] = []
+
+        def subscriber(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+            notified.append(url)
+            return Outcome(204)
+
         policy = DeliveryPolicy(schedule=(0,), timeout=1.0, lease=10.0, concurrency=1)
         dispatcher = Dispatcher(
             store,
-            sender=unreachable,
+            sender=subscriber,
             clock=clock,
             worker_id="w",
             policy=policy,
@@ -401,6 +409,7 @@ class TestThePartnerDirectory:
                 pass
         finally:
             dispatcher.close()
+        assert notified == []  # no hub was registered: only the partner was called
 
         dead = client.get(f"{API}/partner/alpha/delivery", params={"state": "dead"})
         assert sorted(d["eventType"] for d in dead.json()) == [

@@ -16,15 +16,17 @@ from troubleticket.api.contract import load_spec
 from troubleticket.api.notifications import HubHandlers, ListenerHandlers, PartnerHandlers
 from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import LISTENER_EVENTS, handler_table, resolver
-from troubleticket.app import specification_rules, ticket_rules
+from troubleticket.bootstrap.services import specification_rules, ticket_rules
 from troubleticket.config import Settings
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.partners import NO_PARTNERS
 from troubleticket.domain.policy import DEFAULT_POLICY
+from troubleticket.notify.hubs import HubService
+from troubleticket.notify.listeners import ListenerService
+from troubleticket.partners.directory import PartnerDirectory
 from troubleticket.services.activities import ActivityService
-from troubleticket.services.hubs import HubService, ListenerService
-from troubleticket.services.partners import PartnerDirectory
-from troubleticket.services.resources import ResourceRules, ResourceService
+from troubleticket.services.resources import ResourceService
+from troubleticket.services.rules import ResourceRules
 from troubleticket.store.port import Collection
 from troubleticket.store.sqlite import SqliteStore
 
@@ -117,7 +119,9 @@ class Handlers:
                 limits=LIMITS,
             )
 
-        self.tickets_service = service(Collection.TROUBLE_TICKET, ticket_rules())
+        self.tickets_service = service(
+            Collection.TROUBLE_TICKET, ticket_rules(ManagedTicket(DEFAULT_POLICY))
+        )
         callers = Callers()
         self.tickets = ResourceHandlers(self.tickets_service, settings, callers)
         self.specifications = ResourceHandlers(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,10 +25,12 @@ from tests.tokens import Issuer
 from troubleticket.api.security import ACTIVITIES, ADMIN, HUBS, READ, WRITE
 from troubleticket.app import create_app
 from troubleticket.config import ConfigError, Settings
-from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher
+from troubleticket.notify.delivery import DeliveryPolicy
+from troubleticket.notify.dispatcher import Dispatcher
 from troubleticket.store.port import Collection, ListQuery, Store
 
 if TYPE_CHECKING:
+    from connexion import AsyncApp
     from starlette.testclient import TestClient
 
 ALL = [READ, WRITE, ADMIN, HUBS, ACTIVITIES]
@@ -41,7 +44,7 @@ def issuer(tmp_path: Path) -> Issuer:
 
 
 @pytest.fixture
-def app(settings: Settings, issuer: Issuer, clock: FrozenClock, store: Store):  # type: ignore[no-untyped-def]
+def app(settings: Settings, issuer: Issuer, clock: FrozenClock, store: Store) -> AsyncApp:
     return create_app(issuer.settings(settings), store=store, clock=clock)
 
 
@@ -152,7 +155,9 @@ class TestHubsOfPartners:
         return FakeSender()
 
     @pytest.fixture
-    def dispatcher(self, store: Store, clock: FrozenClock, sender: FakeSender):  # type: ignore[no-untyped-def]
+    def dispatcher(
+        self, store: Store, clock: FrozenClock, sender: FakeSender
+    ) -> Iterator[Dispatcher]:
         opened = Dispatcher(store, sender=sender, clock=clock, worker_id="w", policy=POLICY)
         yield opened
         opened.close()

@@ -123,7 +123,7 @@ def request_examples(path: str, method: str) -> list[tuple[str, str, Any]]:
 
 def one_example(path: str) -> dict[str, Any]:
     ((_media_type, _name, value),) = request_examples(path, "post")
-    return copy.deepcopy(value)  # type: ignore[no-any-return]
+    return copy.deepcopy(value)
 
 
 def example_params(path: str, method: str) -> list[Any]:
@@ -157,6 +157,7 @@ def create(client: TestClient, collection: str, body: dict[str, Any]) -> dict[st
 
 
 def clock(ticket: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any]
     (found,) = [c for c in ticket["slaClock"] if c["name"] == name]
     return found
 

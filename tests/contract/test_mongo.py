@@ -16,9 +16,10 @@ import pymongo
 import pytest
 from pymongo.errors import AutoReconnect
 
-from tests.conftest import MONGODB_URI
+from tests.conftest import MONGODB_ABSENT, MONGODB_URI, STORE_FACTORIES, on_mongomock
 from tests.mongomock_server import in_memory_server
-from troubleticket.app import create_app, open_store
+from troubleticket.app import create_app
+from troubleticket.bootstrap.stores import open_store
 from troubleticket.config import ConfigError, Settings
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.store.mongo import MongoStore, client_options
@@ -38,6 +39,15 @@ def connect(request: pytest.FixtureRequest) -> Callable[[], Any]:
     if request.param == "mongomock":
         return in_memory_server()
     return lambda: pymongo.MongoClient(MONGODB_URI)
+
+
+def test_real_mongodb_variants(request: pytest.FixtureRequest) -> None:
+    """Every test of a store (the ``store`` fixture, ``connect`` here) has a real-MongoDB variant
+    when ``TT_TEST_MONGODB_URI`` names a server; without one this is skipped, once for them all."""
+    if MONGODB_URI is None:
+        alone = sum(1 for item in request.session.items if on_mongomock(item))
+        pytest.skip(f"{MONGODB_ABSENT} ({alone} tests ran on mongomock alone)")
+    assert "mongodb" in STORE_FACTORIES
 
 
 @pytest.fixture

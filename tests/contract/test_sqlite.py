@@ -252,7 +252,7 @@ HELD_COUNT_ONLY = ListQuery(where=parse_filter("status=held"), limit=0)
 
 
 def held(store: SqliteStore, query: ListQuery = HELD) -> int:
-    return store.list(TICKETS, query).total
+    return store.list(TICKETS, query).counted
 
 
 def test_a_kept_count_follows_this_stores_own_writes(sqlite_store: SqliteStore) -> None:
@@ -335,14 +335,14 @@ def test_concurrent_writers_share_commits_and_each_returns_only_once_committed(
             # another connection (another process) sees it the moment insert returns
             seen_after_return.append(doc_id in committed_ids(db_path))
 
-    before = sqlite_store._commits
+    before = sqlite_store._db.commits
     run_together(write, list(range(16)))
 
     assert seen_after_return == [True] * 320
     assert len(committed_ids(db_path)) == 320
     assert sqlite_store.list(TICKETS, HELD).total == 320
     # grouped: fewer commits than writes (a writer alone commits alone, so not 1 either)
-    assert sqlite_store._commits - before < 320
+    assert sqlite_store._db.commits - before < 320
 
 
 def test_a_writer_that_fails_inside_a_group_leaves_the_others_committed(
@@ -371,9 +371,9 @@ def test_a_writer_that_fails_inside_a_group_leaves_the_others_committed(
 def test_each_write_commits_alone_without_group_commit(db_path: Path) -> None:
     store = SqliteStore(db_path, group_commit=False)
     try:
-        before = store._commits
+        before = store._db.commits
         run_together(lambda n: store.insert(TICKETS, a_doc(f"t-{n}")), list(range(8)))
-        assert store._commits - before == 8
+        assert store._db.commits - before == 8
         assert len(committed_ids(db_path)) == 8
     finally:
         store.close()

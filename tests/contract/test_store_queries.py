@@ -297,4 +297,7 @@ def test_a_forged_cursor_is_refused_as_not_issued(
     cursor = forged(sort_signature(query.sort), values)
 
     with pytest.raises(InvalidRequest, match="not one this server issued"):
-        corpus.list(TICKETS, replace(query, **{direction: cursor}))
+        corpus.list(
+            TICKETS,
+            replace(query, after=cursor) if direction == "after" else replace(query, before=cursor),
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -142,13 +143,23 @@ def report_of(activity: dict[str, Any]) -> dict[str, Any]:
     return get(activity["href"])["partnerReport"]  # type: ignore[no-any-return]
 
 
+def open_report(activity_href: str) -> dict[str, Any] | None:
+    """The activity's partner report once it is open."""
+    report: dict[str, Any] = get(activity_href)["partnerReport"]
+    return report if report["state"] == "open" else None
+
+
+# What the operator's activity and ticket show after a step at the partner.
+Shows = Callable[[dict[str, Any], dict[str, Any]], bool]
+
+
 def work_it_at_the_partner(partner: ServerProcess, operator_activity: dict[str, Any]) -> None:
     """The partner works the ticket through inProgress, pending with a question and resolved;
     after each step the operator's activity and ticket show it within two seconds."""
     correlation = report_of(operator_activity)["correlationId"]
     (theirs,) = eventually(lambda: partner_tickets(partner, correlation), "the partner ticket")
     ticket_url = operator_activity["troubleTicket"]["href"]
-    steps = [
+    steps: list[tuple[dict[str, Any], Shows | None]] = [
         ({"status": "acknowledged"}, None),
         ({"status": "inProgress"}, lambda a, t: a["state"] == "inProgress"),
         (
@@ -174,11 +185,11 @@ def work_it_at_the_partner(partner: ServerProcess, operator_activity: dict[str, 
         if shows is None:
             continue
         changed = time.monotonic()
-        eventually(
-            lambda shows=shows: shows(get(operator_activity["href"]), get(ticket_url)),
-            f"the operator showing {change}",
-            timeout=10,
-        )
+
+        def operator_shows(shows: Shows = shows) -> bool:
+            return shows(get(operator_activity["href"]), get(ticket_url))
+
+        eventually(operator_shows, f"the operator showing {change}", timeout=10)
         assert time.monotonic() - changed <= REFLECTED_WITHIN_S, change
 
 
@@ -272,11 +283,8 @@ def test_a_sigkill_mid_report_loses_and_duplicates_nothing(
         operator.restart(keep_port=True)
 
     for correlation, href in reports:
-        (theirs,) = eventually(lambda c=correlation: partner_tickets(partner, c), correlation)
-        report = eventually(
-            lambda h=href: (r := get(h)["partnerReport"])["state"] == "open" and r,
-            f"{correlation} open",
-        )
+        (theirs,) = eventually(partial(partner_tickets, partner, correlation), correlation)
+        report = eventually(partial(open_report, href), f"{correlation} open")
         assert report["partnerTicket"]["id"] == theirs["id"]
     time.sleep(1.0)
     for correlation, _href in reports:

@@ -5,7 +5,6 @@ unauthenticated beyond loopback.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 import uvicorn
 
 from tests.tokens import AUDIENCE, ISSUER, Issuer
+from tests.unit.cli_environment import logging_as_found, no_tt_environment  # noqa: F401 (autouse)
 from troubleticket.app import create_app, served_contract
 from troubleticket.cli import main
 from troubleticket.config import ConfigError, Settings
@@ -24,13 +24,6 @@ JWT_ENV = {
     "TT_JWT_ISSUER": ISSUER,
     "TT_JWT_AUDIENCE": AUDIENCE,
 }
-
-
-@pytest.fixture(autouse=True)
-def no_tt_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("TT_"):
-            monkeypatch.delenv(name)
 
 
 class TestAuthMode:

@@ -19,18 +19,22 @@ import yaml
 
 from tests.builders import a_ticket
 from tests.conftest import LOCAL_NETWORKS, FrozenClock
-from tests.unit.cli_environment import no_tt_environment  # noqa: F401 (autouse)
+from tests.unit.cli_environment import logging_as_found, no_tt_environment  # noqa: F401 (autouse)
 from troubleticket import cli
-from troubleticket.admin import DELIVERY_COLUMNS, DeliveryAdmin, Scope
-from troubleticket.app import hub_service, runtime, ticket_service
+from troubleticket.admin.deliveries import DELIVERY_COLUMNS, DeliveryAdmin, Scope
+from troubleticket.bootstrap import runtime
+from troubleticket.bootstrap.services import egress_policy, hub_service, ticket_service
 from troubleticket.cli import main
 from troubleticket.config import Settings
+from troubleticket.context import NO_CONTEXT
+from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.policy import DEFAULT_POLICY
-from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Outcome
-from troubleticket.services.hubs import HubService
+from troubleticket.notify.delivery import DeliveryPolicy, Outcome
+from troubleticket.notify.dispatcher import Dispatcher
+from troubleticket.notify.hubs import HubService
 from troubleticket.store.port import Collection, ListQuery, Store
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import JSON, NO_CONTEXT
+from troubleticket.types import JSON
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ALPHA_PARTY = {"@type": "PartyRef", "@referredType": "Organization", "id": "org-alpha"}
@@ -102,7 +106,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     clock = FrozenClock()
     store = SqliteStore(path)
     run = runtime(settings, store, clock=clock, environ={"HUB_SECRET": SECRET})
-    hubs: HubService = hub_service(settings, store, clock=clock)
+    hubs: HubService = hub_service(settings, store, egress_policy(settings), clock=clock)
     hub_a = hubs.register({"callback": FAILING, "query": CREATIONS}, context=NO_CONTEXT)["id"]
     hub_b = hubs.register({"callback": WORKING, "query": CREATIONS}, context=NO_CONTEXT)["id"]
     dispatcher = Dispatcher(
@@ -493,7 +497,7 @@ class TestReplay:
             return replay(self, targets, body, owner)
 
         monkeypatch.setattr(HubService, "replay_to", counted)
-        monkeypatch.setattr("troubleticket.admin.MAX_REPLAY_DELIVERIES", 2)
+        monkeypatch.setattr("troubleticket.admin.deliveries.MAX_REPLAY_DELIVERIES", 2)
 
         code, out, _ = run(capsys, "deliveries", "replay", "--dead", "--store", str(world.path))
 
@@ -524,7 +528,7 @@ class TestServeFlags:
             seen.append(settings)
             return 0
 
-        monkeypatch.setattr(cli, "_serve", serve)
+        monkeypatch.setattr(cli, "serve", serve)
         return seen
 
     def test_metrics_and_tracing_flags_reach_the_settings(self, served: list[Settings]) -> None:
@@ -567,20 +571,20 @@ class TestServeFlags:
         assert exited.value.code == 2
 
     def test_every_setting_flag_names_a_setting(self) -> None:
-        assert set(cli._SETTING_FLAGS) <= set(Settings.__dataclass_fields__)
+        assert set(cli.parser.SETTING_FLAGS) <= set(Settings.__dataclass_fields__)
         assert {"metrics", "metrics_port", "metrics_host", "tracing", "policy", "partners"} <= set(
-            cli._SETTING_FLAGS
+            cli.parser.SETTING_FLAGS
         )
-        assert "metrics_token" not in cli._SETTING_FLAGS
+        assert "metrics_token" not in cli.parser.SETTING_FLAGS
 
 
 def test_dead_deliveries_are_replayed_once_on_every_store(store: Store) -> None:
     """Replaying the dead ones finds them, and those replayed before, alike in each store."""
     settings = Settings(store="unused", egress_allow=LOCAL_NETWORKS)
     clock = FrozenClock()
-    hubs = hub_service(settings, store, clock=clock)
+    hubs = hub_service(settings, store, egress_policy(settings), clock=clock)
     hub = hubs.register({"callback": FAILING}, context=NO_CONTEXT)["id"]
-    tickets = ticket_service(settings, store, DEFAULT_POLICY, clock=clock)
+    tickets = ticket_service(settings, store, ManagedTicket(DEFAULT_POLICY), clock=clock)
     tickets.create(a_ticket(), context=NO_CONTEXT)
     dispatcher = Dispatcher(
         store,

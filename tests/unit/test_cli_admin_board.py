@@ -13,26 +13,30 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.builders import a_ticket
 from tests.conftest import FrozenClock
-from tests.unit.cli_environment import no_tt_environment  # noqa: F401 (autouse)
-from troubleticket import admin
-from troubleticket.admin import BOARD_COLUMNS, at_risk
-from troubleticket.app import load_policy, runtime, ticket_service
+from tests.unit.cli_environment import logging_as_found, no_tt_environment  # noqa: F401 (autouse)
+from troubleticket.admin import board as admin_board
+from troubleticket.admin.board import BOARD_COLUMNS, at_risk, span
+from troubleticket.background.monitor import SlaMonitor
+from troubleticket.bootstrap import runtime
+from troubleticket.bootstrap.files import load_policy
+from troubleticket.bootstrap.services import ticket_service
 from troubleticket.cli import main
 from troubleticket.config import Settings
-from troubleticket.domain.policy import parse_policy
-from troubleticket.services.monitor import SlaMonitor
+from troubleticket.context import NO_CONTEXT
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.policy_file import parse_policy
 from troubleticket.store.port import Collection, ListQuery, Page, Store
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import NO_CONTEXT
 
 HOURS = {"Critical": "1h", "High": "1h", "Medium": "1h", "Low": "1h"}
-POLICY = {
+POLICY: dict[str, Any] = {
     "sla": {
         "clocks": {
             "acknowledge": {"stopOn": ["inProgress", "resolved", "closed"], "targets": HOURS},
@@ -235,7 +239,7 @@ class TestReadingTheStore:
     def test_a_page_at_a_time_filtered_on_open_statuses_and_jeopardy(
         self, board: Board, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(admin, "BOARD_PAGE", 2)
+        monkeypatch.setattr(admin_board, "BOARD_PAGE", 2)
         store = self.Watched(board.path)
         store.queries = []
         policy = load_policy(Settings(policy=str(board.policy)))
@@ -289,7 +293,7 @@ class TestReadingTheStore:
     [(-4332, "-1h12m"), (2100, "35m"), (40, "40s"), (-40, "-40s"), (97200, "1d03h"), (0, "0s")],
 )
 def test_time_left_is_shown_in_its_two_largest_units(seconds: float, shown: str) -> None:
-    assert admin.span(seconds) == shown
+    assert span(seconds) == shown
 
 
 def test_the_board_reads_every_store_alike(store: Store) -> None:
@@ -298,7 +302,7 @@ def test_the_board_reads_every_store_alike(store: Store) -> None:
     now = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
     clock = FrozenClock(now - timedelta(hours=12))
     policy = parse_policy(POLICY)
-    tickets = ticket_service(Settings(store="unused"), store, policy, clock=clock)
+    tickets = ticket_service(Settings(store="unused"), store, ManagedTicket(policy), clock=clock)
     breached = tickets.create(a_ticket(status="inProgress"), context=NO_CONTEXT).doc[
         "id"
     ]  # resolve -2h

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.tokens import AUDIENCE, ISSUER, Issuer
-from tests.unit.cli_environment import no_tt_environment  # noqa: F401 (autouse)
+from tests.unit.cli_environment import logging_as_found, no_tt_environment  # noqa: F401 (autouse)
 from troubleticket.cli import main
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.unit.cli_environment import logging_as_found, no_tt_environment  # noqa: F401 (autouse)
 from tests.unit.transfer_samples import (
     SPECIFICATIONS,
     TICKETS,
@@ -28,13 +28,6 @@ from troubleticket.types import JSON
 
 TICKET_DOCS = [ticket("tt-2"), rich_ticket("tt-rich"), ticket("tt-1", full=True)]
 SPEC_DOCS = [specification("spec-1")]
-
-
-@pytest.fixture(autouse=True)
-def no_tt_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("TT_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

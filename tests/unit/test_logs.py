@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from troubleticket import logs
-from troubleticket.api import request_id
+from troubleticket import context, logs
 
 
 def record(message: str = "hello %s", *args: object, **extra: object) -> logging.LogRecord:
@@ -34,11 +33,11 @@ def test_a_json_line_is_one_object_with_the_message_and_the_records_fields() -> 
 
 
 def test_a_line_written_while_a_request_is_handled_names_its_id() -> None:
-    token = request_id.bind("req-42", {})
+    token = context.bind("req-42", {})
     try:
         parsed = json.loads(logs.JsonFormatter().format(record()))
     finally:
-        request_id.unbind(token)
+        context.unbind(token)
     assert parsed["requestId"] == "req-42"
 
 
@@ -55,7 +54,7 @@ def test_an_exception_is_written_inside_the_line() -> None:
 
 
 def test_the_access_line_carries_the_request_facts(caplog: pytest.LogCaptureFixture) -> None:
-    token = request_id.bind("req-7", {})
+    token = context.bind("req-7", {})
     try:
         with caplog.at_level(logging.INFO, logger=logs.ACCESS):
             logs.access(
@@ -68,7 +67,7 @@ def test_the_access_line_carries_the_request_facts(caplog: pytest.LogCaptureFixt
                 party=None,
             )
     finally:
-        request_id.unbind(token)
+        context.unbind(token)
     [line] = [json.loads(logs.JsonFormatter().format(r)) for r in caplog.records]
     assert line["requestId"] == "req-7"
     assert line["status"] == 404 and line["durationMs"] == 1.235
@@ -96,7 +95,7 @@ def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], io.S
 
 
 def a_request_line() -> None:
-    token = request_id.bind("req-7", {})
+    token = context.bind("req-7", {})
     try:
         logs.access(
             method="GET",
@@ -108,7 +107,7 @@ def a_request_line() -> None:
             party=None,
         )
     finally:
-        request_id.unbind(token)
+        context.unbind(token)
 
 
 @pytest.mark.parametrize("format", ["json", "text"])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, Counter, Histogram
 
 from troubleticket import metrics
-from troubleticket.metrics import StoreState
+from troubleticket.metrics_scrape import StoreState
 from troubleticket.store.sqlite import SqliteStore
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -25,7 +25,7 @@ def served() -> tuple[set[str], set[str]]:
     names: set[str] = set()
     labels: set[str] = {"le"} | STATE_LABELS
     for metric in vars(metrics).values():
-        if isinstance(metric, metrics.Counter | metrics.Histogram):
+        if isinstance(metric, Counter | Histogram):
             labels |= set(metric._labelnames)
     families = list(REGISTRY.collect()) + list(StoreState(SqliteStore(":memory:")).collect())
     for family in families:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from troubleticket.app import load_partners
+from troubleticket.bootstrap.files import load_partners
 from troubleticket.config import ConfigError, Settings
 from troubleticket.domain.partners import parse_partners
 

@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
-from troubleticket.app import load_policy
+from troubleticket.bootstrap.files import load_policy
 from troubleticket.config import ConfigError, Settings
+from troubleticket.context import NO_CONTEXT
 from troubleticket.domain.calendar import BusinessCalendar
 from troubleticket.domain.managed_ticket import ManagedTicket
-from troubleticket.domain.policy import DEFAULT_POLICY, Policy, PolicyError, parse_policy
-from troubleticket.types import JSON, NO_CONTEXT
+from troubleticket.domain.policy import DEFAULT_POLICY, Policy
+from troubleticket.domain.policy_file import PolicyError, parse_policy
+from troubleticket.types import JSON
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 POLICY_FILE = EXAMPLES / "policy.yaml"
@@ -138,7 +140,9 @@ def load(path: Path) -> Any:
 
 POLICY_TEXT = POLICY_FILE.read_text(encoding="utf-8")
 POLICY_DATA = yaml.safe_load(POLICY_TEXT)
-POLICY_KEYS = keys_in(yaml.compose(POLICY_TEXT), SCHEMA)
+POLICY_NODE = yaml.compose(POLICY_TEXT)
+assert POLICY_NODE is not None, f"{POLICY_FILE} is empty"
+POLICY_KEYS = keys_in(POLICY_NODE, SCHEMA)
 
 
 def changed(route: tuple[str | int, ...], *, value: Any = None, rename: str | None = None) -> Any:

@@ -14,8 +14,7 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from troubleticket import server
-from troubleticket.api import request_id
+from troubleticket import context, server
 from troubleticket.api.errors import error_body
 from troubleticket.config import Settings
 from troubleticket.server import BoundedHttpProtocol, ConnectionLimits
@@ -360,10 +359,10 @@ def test_the_options_bound_uvicorn_and_reach_worker_processes() -> None:
 
 
 def test_the_protocols_error_body_has_the_apps_shape() -> None:
-    bound = request_id.bind("r-1")
+    bound = context.bind("r-1")
     try:
         expected = error_body(414, "uriTooLong", "too long")
     finally:
-        request_id.unbind(bound)
+        context.unbind(bound)
 
     assert server.error_document(414, "uriTooLong", "too long", "r-1") == expected

@@ -26,9 +26,9 @@ import troubleticket
 from tests.e2e.listener import Listener, always
 from troubleticket import tracing
 from troubleticket.api.middleware import RequestIdMiddleware
-from troubleticket.config import ConfigError, Settings
-from troubleticket.services.dispatch import http_sender
-from troubleticket.services.egress import EgressPolicy
+from troubleticket.config import ConfigError, Settings, Tracing
+from troubleticket.notify.delivery import http_sender
+from troubleticket.notify.egress import EgressPolicy
 
 API = "/tmf-api/troubleTicket/v5"
 TRACED = Settings(tracing="console")
@@ -234,7 +234,7 @@ def test_enable_again_changes_nothing(spans: InMemorySpanExporter) -> None:
     ],
 )
 def test_a_missing_package_is_a_config_error_naming_the_extra(
-    monkeypatch: pytest.MonkeyPatch, mode: str, module: str, package: str
+    monkeypatch: pytest.MonkeyPatch, mode: Tracing, module: str, package: str
 ) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # as if not installed
     with pytest.raises(ConfigError) as raised:

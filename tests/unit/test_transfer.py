@@ -213,7 +213,7 @@ class TestRoundTrip:
     ) -> None:
         source.insert(TICKETS, ticket("tt-1"))
         insert_notifications(source)
-        originals = {
+        originals: dict[Collection, list[Stored]] = {
             collection: list(source.scan(collection)) for collection in DOCUMENT_COLLECTIONS
         }
         notified = (HUBS, EVENTS, DELIVERIES)

@@ -22,7 +22,7 @@ CREATED = datetime(2026, 11, 20, 8, 0, 0, tzinfo=UTC)
 
 def counts(**by_name: int) -> dict[Collection, int]:
     """A count for every collection, in their order: zero but for those named."""
-    every = dict.fromkeys(DOCUMENT_COLLECTIONS, 0)
+    every: dict[Collection, int] = dict.fromkeys(DOCUMENT_COLLECTIONS, 0)
     for name, count in by_name.items():
         every[Collection(name)] = count
     return every

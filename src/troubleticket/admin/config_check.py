@@ -3,38 +3,18 @@ partners and the token settings, each problem named with the variable that has i
 
 from __future__ import annotations
 
-
-import heapq
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
 from pathlib import Path
 
-from troubleticket.app import (
-    egress_policy,
-    load_partners,
-    load_policy,
-    served_contract,
-    store_location,
-)
+from troubleticket.app import served_contract
+from troubleticket.bootstrap.files import load_partners, load_policy
+from troubleticket.bootstrap.services import egress_policy
+from troubleticket.bootstrap.stores import store_location
 from troubleticket.config import ConfigError, Settings
-from troubleticket.context import NO_CONTEXT
-from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import TroubleTicketError
-from troubleticket.domain.lifecycle import TicketStatus
-from troubleticket.domain.policy import DEFAULT_POLICY, Policy
-from troubleticket.domain.sla import CLOCKS, LEVEL, NEXT_CHECK
-from troubleticket.notify.hubs import MAX_REPLAY_DELIVERIES, HubService
-from troubleticket.notify.outbox import DEAD, DELIVERED, DELIVERING, PENDING
-from troubleticket.partners.directory import PartnerDirectory
 from troubleticket.partners.requests import refused_partner_urls
-from troubleticket.store.port import Collection, ListQuery, Page, Store
-from troubleticket.store.query import AnyOf, Comparison, Filter, Op, SortKey, instant
-from troubleticket.types import JSON
-
-
 
 OK = "ok"
 

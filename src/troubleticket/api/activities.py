@@ -13,7 +13,7 @@ from troubleticket.api.callers import Callers
 from troubleticket.api.conditional import etag, if_match, none_match
 from troubleticket.api.offload import read
 from troubleticket.api.representation import parse_fields, select
-from troubleticket.api.resources import list_response, media_type
+from troubleticket.api.resources import ListParameters, list_response, media_type
 from troubleticket.config import Settings
 from troubleticket.services.activities import ActivityService, entity_tag
 from troubleticket.types import JSON
@@ -27,27 +27,10 @@ class ActivityHandlers:
         self._inline = service.inline_reads
 
     async def list(
-        self,
-        id_: str | None = None,
-        fields: str | None = None,
-        offset: int | None = None,
-        limit: int | None = None,
-        sort: str | None = None,
-        filter_: str | None = None,
-        before: str | None = None,
-        after: str | None = None,
+        self, id_: str | None = None, **given: Any
     ) -> tuple[list[JSON], int, dict[str, str]]:
-        return await list_response(
-            partial(self._service.list, ticket_id=id_, context=self._callers.context()),
-            self._settings,
-            fields=fields,
-            offset=offset,
-            limit=limit,
-            sort=sort,
-            filter_=filter_,
-            before=before,
-            after=after,
-        )
+        fetch = partial(self._service.list, ticket_id=id_, context=self._callers.context())
+        return await list_response(fetch, self._settings, ListParameters.of(given))
 
     async def create(
         self, id_: str, body: JSON, fields: str | None = None

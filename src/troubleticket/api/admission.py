@@ -26,7 +26,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from troubleticket.api.errors import error_body
-from troubleticket.api.request_id import current_request_id
+from troubleticket.context import current_request_id
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from connexion import request
 
-from troubleticket.api.request_id import current_request_id, note
+from troubleticket.context import Context, current_request_id, note
 from troubleticket.domain.errors import Forbidden
 from troubleticket.domain.partners import NO_PARTNERS, PartnerRegistry
-from troubleticket.types import JSON, Context
+from troubleticket.types import JSON
 
 
 class Callers:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from troubleticket.domain.errors import InvalidRequest
-from troubleticket.services.resources import VersionCondition
+from troubleticket.services.rules import VersionCondition
 
 # One entity tag in a list: optional weakness prefix, then an opaque quoted string.
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')

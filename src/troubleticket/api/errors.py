@@ -18,7 +18,7 @@ from connexion.exceptions import OAuthScopeProblem, ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from troubleticket.api.request_id import current_request_id
+from troubleticket.context import current_request_id
 from troubleticket.domain import errors as domain
 from troubleticket.store.port import StoreUnavailable
 

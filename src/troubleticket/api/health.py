@@ -20,7 +20,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from troubleticket.services.background import Heartbeats
+from troubleticket.background.loops import Heartbeats
 from troubleticket.store.port import Store, StoreUnavailable
 
 LIVE = "/health/live"

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from troubleticket import metrics
+from troubleticket import metrics, metrics_scrape
 from troubleticket.api.errors import REALM, error_body
 
 
@@ -48,14 +48,14 @@ class MetricsMiddleware:
                 send, 401, "unauthorized", message, [(b"www-authenticate", REALM.encode())]
             )
             return
-        if not metrics.authorized(Headers(scope=scope).get("authorization"), self._token):
+        if not metrics_scrape.authorized(Headers(scope=scope).get("authorization"), self._token):
             message = "A bearer token for the metrics (TT_METRICS_TOKEN) is needed"
             await self._error(
                 send, 401, "unauthorized", message, [(b"www-authenticate", REALM.encode())]
             )
             return
         # the store's figures may be counted now: not on the event loop
-        body = await run_in_threadpool(metrics.exposition, self._collected)
+        body = await run_in_threadpool(metrics_scrape.exposition, self._collected)
         headers = [
             (b"content-type", metrics.CONTENT_TYPE.encode()),
             (b"content-length", str(len(body)).encode()),

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from troubleticket import context as request_ids
 from troubleticket import logs
-from troubleticket.api import request_id as request_ids
 from troubleticket.api.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType
 
 

@@ -11,10 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from troubleticket.api.body import RAW_BODY
 from troubleticket.api.callers import Callers
-from troubleticket.api.resources import list_response
+from troubleticket.api.resources import ListParameters, list_response
 from troubleticket.config import Settings
-from troubleticket.services.hubs import HubService, ListenerService
-from troubleticket.services.partners import PartnerDirectory
+from troubleticket.notify.hubs import HubService
+from troubleticket.notify.listeners import ListenerService
+from troubleticket.partners.directory import PartnerDirectory
 from troubleticket.types import JSON
 
 
@@ -35,29 +36,9 @@ class HubHandlers:
         await run_in_threadpool(self._service.delete, id_, self._callers.context())
         return ConnexionResponse(status_code=204)
 
-    async def deliveries(
-        self,
-        id_: str,
-        fields: str | None = None,
-        offset: int | None = None,
-        limit: int | None = None,
-        sort: str | None = None,
-        filter_: str | None = None,
-        before: str | None = None,
-        after: str | None = None,
-    ) -> tuple[list[JSON], int, dict[str, str]]:
-        context = self._callers.context()
-        return await list_response(
-            partial(self._service.deliveries, id_, context=context),
-            self._settings,
-            fields=fields,
-            offset=offset,
-            limit=limit,
-            sort=sort,
-            filter_=filter_,
-            before=before,
-            after=after,
-        )
+    async def deliveries(self, id_: str, **given: Any) -> tuple[list[JSON], int, dict[str, str]]:
+        fetch = partial(self._service.deliveries, id_, context=self._callers.context())
+        return await list_response(fetch, self._settings, ListParameters.of(given))
 
     async def replay(self, id_: str, body: JSON) -> tuple[JSON, int]:
         context = self._callers.context()
@@ -101,29 +82,9 @@ class PartnerHandlers:
         context = self._callers.context()
         return await run_in_threadpool(self._directory.get, id_, context), 200
 
-    async def deliveries(
-        self,
-        id_: str,
-        fields: str | None = None,
-        offset: int | None = None,
-        limit: int | None = None,
-        sort: str | None = None,
-        filter_: str | None = None,
-        before: str | None = None,
-        after: str | None = None,
-    ) -> tuple[list[JSON], int, dict[str, str]]:
-        context = self._callers.context()
-        return await list_response(
-            partial(self._directory.deliveries, id_, context=context),
-            self._settings,
-            fields=fields,
-            offset=offset,
-            limit=limit,
-            sort=sort,
-            filter_=filter_,
-            before=before,
-            after=after,
-        )
+    async def deliveries(self, id_: str, **given: Any) -> tuple[list[JSON], int, dict[str, str]]:
+        fetch = partial(self._directory.deliveries, id_, context=self._callers.context())
+        return await list_response(fetch, self._settings, ListParameters.of(given))
 
     async def replay(self, id_: str, body: JSON) -> tuple[JSON, int]:
         context = self._callers.context()

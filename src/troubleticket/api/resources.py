@@ -7,7 +7,9 @@ is an inline read) and shape the response; the rules live in the service and the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from functools import partial
 from typing import Any
 
@@ -20,34 +22,48 @@ from troubleticket.api.conditional import etag, if_match, none_match
 from troubleticket.api.offload import read
 from troubleticket.api.representation import list_query, page_links, parse_fields, select
 from troubleticket.config import Settings
+from troubleticket.context import Context
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import ListQuery, Page
-from troubleticket.types import JSON, Context
+from troubleticket.types import JSON
+
+
+@dataclass(frozen=True, slots=True)
+class ListParameters:
+    """The TMF630 parameters of a list operation as Connexion hands them to its handler (checked
+    against the contract and coerced); attribute filters are read from the raw query."""
+
+    fields: str | None = None
+    offset: int | None = None
+    limit: int | None = None
+    sort: str | None = None
+    filter_: str | None = None
+    before: str | None = None
+    after: str | None = None
+
+    @classmethod
+    def of(cls, given: Mapping[str, Any]) -> ListParameters:
+        """The list parameters among a handler's keyword arguments (the others are left)."""
+        return cls(**{name: given[name] for name in _LIST_PARAMETERS if name in given})
+
+
+_LIST_PARAMETERS = tuple(f.name for f in dataclass_fields(ListParameters))
 
 
 async def list_response(
-    fetch: Callable[[ListQuery], Page],
-    settings: Settings,
-    *,
-    fields: str | None,
-    offset: int | None,
-    limit: int | None,
-    sort: str | None,
-    filter_: str | None,
-    before: str | None,
-    after: str | None,
+    fetch: Callable[[ListQuery], Page], settings: Settings, given: ListParameters
 ) -> tuple[list[JSON], int, dict[str, str]]:
     """A TMF630 list response: the page ``fetch`` gives for the request's query, its headers."""
-    selected = parse_fields(fields)
+    selected = parse_fields(given.fields)
     raw_query = request.url.query
     query = list_query(
         raw_query,
-        sort=sort,
-        jsonpath=filter_,
-        offset=offset,
-        limit=limit,
-        after=after,
-        before=before,
+        sort=given.sort,
+        jsonpath=given.filter_,
+        offset=given.offset,
+        limit=given.limit,
+        after=given.after,
+        before=given.before,
         default_limit=settings.default_page_size,
         max_limit=settings.max_page_size,
     )
@@ -55,7 +71,7 @@ async def list_response(
     items = [select(doc, selected) for doc in page.items]
     headers = {"X-Total-Count": str(page.counted), "X-Result-Count": str(len(items))}
     url = f"{settings.public_base_url}{request.url.path}"
-    link = page_links(url, raw_query, query, page, by_offset=offset is not None)
+    link = page_links(url, raw_query, query, page, by_offset=given.offset is not None)
     if link:
         headers["Link"] = link
     return items, 200, headers
@@ -73,27 +89,9 @@ class ResourceHandlers:
         self._callers = callers
         self._inline = service.inline_reads
 
-    async def list(
-        self,
-        fields: str | None = None,
-        offset: int | None = None,
-        limit: int | None = None,
-        sort: str | None = None,
-        filter_: str | None = None,
-        before: str | None = None,
-        after: str | None = None,
-    ) -> tuple[list[JSON], int, dict[str, str]]:
-        return await list_response(
-            partial(self._service.list, context=self._callers.context()),
-            self._settings,
-            fields=fields,
-            offset=offset,
-            limit=limit,
-            sort=sort,
-            filter_=filter_,
-            before=before,
-            after=after,
-        )
+    async def list(self, **given: Any) -> tuple[list[JSON], int, dict[str, str]]:
+        fetch = partial(self._service.list, context=self._callers.context())
+        return await list_response(fetch, self._settings, ListParameters.of(given))
 
     async def create(
         self, body: JSON, fields: str | None = None

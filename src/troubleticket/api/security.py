@@ -20,7 +20,7 @@ from typing import Any
 from connexion.exceptions import OAuthProblem
 from connexion.security import OAuthSecurityHandler
 
-from troubleticket.services.tokens import InvalidToken, TokenVerifier
+from troubleticket.api.tokens import InvalidToken, TokenVerifier
 
 logger = logging.getLogger(__name__)
 

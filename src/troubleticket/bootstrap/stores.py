@@ -2,64 +2,13 @@
 
 from __future__ import annotations
 
-
-import ipaddress
-import os
-import socket
-import threading
-import uuid
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from troubleticket import metrics
-from troubleticket.api.contract import API_ROOT, document_validator
-from troubleticket.background.loops import Heartbeats, start
-from troubleticket.background.monitor import SlaMonitor
 from troubleticket.config import ConfigError, Settings
-from troubleticket.context import Context
-from troubleticket.domain.audit import AUDIT
-from troubleticket.domain.coordination import ACTIVITIES
-from troubleticket.domain.events import (
-    RECOVERY_ACTIVITY,
-    TROUBLE_TICKET,
-    TROUBLE_TICKET_SPECIFICATION,
-)
-from troubleticket.domain.managed_ticket import ManagedTicket
-from troubleticket.domain.partners import (
-    NO_PARTNERS,
-    PartnerRegistry,
-    PartnersError,
-    parse_partners,
-)
-from troubleticket.domain.policy import DEFAULT_POLICY, Policy
-from troubleticket.domain.policy_file import PolicyError, parse_policy
-from troubleticket.domain.signing import secret_key
-from troubleticket.domain.sla import HIDDEN
-from troubleticket.domain.specification import create_specification, patch_specification
-from troubleticket.domain.ticket import PARTY_PATH, claimed, is_party, party_ids
-from troubleticket.notify.delivery import DeliveryPolicy, Performer, http_sender
-from troubleticket.notify.dispatcher import Dispatcher
-from troubleticket.notify.egress import EgressPolicy
-from troubleticket.notify.hubs import HubService
-from troubleticket.notify.listeners import ListenerService
-from troubleticket.partners.directory import PartnerDirectory
-from troubleticket.partners.gateway import PartnerGateway
-from troubleticket.partners.inbox import PartnerInbox
-from troubleticket.partners.links import PartnerLinks
-from troubleticket.partners.requests import partner_requests, refused_partner_urls
-from troubleticket.services.activities import ActivityService
-from troubleticket.services.limits import Limits
-from troubleticket.services.resources import ResourceService
-from troubleticket.services.rules import Children, PartyScope, ResourceRules
-from troubleticket.store.port import Collection, Store
+from troubleticket.store.port import Store
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import JSON, Clock, IdFactory
-
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from troubleticket.context import Context
 from troubleticket.domain.documents import DocumentRules, timestamp
+from troubleticket.domain.durations import parse_duration
 from troubleticket.domain.errors import InvalidRequest, InvalidTransition, ReasonRequired
-from troubleticket.domain.policy import parse_duration
-from troubleticket.types import JSON, Context
+from troubleticket.types import JSON
 
 
 class ActivityState(StrEnum):

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
+from troubleticket.context import Context
 from troubleticket.domain.documents import timestamp
-from troubleticket.types import JSON, Context
+from troubleticket.types import JSON
 
 AUDIT = "auditTrail"
 
@@ -49,9 +50,29 @@ def _changed_items(old: Any, new: Any) -> list[str]:
     return sorted(i for i in was.keys() | now.keys() if was.get(i) != now.get(i))
 
 
-def audit_record(action: str, changed: list[str], *, context: Context, now: datetime) -> JSON:
+Action = Literal["create", "update", "delete"]
+
+# One write a request made, as the trail keeps it (``AuditRecord`` in the contract).
+AuditRecord = TypedDict(
+    "AuditRecord",
+    {
+        "@type": Literal["AuditRecord"],
+        "date": str,
+        "action": Action,
+        "actor": str | None,
+        "requestId": str | None,
+        "changedAttributes": list[str],
+        "scope": NotRequired[str],
+        "party": NotRequired[str],
+    },
+)
+
+
+def audit_record(
+    action: Action, changed: list[str], *, context: Context, now: datetime
+) -> AuditRecord:
     """The record of one write (``action``: create, update or delete) a request made."""
-    record: JSON = {
+    record: AuditRecord = {
         "@type": "AuditRecord",
         "date": timestamp(now),
         "action": action,
@@ -66,6 +87,6 @@ def audit_record(action: str, changed: list[str], *, context: Context, now: date
     return record
 
 
-def with_record(doc: JSON, record: JSON) -> JSON:
+def with_record(doc: JSON, record: AuditRecord) -> JSON:
     """``doc`` with ``record`` appended to its audit trail."""
     return {**doc, AUDIT: [*(doc.get(AUDIT) or []), record]}

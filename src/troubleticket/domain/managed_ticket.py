@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from troubleticket.domain import coordination, partner_report
+from troubleticket.context import NO_CONTEXT, Context
+from troubleticket.domain import coordination, partner_report, rollup
 from troubleticket.domain.activity import party_id as activity_party
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.partners import NO_PARTNERS, PartnerRegistry
@@ -24,7 +25,7 @@ from troubleticket.domain.ticket import (
     create_ticket,
     patch_ticket,
 )
-from troubleticket.types import JSON, NO_CONTEXT, Context
+from troubleticket.types import JSON
 
 # What time alone may change that makes the ticket itself updated.
 _NOTICED = (ALERTS, LEVEL, "priority", coordination.SUMMARY)
@@ -131,6 +132,6 @@ class ManagedTicket:
         context: Context,
     ) -> JSON:
         after = partner_report.settle(before, after, now)
-        after = coordination.raise_late(self.policy, after, now)
+        after = rollup.raise_late(self.policy, after, now)
         ticket = apply_policy(self.policy, before, after, now=now, patch=patch, context=context)
-        return coordination.settle(ticket, now)
+        return rollup.settle(ticket, now)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from troubleticket.domain.policy import parse_duration
+from troubleticket.domain.durations import parse_duration
 from troubleticket.types import JSON
 
 DEFAULT_INBOUND_HEADER = "X-TT-Partner"

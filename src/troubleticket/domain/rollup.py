@@ -6,30 +6,23 @@ activity; the next planned end enters the ticket's ``slaNextCheck`` so the monit
 
 from __future__ import annotations
 
-
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
-from troubleticket.context import NO_CONTEXT, Context
 from troubleticket.domain.activity import (
     OPEN,
     ActivityState,
-    assign,
-    create_activity,
     instant,
     is_open,
-    patch_activity,
     planned_seconds,
     state_of,
 )
+from troubleticket.domain.coordination import ACTIVITIES, SUMMARY, activities_of
 from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import Conflict, InvalidRequest, NotFound
 from troubleticket.domain.policy import Policy
 from troubleticket.domain.sla import ALERTS, NEXT_CHECK, escalate
-from troubleticket.domain.coordination import ACTIVITIES, KIND, SUMMARY, activities_of
 from troubleticket.types import JSON
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def _late_alert(activity: JSON, planned_end: datetime) -> JSON:

@@ -32,10 +32,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from troubleticket.context import NO_CONTEXT, Context
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import Forbidden, InvalidRequest
 from troubleticket.domain.policy import ClockPolicy, Policy
-from troubleticket.types import JSON, NO_CONTEXT, Context
+from troubleticket.types import JSON
 
 CLOCKS = "slaClock"
 ALERTS = "troubleTicketJeopardyAlert"

@@ -40,6 +40,10 @@ class DeliveryPolicy:
             raise ValueError("the lease must outlast the attempt timeout")
 
 
+# Standard Webhooks' schedule, a 10 s timeout, a 120 s lease, 8 attempts at once.
+DEFAULT_DELIVERY = DeliveryPolicy()
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one attempt got: an HTTP status, or an error without one. ``again_after``: the

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.signing import headers as signature_headers
 from troubleticket.notify.delivery import (
+    DEFAULT_DELIVERY,
     USER_AGENT,
     Attempt,
     DeliveryPolicy,
@@ -85,7 +86,7 @@ class Dispatcher:
         sender: Sender,
         clock: Clock,
         worker_id: str,
-        policy: DeliveryPolicy = DeliveryPolicy(),
+        policy: DeliveryPolicy = DEFAULT_DELIVERY,
         perform: Performer | None = None,
         overlapping: bool = False,
         on_free: Callable[[], None] | None = None,

@@ -9,10 +9,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -28,8 +26,6 @@ from troubleticket.notify.egress import (
     EgressConnectionRefused,
     EgressPolicy,
     EgressRefused,
-    IPAddress,
-    Resolver,
 )
 
 

@@ -9,17 +9,15 @@ record names the parties of its ticket, ``parties``).
 
 from __future__ import annotations
 
-
-import hashlib
 import ipaddress
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from troubleticket.context import Context
+from troubleticket.domain.audit import Action
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import InvalidRequest, NotFound
 from troubleticket.domain.signing import secret_key
@@ -45,8 +43,6 @@ from troubleticket.store.query import (
     parse_filter,
 )
 from troubleticket.types import JSON, Clock, IdFactory
-
-
 
 MAX_CALLBACK_LENGTH = 2048
 
@@ -215,7 +211,7 @@ class HubService:
         self._audit("create", hub["id"], context)
         return self._present_hub(hub)
 
-    def _audit(self, action: str, hub_id: str, context: Context) -> None:
+    def _audit(self, action: Action, hub_id: str, context: Context) -> None:
         log_audit(f"hub/{hub_id}", request_record(action, [], context=context, now=self._clock()))
 
     def _hub(self, hub_id: str, context: Context) -> JSON:

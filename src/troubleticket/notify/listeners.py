@@ -3,43 +3,15 @@ it); a partner's event about a ticket we raised at it is applied to our side fir
 
 from __future__ import annotations
 
-
 import hashlib
-import ipaddress
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import replace
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-from troubleticket.context import Context
 from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import InvalidRequest, NotFound
-from troubleticket.domain.signing import secret_key
-from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
-from troubleticket.notify.outbox import (
-    CANCELLED,
-    DEAD,
-    DELIVERED,
-    INTERNAL_DELIVERY_FIELDS,
-    PENDING,
-    new_delivery,
-)
-from troubleticket.services.audit_log import log_audit, request_record
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
-from troubleticket.store.query import (
-    AnyOf,
-    Comparison,
-    Filter,
-    Op,
-    SortKey,
-    canonical_instant,
-    matches,
-    parse_filter,
-)
-from troubleticket.types import JSON, Clock, IdFactory
-
+from troubleticket.domain.errors import InvalidRequest
+from troubleticket.store.port import Collection, DuplicateId, Store
+from troubleticket.types import JSON, Clock
 
 
 class Inbox(Protocol):

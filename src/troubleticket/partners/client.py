@@ -3,36 +3,18 @@ redirects, bounded response bodies, bearer or OAuth2 client-credentials tokens."
 
 from __future__ import annotations
 
-
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import requests
 import urllib3
 
-from troubleticket.context import NO_CONTEXT, Context
-from troubleticket.domain import coordination, partner_report
-from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import Forbidden, NotFound, Unauthorized
-from troubleticket.domain.events import Raised, listener_name
-from troubleticket.domain.managed_ticket import ManagedTicket
-from troubleticket.domain.partners import Partner, PartnerRegistry
-from troubleticket.domain.signing import verify
-from troubleticket.notify.dispatch import Outcome
-from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
-from troubleticket.notify.hubs import HubService
-from troubleticket.services.resources import Requests, ResourceService
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
-from troubleticket.store.query import AnyOf, Comparison, Filter, Op
-from troubleticket.types import JSON, Clock
-
-
+from troubleticket.domain.partners import Partner
+from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +135,7 @@ class PartnerClient:
         return self._send(method, f"{self.partner.base_url}{path}", **kwargs)
 
 
-def _json(response: requests.Response) -> Any:
+def answer_json(response: requests.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:

@@ -3,35 +3,14 @@ registered at each, and the requests to each, listed like a hub's deliveries and
 
 from __future__ import annotations
 
-
-import json
-import logging
-import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
-import requests
-import urllib3
-
-from troubleticket.context import NO_CONTEXT, Context
-from troubleticket.domain import coordination, partner_report
-from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import Forbidden, NotFound, Unauthorized
-from troubleticket.domain.events import Raised, listener_name
-from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.context import Context
+from troubleticket.domain import partner_report
+from troubleticket.domain.errors import Forbidden, NotFound
 from troubleticket.domain.partners import Partner, PartnerRegistry
-from troubleticket.domain.signing import verify
-from troubleticket.notify.dispatch import Outcome
-from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
 from troubleticket.notify.hubs import HubService
-from troubleticket.services.resources import Requests, ResourceService
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
-from troubleticket.store.query import AnyOf, Comparison, Filter, Op
-from troubleticket.types import JSON, Clock
-
+from troubleticket.partners.requests import target
+from troubleticket.store.port import Collection, ListQuery, Page, Store
+from troubleticket.types import JSON
 
 
 class PartnerDirectory:

@@ -7,35 +7,29 @@ written back to our ticket through the ticket service."""
 
 from __future__ import annotations
 
-
 import json
 import logging
-import threading
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import requests
-import urllib3
 
-from troubleticket.context import NO_CONTEXT, Context
+from troubleticket.context import NO_CONTEXT
 from troubleticket.domain import coordination, partner_report
-from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import Forbidden, NotFound, Unauthorized
-from troubleticket.domain.events import Raised, listener_name
+from troubleticket.domain.errors import NotFound
 from troubleticket.domain.managed_ticket import ManagedTicket
-from troubleticket.domain.partners import Partner, PartnerRegistry
-from troubleticket.domain.signing import verify
-from troubleticket.notify.dispatch import Outcome
-from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
-from troubleticket.notify.hubs import HubService
-from troubleticket.services.resources import Requests, ResourceService
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
-from troubleticket.store.query import AnyOf, Comparison, Filter, Op
+from troubleticket.domain.partners import PartnerRegistry
+from troubleticket.notify.delivery import Outcome
+from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy
+from troubleticket.partners.client import PartnerClient, PartnerError, answer_json
+from troubleticket.services.resources import ResourceService
 from troubleticket.types import JSON, Clock
 
+logger = logging.getLogger(__name__)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class PartnerGateway:
@@ -114,7 +108,7 @@ class PartnerGateway:
         found = client.call(
             "GET", "/troubleTicket", params={"externalIdentifier.id": correlation, "limit": 1}
         )
-        existing = _json(found) if found.status_code == 200 else []
+        existing = answer_json(found) if found.status_code == 200 else []
         body = self._report_body(ticket, activity, correlation)
         if isinstance(existing, list) and existing:
             partner_ticket = existing[0]
@@ -126,7 +120,7 @@ class PartnerGateway:
                     f"POST /troubleTicket answered {answer.status_code}: {answer.text[:300]}",
                     answer.status_code,
                 )
-            partner_ticket, status = _json(answer), 201
+            partner_ticket, status = answer_json(answer), 201
         notes = body.get("note", [])
         self._write(
             ticket["id"],
@@ -212,7 +206,7 @@ class PartnerGateway:
             raise PartnerError(
                 f"reading the ticket answered {answer.status_code}", answer.status_code
             )
-        partner_ticket = _json(answer)
+        partner_ticket = answer_json(answer)
         status = partner_ticket.get("status")
         ended = {"cancelled": partner_report.CANCELLED, "closed": partner_report.CLOSED}.get(
             status, partner_report.FAILED
@@ -243,7 +237,7 @@ class PartnerGateway:
             raise PartnerError(
                 f"reading the ticket answered {current.status_code}", current.status_code
             )
-        has_notes = isinstance(_json(current).get("note"), list)
+        has_notes = isinstance(answer_json(current).get("note"), list)
         operations = (
             [{"op": "add", "path": "/note/-", "value": note} for note in request["note"]]
             if has_notes
@@ -277,7 +271,7 @@ class PartnerGateway:
             return Outcome(304, again_after=partner.poll_interval)
         if answer.status_code != 200:
             raise PartnerError(f"polling answered {answer.status_code}", answer.status_code)
-        self._mirror(ticket["id"], activity["id"], _json(answer), answer.headers.get("ETag"))
+        self._mirror(ticket["id"], activity["id"], answer_json(answer), answer.headers.get("ETag"))
         return Outcome(200, again_after=partner.poll_interval)
 
     def _refresh(
@@ -288,7 +282,7 @@ class PartnerGateway:
             raise PartnerError(
                 f"reading the ticket answered {answer.status_code}", answer.status_code
             )
-        self._mirror(ticket["id"], activity["id"], _json(answer), answer.headers.get("ETag"))
+        self._mirror(ticket["id"], activity["id"], answer_json(answer), answer.headers.get("ETag"))
         return Outcome(200)
 
     def _mirror(

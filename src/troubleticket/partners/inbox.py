@@ -4,39 +4,15 @@ and mirrors the partner ticket onto the activity."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 
-import json
-import logging
-import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
-import requests
-import urllib3
-
-from troubleticket.context import NO_CONTEXT, Context
-from troubleticket.domain import coordination, partner_report
-from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import Forbidden, NotFound, Unauthorized
-from troubleticket.domain.events import Raised, listener_name
-from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.errors import Unauthorized
 from troubleticket.domain.partners import Partner, PartnerRegistry
 from troubleticket.domain.signing import verify
-from troubleticket.notify.dispatch import Outcome
-from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
-from troubleticket.notify.hubs import HubService
-from troubleticket.services.resources import Requests, ResourceService
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
+from troubleticket.partners.gateway import PartnerGateway
+from troubleticket.store.port import Collection, ListQuery, Store
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op
 from troubleticket.types import JSON, Clock
-
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class PartnerInbox:

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-
-import json
 import logging
-import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
 
-import requests
-import urllib3
-
-from troubleticket.context import NO_CONTEXT, Context
-from troubleticket.domain import coordination, partner_report
 from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import Forbidden, NotFound, Unauthorized
-from troubleticket.domain.events import Raised, listener_name
-from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.events import listener_name
 from troubleticket.domain.partners import Partner, PartnerRegistry
-from troubleticket.domain.signing import verify
-from troubleticket.notify.dispatch import Outcome
-from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
-from troubleticket.notify.hubs import HubService
-from troubleticket.services.resources import Requests, ResourceService
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
-from troubleticket.store.query import AnyOf, Comparison, Filter, Op
+from troubleticket.partners.client import PartnerError, answer_json
+from troubleticket.partners.gateway import PartnerGateway
+from troubleticket.partners.requests import SUBSCRIBED
+from troubleticket.store.port import Collection, DuplicateId, Store
 from troubleticket.types import JSON, Clock
 
+logger = logging.getLogger(__name__)
 
 
 class PartnerLinks:
@@ -91,6 +75,6 @@ class PartnerLinks:
             answer = client.call("POST", "/hub", json=hub)
             if answer.status_code != 201:
                 raise PartnerError(f"POST /hub answered {answer.status_code}", answer.status_code)
-            registered = _json(answer)
+            registered = answer_json(answer)
             hubs.append({"id": registered.get("id"), "callback": callback, "query": hub["query"]})
         return hubs

@@ -1,37 +1,14 @@
-"""The requests a ticket's change makes to partners, and the partners' URLs checked against the egress guard."""
+"""The requests a ticket's change makes to partners, and the partners' URLs checked against
+the egress guard."""
 
 from __future__ import annotations
 
-
-import json
-import logging
-import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
-import requests
-import urllib3
-
-from troubleticket.context import NO_CONTEXT, Context
-from troubleticket.domain import coordination, partner_report
-from troubleticket.domain.documents import timestamp
-from troubleticket.domain.errors import Forbidden, NotFound, Unauthorized
-from troubleticket.domain.events import Raised, listener_name
-from troubleticket.domain.managed_ticket import ManagedTicket
-from troubleticket.domain.partners import Partner, PartnerRegistry
-from troubleticket.domain.signing import verify
-from troubleticket.notify.dispatch import Outcome
-from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy, EgressRefused
-from troubleticket.notify.hubs import HubService
-from troubleticket.services.resources import Requests, ResourceService
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store
-from troubleticket.store.query import AnyOf, Comparison, Filter, Op
-from troubleticket.types import JSON, Clock
-
-
+from troubleticket.domain import partner_report
+from troubleticket.domain.events import Raised
+from troubleticket.domain.partners import PartnerRegistry
+from troubleticket.notify.egress import EgressPolicy, EgressRefused
+from troubleticket.services.rules import Requests
+from troubleticket.types import JSON
 
 # The partner events our listeners take: a status change says where the ticket is, an
 # attribute value change brings its notes.

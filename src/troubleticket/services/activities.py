@@ -14,15 +14,17 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from troubleticket.context import Context
 from troubleticket.domain.activity import party_id
 from troubleticket.domain.coordination import find
 from troubleticket.domain.errors import NotFound, PreconditionFailed
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
-from troubleticket.services.resources import ResourceService, VersionCondition
+from troubleticket.services.resources import ResourceService
+from troubleticket.services.rules import VersionCondition
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op, SortKey
-from troubleticket.types import JSON, Clock, Context, IdFactory
+from troubleticket.types import JSON, Clock, IdFactory
 
 KIND = "recoveryActivity"
 ASSIGNEE_PATH = ("assignee", "partyOrPartyRole", "id")

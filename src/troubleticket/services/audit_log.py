@@ -8,21 +8,21 @@ import json
 import logging
 from datetime import datetime
 
-from troubleticket.domain.audit import audit_record
-from troubleticket.types import JSON, Context
+from troubleticket.context import Context
+from troubleticket.domain.audit import Action, AuditRecord, audit_record
 
 audit_logger = logging.getLogger("troubleticket.audit")
 
 
-def log_audit(resource: str, record: JSON | None) -> None:
+def log_audit(resource: str, record: AuditRecord | None) -> None:
     """The line of one write to ``resource`` (``troubleTicket/{id}``, ``hub/{id}``)."""
     if record is not None:
         audit_logger.info("%s", json.dumps({"resource": resource, **record}))
 
 
 def request_record(
-    action: str, changed: list[str], *, context: Context, now: datetime
-) -> JSON | None:
+    action: Action, changed: list[str], *, context: Context, now: datetime
+) -> AuditRecord | None:
     """The record of a write a request made (``None``: the server's own write)."""
     if context.request_id is None:
         return None

@@ -99,4 +99,3 @@ class ChangeEvents:
             if raised:
                 batches.append((children.collection, child_id, raised))
         return batches
-

@@ -9,101 +9,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
-from troubleticket.domain.audit import AUDIT, changed_attributes, with_record
+from troubleticket.context import Context
+from troubleticket.domain.audit import (
+    AUDIT,
+    Action,
+    AuditRecord,
+    changed_attributes,
+    with_record,
+)
 from troubleticket.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
-from troubleticket.domain.events import Raised, ResourceKind, raised_by
+from troubleticket.domain.events import ResourceKind
 from troubleticket.services.audit_log import log_audit, request_record
+from troubleticket.services.change_events import ChangeEvents
 from troubleticket.services.limits import Limits, check_document
-from troubleticket.services.outbox import event_records, resource_key
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
+from troubleticket.services.rules import Change, ResourceRules, VersionCondition
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op
-from troubleticket.types import JSON, Clock, Context, IdFactory
+from troubleticket.types import JSON, Clock, IdFactory
 
 logger = logging.getLogger(__name__)
 
 
-class CreateRule(Protocol):
-    def __call__(
-        self, body: JSON, *, resource_id: str, now: datetime, context: Context
-    ) -> JSON: ...
-
-
-class PatchRule(Protocol):
-    def __call__(self, current: JSON, patch: JSON, *, now: datetime, context: Context) -> JSON: ...
-
-
-class TickRule(Protocol):
-    """What time alone changes in a resource (SLA clocks reaching a threshold)."""
-
-    def __call__(self, current: JSON, *, now: datetime) -> JSON: ...
-
-
-# Whether a stored version (or a child's entity tag) satisfies the client's If-Match condition.
-VersionCondition = Callable[[int | str], bool]
-# Checks a whole document against the resource's contract; raises InvalidRequest when it fails.
-Validate = Callable[[JSON], None]
-
 # A compare-and-set loses only to a write that landed in between; after this many losses in a
 # row something is badly contended and the client is better told than kept waiting.
 MAX_WRITE_ATTEMPTS = 50
-
-
-# The requests to other systems a change makes, as (target, internal event).
-Requests = Callable[[JSON | None, JSON | None], list[tuple[str, Raised]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Children:
-    """Resources a document holds inside itself (a ticket's recovery activities): shown on their
-    own, each with its own href and events, written in the parent's write."""
-
-    attribute: str  # the parent's array holding them (hidden on the parent)
-    collection: Collection  # how the store lists them (store.port.CHILDREN)
-    kind: ResourceKind  # the events they raise
-    validate: Validate  # checks one child document against the contract
-    parent_ref: str  # the child's reference to its parent ({"id": …}), e.g. "troubleTicket"
-
-
-@dataclass(frozen=True, slots=True)
-class PartyScope:
-    """How a resource is restricted to a party (a partner's requests see only its own): the path
-    of its party ids (indexed), whether a document names the party, and how a party's create
-    request is made to name it."""
-
-    path: tuple[str, ...]
-    owns: Callable[[JSON, str], bool]
-    claim: Callable[[JSON, JSON], JSON]
-    parties: Callable[[JSON], list[str]]  # the party ids a document names
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceRules:
-    """The pure, resource-specific part of the use cases."""
-
-    create: CreateRule
-    patch: PatchRule
-    validate: Validate
-    tick: TickRule | None = None
-    # Attributes kept in the store for the server's own use, never shown.
-    hidden: frozenset[str] = frozenset()
-    children: Children | None = None
-    # Requests to other systems a change makes (to a partner: domain.partner_report), as
-    # (target, internal event); recorded in the change's write and sent by the dispatcher.
-    requests: Requests | None = None
-    # How a party's requests are restricted; without it a party may read but not write.
-    party_scope: PartyScope | None = None
-    # Whether each write a request makes is recorded in the resource's audit trail (hidden).
-    audit: bool = False
-
-
-# A change of a resource's stored document: its current document (``href`` included) in, the
-# new one out — ``current`` itself when nothing changes.
-Change = Callable[[JSON], JSON]
 
 
 class ResourceService:
@@ -137,6 +70,15 @@ class ResourceService:
         self._new_event_id = new_event_id or new_id
         self._on_commit = on_commit
         self._on_events = on_events
+        self._change_events = ChangeEvents(
+            collection,
+            kind,
+            rules,
+            clock=clock,
+            new_event_id=self._new_event_id,
+            present=self._present,
+            present_child=self.present_child,
+        )
         self._collection_url = f"{base_url}/tmf-api/troubleTicket/v5/{collection.value}"
         # reads by id answer in microseconds: callers need not hand them to a worker thread
         self.inline_reads: bool = getattr(store, "inline_reads", False)
@@ -170,79 +112,6 @@ class ResourceService:
     def _to_store(doc: JSON) -> JSON:
         return {key: value for key, value in doc.items() if key != "href"}
 
-    def _events(
-        self,
-        before: JSON | None,
-        after: JSON | None,
-        version: int,
-        *,
-        children_first: bool = False,
-    ) -> list[JSON]:
-        """The outbox records of a change that writes ``version`` (stored documents): the
-        resource's own events and its children's, ordered together; a child's first when the
-        change was asked of the child."""
-        if self._kind is None:
-            return []
-        current = after if after is not None else before
-        assert current is not None
-        shown_before = self._present(before) if before is not None else None
-        shown_after = self._present(after) if after is not None else None
-        priority = current.get("priority")
-        scope = self._rules.party_scope
-        common = {
-            "parties": scope.parties(current) if scope is not None else None,
-            "version": version,
-            "now": self._clock(),
-            "new_id": self._new_event_id,
-            "priority": priority if isinstance(priority, str) else None,
-            "ordered_with": resource_key(self.collection, current["id"]),
-        }
-        own = (self.collection, current["id"], raised_by(self._kind, shown_before, shown_after))
-        batches = self._child_events(before, after)
-        batches = [*batches, own] if children_first else [own, *batches]
-        records: list[JSON] = []
-        for collection, resource_id, raised in batches:
-            records += event_records(
-                raised,
-                collection=collection,
-                resource_id=resource_id,
-                first_index=len(records),
-                **common,  # type: ignore[arg-type]
-            )
-        if self._rules.requests is not None:
-            for target, request in self._rules.requests(before, after):
-                records += event_records(
-                    [request],
-                    collection=self.collection,
-                    resource_id=current["id"],
-                    first_index=len(records),
-                    target=target,
-                    **common,  # type: ignore[arg-type]
-                )
-        return records
-
-    def _child_events(
-        self, before: JSON | None, after: JSON | None
-    ) -> list[tuple[Collection, str, list[Raised]]]:
-        children = self._rules.children
-        if children is None:
-            return []
-        old = {c["id"]: c for c in (before or {}).get(children.attribute) or []}
-        new = {c["id"]: c for c in (after or {}).get(children.attribute) or []}
-        batches = []
-        for child_id in [*old.keys() - new.keys(), *new]:
-            was, now = old.get(child_id), new.get(child_id)
-            if was == now:
-                continue
-            raised = raised_by(
-                children.kind,
-                self.present_child(was) if was is not None else None,
-                self.present_child(now) if now is not None else None,
-            )
-            if raised:
-                batches.append((children.collection, child_id, raised))
-        return batches
-
     def _committed(self, events: list[JSON]) -> None:
         if events and self._on_commit is not None:
             self._on_commit()
@@ -272,7 +141,7 @@ class ResourceService:
             check_document(doc, None, self.limits, ignore=(AUDIT,))
             self._validate(doc)
             shown = self._present(doc)
-            events = self._events(None, doc, 1)
+            events = self._change_events.records(None, doc, 1)
             try:
                 inserted = self._store.insert(self.collection, self._to_store(doc), events=events)
             except DuplicateId:
@@ -416,7 +285,9 @@ class ResourceService:
         """Replace ``stored`` by ``updated`` (stored documents, href included) with the events of
         the change; ``None`` if it lost the compare-and-set."""
         self._validate(updated)
-        events = self._events(current, updated, stored.version + 1, children_first=children_first)
+        events = self._change_events.records(
+            current, updated, stored.version + 1, children_first=children_first
+        )
         written = self._store.replace(
             self.collection,
             self._to_store(updated),
@@ -431,8 +302,8 @@ class ResourceService:
     # -- audit -------------------------------------------------------------------------------
 
     def _audit_record(
-        self, action: str, before: JSON | None, after: JSON | None, context: Context
-    ) -> JSON | None:
+        self, action: Action, before: JSON | None, after: JSON | None, context: Context
+    ) -> AuditRecord | None:
         """The audit record of a write a request makes (None: no request, or no change).
 
         The href, the date of the write and hidden bookkeeping are no change of their own; each
@@ -450,11 +321,11 @@ class ResourceService:
                 return None
         return request_record(action, changed, context=context, now=self._clock())
 
-    def _audited(self, doc: JSON, record: JSON | None) -> JSON:
+    def _audited(self, doc: JSON, record: AuditRecord | None) -> JSON:
         """``doc`` with ``record`` in its trail, when this resource keeps one."""
         return with_record(doc, record) if record is not None and self._rules.audit else doc
 
-    def _log_audit(self, resource_id: str, record: JSON | None) -> None:
+    def _log_audit(self, resource_id: str, record: AuditRecord | None) -> None:
         log_audit(f"{self.collection.value}/{resource_id}", record)
 
     def get_audit(self, resource_id: str, *, context: Context) -> Sequence[JSON]:
@@ -516,7 +387,7 @@ class ResourceService:
             # Compare-and-set on the version read, so the delete event names what was deleted;
             # a change in between is read again (and checked against if_match again).
             stored = self._read(resource_id, if_match, context=context)
-            events = self._events(self._internal(stored), None, stored.version + 1)
+            events = self._change_events.records(self._internal(stored), None, stored.version + 1)
             if self._store.delete(
                 self.collection, resource_id, expected_version=stored.version, events=events
             ):

@@ -4,25 +4,15 @@ how a party's requests are restricted to it, and the requests its changes make e
 
 from __future__ import annotations
 
-
-import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from troubleticket.context import Context
-from troubleticket.domain.audit import AUDIT, changed_attributes, with_record
-from troubleticket.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
-from troubleticket.domain.events import Raised, ResourceKind, raised_by
-from troubleticket.notify.outbox import event_records, resource_key
-from troubleticket.services.audit_log import log_audit, request_record
-from troubleticket.services.limits import Limits, check_document
-from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
-from troubleticket.store.query import AnyOf, Comparison, Filter, Op
-from troubleticket.types import JSON, Clock, IdFactory
-
+from troubleticket.domain.events import Raised, ResourceKind
+from troubleticket.store.port import Collection
+from troubleticket.types import JSON
 
 
 class CreateRule(Protocol):

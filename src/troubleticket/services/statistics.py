@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from troubleticket.domain.lifecycle import TicketStatus, is_final
 from troubleticket.domain.sla import JEOPARDY
-from troubleticket.services.outbox import DEAD, DELIVERING, PENDING, RECORDED
+from troubleticket.notify.outbox import DEAD, DELIVERING, PENDING, RECORDED
 from troubleticket.store.port import Collection, Store
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op
 

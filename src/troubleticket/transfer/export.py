@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-
-import json
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
-from typing import Any, NoReturn, Protocol, TextIO
+from collections.abc import Iterable, Iterator
+from typing import TextIO
 
 from troubleticket.store.port import (
     DOCUMENT_COLLECTIONS,
     Collection,
-    DuplicateId,
     ListQuery,
     Store,
     Stored,
 )
 from troubleticket.transfer.format import (
-    DEFAULT_BATCH_SIZE,
     DEFAULT_PAGE_SIZE,
     FORMAT,
     FORMAT_VERSION,
     Counts,
     Progress,
-    TransferError,
     by_name,
-    documents,
     dumps,
-    is_count,
-    kind_of,
-    reject_constant,
     rfc3339,
     utc_now,
 )
 from troubleticket.types import Clock
-
 
 
 def export_store(

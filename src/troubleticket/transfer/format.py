@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, NoReturn, Protocol, TextIO
+from typing import Any, NoReturn, Protocol
 
 from troubleticket.store.port import (
-    DOCUMENT_COLLECTIONS,
     Collection,
-    DuplicateId,
-    ListQuery,
-    Store,
-    Stored,
 )
-from troubleticket.types import Clock
-
-
 
 FORMAT = "troubleticket-export"
 

@@ -15,10 +15,11 @@ import pytest
 from jsonschema import Draft4Validator
 
 from troubleticket.api.contract import document_validator, load_spec
+from troubleticket.context import Context
 from troubleticket.domain.events import TROUBLE_TICKET, envelope, raised_by
 from troubleticket.domain.policy import DEFAULT_POLICY, EscalationRule
 from troubleticket.domain.sla import HIDDEN, apply_policy
-from troubleticket.types import JSON, Context
+from troubleticket.types import JSON
 
 EXTENSION = "Extension (not TMF621):"
 EXTENSION_PATHS = ("/hub/{id}/delivery", "/hub/{id}/replay")

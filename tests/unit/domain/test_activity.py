@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from troubleticket.context import NO_CONTEXT, Context
 from troubleticket.domain.activity import (
     CREATE_PATHS,
     TRANSITIONS,
@@ -30,7 +31,7 @@ from troubleticket.domain.errors import (
     ReasonRequired,
     ServerOwnedField,
 )
-from troubleticket.types import JSON, NO_CONTEXT, Context
+from troubleticket.types import JSON
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 S = ActivityState
@@ -176,8 +177,9 @@ class TestCreate:
         ],
     )
     def test_a_server_owned_attribute_is_refused(self, name: str) -> None:
+        owned: JSON = {name: "anything"}
         with pytest.raises(ServerOwnedField) as refused:
-            create(**{name: "anything"})
+            create(**owned)
         assert refused.value.fields == [name]
 
     def test_the_ticket_it_belongs_to_is_the_servers_to_say(self) -> None:
@@ -185,10 +187,11 @@ class TestCreate:
         assert activity["troubleTicket"] == {"@type": "TroubleTicketRef", "id": "TT-1"}
 
     def test_another_class_needs_its_base_type(self) -> None:
+        without_base: JSON = {"@type": "FieldVisit"}
         with pytest.raises(InvalidRequest) as refused:
-            create(**{"@type": "FieldVisit"})
+            create(**without_base)
         assert refused.value.code == "baseTypeRequired"
-        sub = create(**{"@type": "FieldVisit", "@baseType": "RecoveryActivity"})
+        sub = create(**{**without_base, "@baseType": "RecoveryActivity"})
         assert sub["@type"] == "FieldVisit"
 
     @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from troubleticket.context import NO_CONTEXT, Context
 from troubleticket.domain.audit import AUDIT, audit_record, changed_attributes, with_record
-from troubleticket.types import NO_CONTEXT, Context
 
 NOW = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 
@@ -69,8 +69,10 @@ def test_a_record_names_who_how_and_what() -> None:
 
 
 def test_records_are_appended_to_the_trail() -> None:
-    first = with_record({"id": "t"}, {"n": 1})
-    second = with_record(first, {"n": 2})
+    created = audit_record("create", [], context=NO_CONTEXT, now=NOW)
+    updated = audit_record("update", ["status"], context=NO_CONTEXT, now=NOW)
+    first = with_record({"id": "t"}, created)
+    second = with_record(first, updated)
 
-    assert second[AUDIT] == [{"n": 1}, {"n": 2}]
-    assert first[AUDIT] == [{"n": 1}]  # the earlier document is not changed
+    assert second[AUDIT] == [created, updated]
+    assert first[AUDIT] == [created]  # the earlier document is not changed

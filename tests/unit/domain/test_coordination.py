@@ -15,13 +15,16 @@ from typing import Any
 
 import pytest
 
+from troubleticket.context import NO_CONTEXT
 from troubleticket.domain import coordination
+from troubleticket.domain import rollup as rollups
 from troubleticket.domain.activity import ActivityState, create_activity
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import Conflict, InvalidRequest, NotFound
 from troubleticket.domain.managed_ticket import ManagedTicket
-from troubleticket.domain.policy import Policy, parse_policy
-from troubleticket.types import JSON, NO_CONTEXT
+from troubleticket.domain.policy import Policy
+from troubleticket.domain.policy_file import parse_policy
+from troubleticket.types import JSON
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 REF = "RelatedPartyRefOrPartyRoleRef"
@@ -47,8 +50,8 @@ CANCEL = {"status": "cancelled", "statusChangeReason": "Customer withdrew"}
 CANCEL_ACTIVITY = {"state": "cancelled", "stateChangeReason": "done another way"}
 DONE = {"state": "completed"}
 REASON = {"reason": "recovery activity a1 late"}
-NAME = {"name": "Replace card"}
-NINE_TO_ELEVEN = {"plannedStartDate": "2026-11-20T09:00:00.000Z", "plannedDuration": "PT2H"}
+NAME: JSON = {"name": "Replace card"}
+NINE_TO_ELEVEN: JSON = {"plannedStartDate": "2026-11-20T09:00:00.000Z", "plannedDuration": "PT2H"}
 TICKET = {"@type": "TroubleTicket", "description": "No sync", "severity": "Major"}
 
 
@@ -107,11 +110,11 @@ def alert_ids(tt: JSON) -> list[str]:
 
 
 def late(tt: JSON, hours: float, policy: Policy = LATE_POLICY) -> JSON:
-    return coordination.raise_late(policy, tt, at(hours))
+    return rollups.raise_late(policy, tt, at(hours))
 
 
 def rollup(*activities: JSON, hours: float = 0) -> JSON:
-    return coordination.summary(list(activities), at(hours))
+    return rollups.summary(list(activities), at(hours))
 
 
 # The aggregate's commands (ManagedTicket), at ``hours`` after T0.
@@ -387,7 +390,7 @@ class TestLate:
 
     def test_it_is_late_from_the_planned_end_on(self) -> None:
         tt = late_ticket()
-        assert coordination.raise_late(LATE_POLICY, tt, at(3) - timedelta(seconds=1)) is tt
+        assert rollups.raise_late(LATE_POLICY, tt, at(3) - timedelta(seconds=1)) is tt
         assert alert_ids(late(tt, 3)) == ["activity-a1-late"]
 
     def test_the_alert_is_raised_once_even_when_rescheduled(self) -> None:
@@ -562,7 +565,7 @@ class TestSettle:
             activity("a3", "completed", start=0, end=2),
             activity("a4", "inProgress", start=0, end=1),
         )
-        settled = coordination.settle(tt, at(1.5))
+        settled = rollups.settle(tt, at(1.5))
         flags = [a.get("beyondResolveDeadline") for a in settled["recoveryActivity"]]
         assert flags == [None, True, None, None]
         # a3 ended, a4's end has passed: the next planned end is a1's, before the 18 h check
@@ -570,24 +573,24 @@ class TestSettle:
         assert settled["activitySummary"] == rollup(*settled["recoveryActivity"], hours=1.5)
 
     def test_the_flag_goes_when_the_plan_is_back_within_the_deadline(self) -> None:
-        settled = coordination.settle(self.base(activity("a1", start=0, end=30)), T0)
+        settled = rollups.settle(self.base(activity("a1", start=0, end=30)), T0)
         assert act(settled, "a1")["beyondResolveDeadline"] is True
         moved = {**act(settled, "a1"), "plannedEndDate": z(at(20))}
-        again = coordination.settle({**settled, "recoveryActivity": [moved]}, T0)
+        again = rollups.settle({**settled, "recoveryActivity": [moved]}, T0)
         assert "beyondResolveDeadline" not in act(again, "a1")
 
     def test_an_earlier_check_stays_and_without_a_deadline_nothing_is_flagged(self) -> None:
         tt = self.base(activity("a1", start=0, end=30), check=3)
         del tt["expectedResolutionDate"]
-        settled = coordination.settle(tt, T0)
+        settled = rollups.settle(tt, T0)
         assert settled["slaNextCheck"] == z(at(3))
         assert "beyondResolveDeadline" not in act(settled, "a1")
 
     def test_a_ticket_without_activities_is_left_as_it_is(self) -> None:
         tt = {"id": "TT-1", "status": "inProgress"}
-        assert coordination.settle(tt, T0) is tt
+        assert rollups.settle(tt, T0) is tt
         emptied = {**self.base(), "activitySummary": {"total": 1}}
-        summary = coordination.settle(emptied, T0)["activitySummary"]
+        summary = rollups.settle(emptied, T0)["activitySummary"]
         assert (summary["total"], summary["openMandatory"]) == (0, 0)
         assert "progress" not in summary
 
@@ -706,7 +709,7 @@ class TestNoMutation:
         "remove": lambda tt: coordination.remove_activity(tt, "a3"),
         "cascade": lambda tt: coordination.on_status_change(POLICY, tt, {**tt, **CANCEL}, at(2)),
         "raise_late": lambda tt: late(tt, 30),
-        "settle": lambda tt: coordination.settle(tt, at(1)),
+        "settle": lambda tt: rollups.settle(tt, at(1)),
         "managed_patch": lambda tt: patch_ticket(tt, CANCEL, 2, LATE_POLICY),
         "managed_tick": lambda tt: tick(tt, 30),
     }

@@ -107,7 +107,7 @@ class TestTimestamp:
 
 class TestRejectServerOwned:
     def test_a_body_without_owned_attributes_passes(self) -> None:
-        assert reject_server_owned({"name": "x", "status": "acknowledged"}, ["id", "href"]) is None
+        reject_server_owned({"name": "x", "status": "acknowledged"}, ["id", "href"])
 
     def test_every_owned_attribute_present_is_named_in_owned_order(self) -> None:
         body = {"href": "h", "name": "x", "id": "1"}
@@ -130,7 +130,7 @@ class TestRejectServerOwnedChanges:
 
     def test_echoing_the_current_values_passes(self) -> None:
         patch = {"id": "1", "creationDate": "2026-11-20T08:00:00.000Z", "name": "y"}
-        assert reject_server_owned_changes(self.CURRENT, patch, ["id", "creationDate"]) is None
+        reject_server_owned_changes(self.CURRENT, patch, ["id", "creationDate"])
 
     def test_changing_an_owned_value_is_refused_naming_only_the_changed_ones(self) -> None:
         patch = {"id": "1", "creationDate": "2020-01-01T00:00:00.000Z"}
@@ -155,7 +155,7 @@ class TestRejectRemoval:
             reject_removal({"name": None, "@type": None, "other": None}, ["name", "@type"])
 
     def test_null_on_other_attributes_and_values_on_kept_ones_pass(self) -> None:
-        assert reject_removal({"other": None, "name": "new"}, ["name"]) is None
+        reject_removal({"other": None, "name": "new"}, ["name"])
 
 
 def test_without_drops_only_the_named_top_level_attributes_and_copies() -> None:

@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
+from troubleticket.context import NO_CONTEXT
 from troubleticket.domain import partner_report as pr
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.events import Raised
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.partners import NO_PARTNERS, parse_partners
 from troubleticket.domain.policy import DEFAULT_POLICY
-from troubleticket.types import JSON, NO_CONTEXT
+from troubleticket.types import JSON
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 FIBRECO = {"@type": "PartyRef", "@referredType": "Organization", "id": "org-fibreco"}

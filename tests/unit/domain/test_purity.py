@@ -37,7 +37,7 @@ def is_allowed_import(name: str) -> bool:
         top in sys.stdlib_module_names
         or name == "troubleticket.domain"
         or name.startswith("troubleticket.domain.")
-        or name == "troubleticket.types"
+        or name in ("troubleticket.types", "troubleticket.context")
     )
 
 

@@ -18,11 +18,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from troubleticket.context import NO_CONTEXT, Context
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import Forbidden, InvalidRequest
 from troubleticket.domain.managed_ticket import ManagedTicket
-from troubleticket.domain.policy import Policy, parse_policy
-from troubleticket.types import JSON, NO_CONTEXT, Context
+from troubleticket.domain.policy import Policy
+from troubleticket.domain.policy_file import parse_policy
+from troubleticket.types import JSON
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -138,6 +140,7 @@ def tick(ticket: JSON, now: datetime, policy: Policy = POLICY) -> JSON:
 
 
 def clock(ticket: JSON, name: str) -> JSON:
+    found: JSON
     (found,) = [c for c in ticket["slaClock"] if c["name"] == name]
     return found
 
@@ -226,6 +229,58 @@ class TestMatrix:
             ],
         )
         assert ticket["priority"] == "Critical"
+
+    # Rows are impact (from the severity), columns urgency: a matrix that is not its own
+    # transpose tells the two apart, which the default one (symmetric) cannot.
+    IMPACT_FIRST = make_policy(
+        priority={
+            "matrix": [
+                #  urgency: Critical  High        Medium      Low
+                ["Critical", "Critical", "Critical", "High"],  # impact 1: Critical
+                ["High", "High", "Medium", "Medium"],  # impact 2: Major
+                ["Medium", "Medium", "Low", "Low"],  # impact 3: Minor
+                ["Low", "Low", "Low", "Low"],  # impact 4: Warning
+            ]
+        }
+    )
+
+    @pytest.mark.parametrize(
+        ("severity", "urgency_value", "expected"),
+        [
+            ("Critical", "Low", "High"),  # row 1, column 4 (row 4, column 1 is Low)
+            ("Warning", "Critical", "Low"),  # row 4, column 1 (row 1, column 4 is High)
+            ("Major", "Low", "Medium"),  # row 2, column 4 (row 4, column 2 is Low)
+            ("Major", "Critical", "High"),  # row 2, column 1 (row 1, column 2 is Critical)
+            ("Minor", "Critical", "Medium"),  # row 3, column 1 (row 1, column 3 is Critical)
+        ],
+    )
+    def test_the_row_is_the_impact_and_the_column_the_urgency(
+        self, severity: str, urgency_value: str, expected: str
+    ) -> None:
+        ticket = create(
+            self.IMPACT_FIRST,
+            severity=severity,
+            troubleTicketCharacteristic=urgency(urgency_value),
+        )
+        assert ticket["priority"] == expected
+
+    def test_a_matrix_may_have_fewer_impacts_than_urgencies(self) -> None:
+        policy = make_policy(
+            priority={
+                "matrix": [
+                    #  urgency: High     Medium    Low
+                    ["Critical", "High", "Medium"],  # impact 1: Critical
+                    ["High", "Medium", "Low"],  # impact 2: every other severity
+                ],
+                "impact": {"bySeverity": {"Critical": 1}, "default": 2},
+                "urgency": {"values": {"High": 1, "Medium": 2, "Low": 3}, "default": 2},
+            }
+        )
+        assert create(policy, severity="Critical")["priority"] == "High"
+        low = create(policy, severity="Major", troubleTicketCharacteristic=urgency("Low"))
+        assert low["priority"] == "Low"
+        urgent = create(policy, severity="Critical", troubleTicketCharacteristic=urgency("High"))
+        assert urgent["priority"] == "Critical"
 
     def test_a_new_ticket_records_its_first_priority(self) -> None:
         ticket = create()
@@ -464,7 +519,7 @@ class TestOverride:
 
 class TestOverrideRoles:
     POLICY = make_policy(priority={"override": {"roles": ["lead", "manager"]}})
-    OVERRIDE = {"priority": "Critical", "priorityChangeReason": "outage"}
+    OVERRIDE: JSON = {"priority": "Critical", "priorityChangeReason": "outage"}
 
     @pytest.mark.parametrize(
         "context",

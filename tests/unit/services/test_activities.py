@@ -17,8 +17,9 @@ import pytest
 
 from tests.conftest import FrozenClock, SequentialIds
 from tests.threads import run_together
-from troubleticket.app import ticket_service
+from troubleticket.bootstrap.services import ticket_service
 from troubleticket.config import Settings
+from troubleticket.context import NO_CONTEXT
 from troubleticket.domain.errors import NotFound
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.policy import DEFAULT_POLICY
@@ -27,7 +28,7 @@ from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import Collection, ListQuery, Store, Stored, StoreUnavailable
 from troubleticket.store.query import parse_filter
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import JSON, NO_CONTEXT
+from troubleticket.types import JSON
 
 TICKET = {
     "@type": "TroubleTicket",
@@ -58,7 +59,11 @@ class RefusingStore:
 
 def services(store: Any, clock: FrozenClock) -> tuple[ResourceService, ActivityService]:
     tickets = ticket_service(
-        Settings(store="unused"), store, DEFAULT_POLICY, clock=clock, new_id=SequentialIds("tt")
+        Settings(store="unused"),
+        store,
+        ManagedTicket(DEFAULT_POLICY),
+        clock=clock,
+        new_id=SequentialIds("tt"),
     )
     activities = ActivityService(
         tickets,
@@ -102,7 +107,7 @@ def states(store: Store) -> dict[str, str]:
 def event_count(store: Store) -> int:
     while store.relay_events():
         pass
-    return store.list(Collection.EVENT, ListQuery(limit=0)).total
+    return store.list(Collection.EVENT, ListQuery(limit=0)).counted
 
 
 class TestACascadeThatFails:

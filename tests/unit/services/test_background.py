@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from troubleticket.services.background import STUCK_GRACE_S, Heartbeats, start
+from troubleticket.background.loops import STUCK_GRACE_S, Heartbeats, start
 
 
 class Clock:

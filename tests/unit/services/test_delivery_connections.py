@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from troubleticket.services.dispatch import ANSWER_BYTES, http_sender
-from troubleticket.services.egress import EgressPolicy
+from troubleticket.notify.delivery import ANSWER_BYTES, http_sender
+from troubleticket.notify.egress import EgressPolicy
 
 LOCAL = EgressPolicy.from_setting("127.0.0.0/8")
 

@@ -14,15 +14,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import FrozenClock
+from troubleticket.context import NO_CONTEXT
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.domain.events import Raised
-from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, http_sender
-from troubleticket.services.egress import EgressPolicy
-from troubleticket.services.hubs import HubService
-from troubleticket.services.outbox import event_records
+from troubleticket.notify.delivery import DeliveryPolicy, http_sender
+from troubleticket.notify.dispatcher import Dispatcher
+from troubleticket.notify.egress import EgressPolicy
+from troubleticket.notify.hubs import HubService
+from troubleticket.notify.outbox import event_records
 from troubleticket.store.port import Collection, ListQuery
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import NO_CONTEXT
 
 PUBLIC = "93.184.215.14"
 POLICY = DeliveryPolicy(schedule=(0,), timeout=2.0, lease=10.0, concurrency=1)

@@ -21,15 +21,19 @@ import pytest
 from tests.builders import LIMITS
 from tests.conftest import START, FrozenClock, SequentialIds
 from tests.threads import run_together
-from troubleticket.app import ticket_rules
+from troubleticket.bootstrap.services import ticket_rules
+from troubleticket.context import NO_CONTEXT
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.events import TROUBLE_TICKET
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.policy import DEFAULT_POLICY
 from troubleticket.domain.signing import verify
-from troubleticket.services.dispatch import DeliveryPolicy, Dispatcher, Outcome
-from troubleticket.services.hubs import HubService
+from troubleticket.notify.delivery import DeliveryPolicy, Outcome
+from troubleticket.notify.dispatcher import Dispatcher
+from troubleticket.notify.hubs import HubService
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Store, Stored
-from troubleticket.types import JSON, NO_CONTEXT
+from troubleticket.types import JSON
 
 BASE_URL = "https://tt.example.com"
 TICKET_URL = f"{BASE_URL}/tmf-api/troubleTicket/v5/troubleTicket"
@@ -124,7 +128,7 @@ def ticket_service(store: Store, clock: FrozenClock) -> ResourceService:
     return ResourceService(
         Collection.TROUBLE_TICKET,
         store=store,
-        rules=ticket_rules(),
+        rules=ticket_rules(ManagedTicket(DEFAULT_POLICY)),
         clock=clock,
         new_id=SequentialIds("tt"),
         base_url=BASE_URL,
@@ -199,7 +203,7 @@ def delivery(store: Store, hub_id: str, event_id: str) -> JSON:
 
 def event_count(store: Store) -> int:
     store.relay_events()
-    return store.list(Collection.EVENT, ListQuery()).total
+    return store.list(Collection.EVENT, ListQuery()).counted
 
 
 def recorded_events(store: Store) -> list[JSON]:

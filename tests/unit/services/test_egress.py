@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import requests
 
-from troubleticket.services.egress import (
+from troubleticket.notify.egress import (
     EgressConnectionRefused,
     EgressPolicy,
     EgressRefused,

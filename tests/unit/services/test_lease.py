@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from tests.conftest import FrozenClock
-from troubleticket.services.lease import Lease, while_held
+from troubleticket.background.lease import Lease, while_held
 from troubleticket.store.port import Collection, Store
 
 
@@ -92,17 +93,24 @@ def test_what_runs_while_held_starts_once_and_stops_with_the_lease(
 ) -> None:
     events: list[str] = []
 
-    def start() -> object:
+    def stop() -> None:
+        events.append("stopped")
+
+    def start() -> Callable[[], None]:
         events.append("started")
-        return lambda: events.append("stopped")
+        return stop
+
+    def start_b() -> Callable[[], None]:
+        events.append("b started")
+        return lambda: None
 
     a = Lease(store, "background", "a", clock=clock, term=0.3)
     b = Lease(store, "background", "b", clock=clock, term=0.3)
-    stop_a = while_held(a, start)  # type: ignore[arg-type]
+    stop_a = while_held(a, start)
     deadline = time.monotonic() + 5
     while "started" not in events and time.monotonic() < deadline:
         time.sleep(0.01)
-    stop_b = while_held(b, lambda: (events.append("b started"), lambda: None)[1])
+    stop_b = while_held(b, start_b)
     time.sleep(0.5)  # several renewal rounds of both
     assert events == ["started"]
     assert a.holder_now() == "a"

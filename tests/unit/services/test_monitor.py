@@ -8,13 +8,14 @@ import pytest
 
 from tests.conftest import FrozenClock, SequentialIds
 from tests.threads import run_together
-from troubleticket.app import ticket_service
+from troubleticket.background.monitor import SlaMonitor
+from troubleticket.bootstrap.services import ticket_service
 from troubleticket.config import Settings
-from troubleticket.domain.policy import parse_policy
-from troubleticket.services.monitor import SlaMonitor
+from troubleticket.context import NO_CONTEXT
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.policy_file import parse_policy
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import Collection, ListQuery, Store
-from troubleticket.types import NO_CONTEXT
 
 # Targets of seconds: acknowledge 40 s / resolve 100 s for a Medium ticket (Major severity).
 POLICY = parse_policy(
@@ -45,7 +46,11 @@ BODY = {
 @pytest.fixture
 def tickets(store: Store, clock: FrozenClock) -> ResourceService:
     return ticket_service(
-        Settings(store="unused"), store, POLICY, clock=clock, new_id=SequentialIds("tt")
+        Settings(store="unused"),
+        store,
+        ManagedTicket(POLICY),
+        clock=clock,
+        new_id=SequentialIds("tt"),
     )
 
 

@@ -25,9 +25,9 @@ import pytest
 import requests
 
 from troubleticket.domain.partners import OAuth2, Partner
-from troubleticket.services import partners as partners_module
-from troubleticket.services.egress import EgressPolicy
-from troubleticket.services.partners import MAX_BODY_BYTES, USER_AGENT, PartnerClient, PartnerError
+from troubleticket.notify.egress import EgressPolicy
+from troubleticket.partners import client as partners_module
+from troubleticket.partners.client import MAX_BODY_BYTES, USER_AGENT, PartnerClient, PartnerError
 
 API = "/tmf-api/troubleTicket/v5"
 TOKEN_PATH = "/oauth/token"

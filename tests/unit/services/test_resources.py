@@ -6,7 +6,7 @@ The store is a real ``SqliteStore`` on a temporary file; where a test needs to s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ import pytest
 from tests.builders import LIMITS, a_ticket
 from tests.conftest import FrozenClock, SequentialIds
 from tests.threads import run_together
-from troubleticket.app import ticket_rules
+from troubleticket.bootstrap.services import ticket_rules
+from troubleticket.context import NO_CONTEXT
 from troubleticket.domain.errors import (
     Conflict,
     InvalidRequest,
@@ -23,11 +24,14 @@ from troubleticket.domain.errors import (
     NotFound,
     ServerOwnedField,
 )
+from troubleticket.domain.managed_ticket import ManagedTicket
+from troubleticket.domain.policy import DEFAULT_POLICY
 from troubleticket.domain.ticket import create_ticket
 from troubleticket.services.resources import MAX_WRITE_ATTEMPTS, ResourceService
 from troubleticket.store.port import Collection, ListQuery, Page, Store, Stored
+from troubleticket.store.query import Filter
 from troubleticket.store.sqlite import SqliteStore
-from troubleticket.types import JSON, NO_CONTEXT, IdFactory
+from troubleticket.types import JSON, IdFactory
 
 BASE_URL = "https://tt.example.com"
 TICKET_URL = f"{BASE_URL}/tmf-api/troubleTicket/v5/troubleTicket"
@@ -44,7 +48,7 @@ def ticket_service(
     return ResourceService(
         TICKETS,
         store=store,
-        rules=ticket_rules(),
+        rules=ticket_rules(ManagedTicket(DEFAULT_POLICY)),
         clock=clock,
         new_id=new_id or SequentialIds("tt"),
         base_url=BASE_URL,
@@ -88,15 +92,30 @@ class ForwardingStore:
 
     def __init__(self, inner: Store) -> None:
         self.inner = inner
+        self.inline_reads = inner.inline_reads
 
     def insert(self, collection: Collection, doc: JSON, *, events: Sequence[JSON] = ()) -> Stored:
         return self.inner.insert(collection, doc, events=events)
 
+    def insert_many(self, collection: Collection, docs: Iterable[JSON]) -> int:
+        return self.inner.insert_many(collection, docs)
+
+    def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
+        return self.inner.restore(collection, items)
+
+    def scan(self, collection: Collection) -> Iterator[Stored]:
+        return self.inner.scan(collection)
+
     def get(self, collection: Collection, doc_id: str) -> Stored | None:
         return self.inner.get(collection, doc_id)
 
-    def list(self, collection: Collection, *, offset: int, limit: int) -> Page:
-        return self.inner.list(collection, ListQuery(offset=offset, limit=limit))
+    def list(self, collection: Collection, query: ListQuery) -> Page:
+        return self.inner.list(collection, query)
+
+    def tally(
+        self, collection: Collection, where: Filter, by: Sequence[tuple[str, ...]]
+    ) -> dict[tuple[Any, ...], int]:
+        return self.inner.tally(collection, where, by)
 
     def replace(
         self,
@@ -119,6 +138,12 @@ class ForwardingStore:
         return self.inner.delete(
             collection, doc_id, expected_version=expected_version, events=events
         )
+
+    def relay_events(self, limit: int = 500) -> int:
+        return self.inner.relay_events(limit)
+
+    def check(self) -> None:
+        self.inner.check()
 
     def close(self) -> None:
         self.inner.close()

@@ -26,7 +26,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.tokens import AUDIENCE, ISSUER, Issuer, ec_key, rsa_key
-from troubleticket.services.tokens import InvalidToken, TokenSettings, TokenVerifier
+from troubleticket.api.tokens import InvalidToken, TokenSettings, TokenVerifier
 
 
 @pytest.fixture

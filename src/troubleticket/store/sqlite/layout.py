@@ -100,7 +100,7 @@ LAYOUTS = {
 }
 TABLES = {collection: layout.table for collection, layout in LAYOUTS.items()}
 # child collection -> (its table, the parent's table, the parent's attribute holding them)
-_CHILDTABLES = {
+CHILD_TABLES = {
     child: (TABLES[child], TABLES[parent], attribute)
     for child, (parent, attribute) in CHILDREN.items()
 }
@@ -130,9 +130,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
             + ")"
         )
         existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({layout.table})")}
-        for (column, _kind), definition in zip(
-            layout.columns.values(), generated, strict=True
-        ):
+        for (column, _kind), definition in zip(layout.columns.values(), generated, strict=True):
             if column not in existing:
                 # A database from before the column existed: SQLite can only add a
                 # generated column as VIRTUAL.

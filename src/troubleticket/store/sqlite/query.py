@@ -17,6 +17,8 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
+from troubleticket.store.cursor import cursor_values, sort_signature
+from troubleticket.store.port import ListQuery
 from troubleticket.store.query import (
     AnyOf,
     Comparison,
@@ -205,3 +207,50 @@ def register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("tt_match", 2, _tt_match, deterministic=True)
     conn.create_function("tt_regex", 2, _tt_regex, deterministic=True)
     conn.create_function("tt_sort", 2, _tt_sort, deterministic=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ListPlan:
+    """The two statements of one listing: the count of matches and the page."""
+
+    table: str
+    condition: str
+    params: list[Any]
+    keys: list[SortExpression]
+    signature: str
+    forward: bool
+    cursor: str | None
+    paged: str
+    paged_params: list[Any]
+
+    @classmethod
+    def build(cls, layout: Layout, query: ListQuery) -> ListPlan:
+        condition, params = where_clause(layout, query.where)
+        keys = sort_expressions(layout, query.sort)
+        signature = sort_signature(query.sort)
+        forward = query.before is None
+        cursor = query.after if forward else query.before
+        paged, paged_params = condition, params
+        if cursor is not None:
+            keyset, keyset_params = keyset_clause(
+                keys, cursor_values(cursor, signature, len(keys)), forward=forward
+            )
+            paged = f"{condition} AND {keyset}" if condition else f"WHERE {keyset}"
+            paged_params = [*params, *keyset_params]
+        return cls(
+            layout.table, condition, params, keys, signature, forward, cursor, paged, paged_params
+        )
+
+    def count_sql(self) -> tuple[str, list[Any]]:
+        return f"SELECT count(*) FROM {self.table} {self.condition}", self.params
+
+    def page_sql(self, limit: int, offset: int) -> tuple[str, list[Any]]:
+        # Selects the sort keys too (they make the cursors), and one row beyond the page, which
+        # tells whether there is more in the walking direction.
+        order, order_params = order_clause(self.keys, reverse=not self.forward)
+        key_columns = ", ".join(k.sql for k in self.keys)
+        key_params = [p for k in self.keys for p in k.params]
+        return (
+            f"SELECT doc, {key_columns} FROM {self.table} {self.paged} {order} LIMIT ? OFFSET ?",
+            [*key_params, *self.paged_params, *order_params, limit + 1, offset],
+        )

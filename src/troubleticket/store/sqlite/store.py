@@ -11,16 +11,14 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import threading
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from troubleticket.store.cursor import assemble_page, cursor_values, sort_signature
+from troubleticket.store.cursor import assemble_page
 from troubleticket.store.port import (
     CHILDREN,
     Collection,
@@ -33,17 +31,7 @@ from troubleticket.store.port import (
 from troubleticket.store.query import Filter, SortKey, values_at
 from troubleticket.store.sqlite.connections import Connections
 from troubleticket.store.sqlite.layout import CHILD_TABLES, LAYOUTS, TABLES, create_tables
-from troubleticket.store.sqlite.query import (
-    PARTY_ID_PATH,
-    Kind,
-    Layout,
-    SortExpression,
-    keyset_clause,
-    order_clause,
-    register_functions,
-    sort_expressions,
-    where_clause,
-)
+from troubleticket.store.sqlite.query import PARTY_ID_PATH, ListPlan, where_clause
 from troubleticket.types import JSON
 
 # What a power cut may lose the last commits of without harm: it can be derived again
@@ -66,53 +54,6 @@ def _dumps(doc: JSON) -> str:
 
 def _event_rows(events: Sequence[JSON]) -> list[tuple[str, str]]:
     return [(event["id"], _dumps(event)) for event in events]
-
-
-@dataclass(frozen=True, slots=True)
-class _ListPlan:
-    """The two statements of one listing: the count of matches and the page."""
-
-    table: str
-    condition: str
-    params: list[Any]
-    keys: list[SortExpression]
-    signature: str
-    forward: bool
-    cursor: str | None
-    paged: str
-    paged_params: list[Any]
-
-    @classmethod
-    def build(cls, layout: Layout, query: ListQuery) -> _ListPlan:
-        condition, params = where_clause(layout, query.where)
-        keys = sort_expressions(layout, query.sort)
-        signature = sort_signature(query.sort)
-        forward = query.before is None
-        cursor = query.after if forward else query.before
-        paged, paged_params = condition, params
-        if cursor is not None:
-            keyset, keyset_params = keyset_clause(
-                keys, cursor_values(cursor, signature, len(keys)), forward=forward
-            )
-            paged = f"{condition} AND {keyset}" if condition else f"WHERE {keyset}"
-            paged_params = [*params, *keyset_params]
-        return cls(
-            layout.table, condition, params, keys, signature, forward, cursor, paged, paged_params
-        )
-
-    def count_sql(self) -> tuple[str, list[Any]]:
-        return f"SELECT count(*) FROM {self.table} {self.condition}", self.params
-
-    def page_sql(self, limit: int, offset: int) -> tuple[str, list[Any]]:
-        # Selects the sort keys too (they make the cursors), and one row beyond the page, which
-        # tells whether there is more in the walking direction.
-        order, order_params = order_clause(self.keys, reverse=not self.forward)
-        key_columns = ", ".join(k.sql for k in self.keys)
-        key_params = [p for k in self.keys for p in k.params]
-        return (
-            f"SELECT doc, {key_columns} FROM {self.table} {self.paged} {order} LIMIT ? OFFSET ?",
-            [*key_params, *self.paged_params, *order_params, limit + 1, offset],
-        )
 
 
 class SqliteStore:
@@ -256,7 +197,7 @@ class SqliteStore:
         if collection in CHILDREN and not query.sort:
             # children are listed by id, across their parents (CHILDREN)
             query = replace(query, sort=(SortKey(("id",)),))
-        plan = _ListPlan.build(LAYOUTS[collection], query)
+        plan = ListPlan.build(LAYOUTS[collection], query)
         limit, offset = query.limit, query.offset
         conn = self._db.connection()
         # One read transaction so the count and the page agree with each other.
@@ -300,7 +241,7 @@ class SqliteStore:
         rows = self._db.connection().execute(sql, [*key_params, *params]).fetchall()
         return {tuple(row[:-1]): row[-1] for row in rows if row[-1]}
 
-    def _count(self, conn: sqlite3.Connection, plan: _ListPlan, *, started: bool) -> int:
+    def _count(self, conn: sqlite3.Connection, plan: ListPlan, *, started: bool) -> int:
         """The count of ``plan``'s matches, exact for the snapshot of ``conn``'s read transaction.
 
         Counting the matches of a broad filter reads every matching index entry (milliseconds at
@@ -333,7 +274,7 @@ class SqliteStore:
         self, collection: Collection, query: ListQuery
     ) -> builtins.list[str]:  # the method above shadows the builtin in this class
         """SQLite's query plan for the page and the count of a listing, one step a line."""
-        plan = _ListPlan.build(LAYOUTS[collection], query)
+        plan = ListPlan.build(LAYOUTS[collection], query)
         conn = self._db.connection()
         lines: builtins.list[str] = []
         page = plan.page_sql(query.limit, query.offset)
