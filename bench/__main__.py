@@ -80,12 +80,16 @@ def _rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def serving(target: str, store: Path, ticket: str, workers: int = 1) -> Iterator[tuple[int, int]]:
+def serving(
+    target: str, store: Path, ticket: str, workers: int = 1, source: Path | None = None
+) -> Iterator[tuple[int, int]]:
     """Start one server (the app, with ``workers`` processes, or a baseline); yields (port,
-    pid)."""
+    pid). ``source``: the ``src`` folder of another checkout to run the app from."""
     port = _free_port()
     env = {**os.environ, "BENCH_STORE": str(store), "BENCH_TICKET_ID": ticket}
     env = {k: v for k, v in env.items() if not k.startswith("TT_")}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     if target == "troubleticket":
         command = [sys.executable, "-m", "troubleticket", "serve", "--store", str(store)]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
