@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.events import listener_name
 from troubleticket.domain.partners import Partner, PartnerRegistry
-from troubleticket.partners.client import PartnerError, answer_json
+from troubleticket.partners.client import PartnerClient, PartnerError, answer_json
 from troubleticket.partners.gateway import PartnerGateway
 from troubleticket.partners.requests import SUBSCRIBED
 from troubleticket.store.port import Collection, DuplicateId, Store
@@ -65,16 +65,38 @@ class PartnerLinks:
             wanted = [
                 (f"{self._api_url}/listener/{listener_name(t)}", t, False) for t in SUBSCRIBED
             ]
-        hubs = []
-        for callback, event_types, append in wanted:
-            hub: JSON = {"@type": "Hub", "callback": callback, "query": f"eventType={event_types}"}
-            if append:
-                hub["appendEventListenerPath"] = True
-            if partner.secret_env is not None:
-                hub["secret"] = self._secrets[partner.secret_env]
-            answer = client.call("POST", "/hub", json=hub)
-            if answer.status_code != 201:
-                raise PartnerError(f"POST /hub answered {answer.status_code}", answer.status_code)
-            registered = answer_json(answer)
-            hubs.append({"id": registered.get("id"), "callback": callback, "query": hub["query"]})
+        hubs: list[JSON] = []
+        try:
+            for callback, event_types, append in wanted:
+                hub: JSON = {
+                    "@type": "Hub",
+                    "callback": callback,
+                    "query": f"eventType={event_types}",
+                }
+                if append:
+                    hub["appendEventListenerPath"] = True
+                if partner.secret_env is not None:
+                    hub["secret"] = self._secrets[partner.secret_env]
+                answer = client.call("POST", "/hub", json=hub)
+                if answer.status_code != 201:
+                    raise PartnerError(
+                        f"POST /hub answered {answer.status_code}", answer.status_code
+                    )
+                registered = answer_json(answer)
+                hubs.append(
+                    {"id": registered.get("id"), "callback": callback, "query": hub["query"]}
+                )
+        except PartnerError:
+            # the next pass registers them all again: the hubs made so far are taken back, or
+            # the partner would send each event twice
+            self._take_back(client, hubs)
+            raise
         return hubs
+
+    @staticmethod
+    def _take_back(client: PartnerClient, hubs: list[JSON]) -> None:
+        for hub in hubs:
+            try:
+                client.call("DELETE", f"/hub/{hub['id']}")
+            except PartnerError as exc:
+                logger.warning("taking back hub %s failed: %s", hub["id"], exc)

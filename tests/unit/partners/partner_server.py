@@ -54,7 +54,8 @@ class FakePartner:
         self.hubs: list[dict[str, Any]] = []
         self.seen: list[Seen] = []
         self.errors: list[BaseException] = []
-        self._failing: dict[str, list[tuple[int, bool]]] = {}
+        # scripted answers of the next requests: (status, done anyway); None: answered as usual
+        self._failing: dict[str, list[tuple[int | None, bool]]] = {}
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.partner = self
@@ -74,10 +75,12 @@ class FakePartner:
 
     # -- what the test does at the partner ---------------------------------------------------
 
-    def fail(self, request: str, status: int) -> None:
-        """Answer the next ``request`` (``METHOD /path``, no query) with ``status``, undone."""
+    def fail(self, request: str, status: int, *, after: int = 0) -> None:
+        """Answer the next ``request`` (``METHOD /path``, no query) with ``status``, undone;
+        ``after``: that many such requests are answered as usual first."""
         with self._lock:
-            self._failing.setdefault(request, []).append((status, False))
+            scripted = self._failing.setdefault(request, [])
+            scripted += [(None, False)] * after + [(status, False)]
 
     def lose_answer(self, request: str, status: int = 504) -> None:
         """Do the next ``request`` and answer ``status`` instead (a proxy that timed out)."""
@@ -113,8 +116,10 @@ class FakePartner:
             if not scripted:
                 return self._route(seen)
             status, done = scripted.pop(0)
-            if done:
-                self._route(seen)
+            if status is None or done:
+                routed = self._route(seen)
+                if status is None:
+                    return routed
             return Answer(status, {"code": str(status), "reason": "scripted failure"})
 
     def _route(self, seen: Seen) -> Answer:
@@ -129,6 +134,12 @@ class FakePartner:
             hub = {**seen.body, "id": f"hub-{len(self.hubs) + 1}"}
             self.hubs.append(hub)
             return Answer(201, hub)
+        if len(segments) == 2 and segments[0] == "hub" and seen.method == "DELETE":
+            kept = [hub for hub in self.hubs if hub["id"] != segments[1]]
+            if len(kept) == len(self.hubs):
+                return Answer(404, {"code": "404", "reason": "Not Found"})
+            self.hubs[:] = kept
+            return Answer(204)
         if len(segments) == 2 and segments[0] == "troubleTicket":
             ticket_id = segments[1]
             if ticket_id not in self.tickets:
@@ -233,4 +244,4 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = do_PATCH = _serve
+    do_GET = do_POST = do_PATCH = do_DELETE = _serve

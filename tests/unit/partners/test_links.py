@@ -94,3 +94,17 @@ def test_a_refused_registration_is_tried_again_on_the_next_pass(operator: Operat
     assert links(operator).run_once() == 1
     kept = operator.store.get(Collection.PARTNER, "fibreco")
     assert kept is not None and len(kept.doc["hub"]) == 2
+
+
+def test_a_registration_refused_half_way_takes_back_the_hub_it_made(operator: Operator) -> None:
+    operator.partner.fail("POST /hub", 503, after=1)
+
+    assert links(operator).run_once() == 0
+    assert operator.partner.requests() == ["POST /hub", "POST /hub", "DELETE /hub/hub-1"]
+    assert operator.partner.hubs == []
+
+    assert links(operator).run_once() == 1
+    assert [hub["query"] for hub in operator.partner.hubs] == [
+        "eventType=TroubleTicketStatusChangeEvent",
+        "eventType=TroubleTicketAttributeValueChangeEvent",
+    ]
