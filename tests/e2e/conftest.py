@@ -31,7 +31,8 @@ API_ROOT = "/tmf-api/troubleTicket/v5"
 LOCAL_NETWORKS = "127.0.0.0/8,::1/128"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -99,7 +100,7 @@ class ServerProcess:
         args = [sys.executable, "-m", "troubleticket", self.command]
         if self.command == "serve":
             if not (keep_port and self.port is not None):
-                self.port = _free_port()
+                self.port = free_port()
             args += ["--host", "127.0.0.1", "--port", str(self.port)]
         self._process = subprocess.Popen(
             args, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
@@ -168,7 +169,11 @@ class ServerFactory:
         self._processes: list[ServerProcess] = []
 
     def _launch(
-        self, command: str, store: Path | None, env: Mapping[str, str] | None
+        self,
+        command: str,
+        store: Path | None,
+        env: Mapping[str, str] | None,
+        port: int | None = None,
     ) -> ServerProcess:
         name = f"{command}{len(self._processes) + 1}"
         process = ServerProcess(
@@ -179,14 +184,23 @@ class ServerFactory:
             name,
         )
         self._processes.append(process)
-        process.start()
+        process.port = port
+        process.start(keep_port=port is not None)
         return process
 
     def serve(
-        self, store: Path | None = None, env: Mapping[str, str] | None = None
+        self,
+        store: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        port: int | None = None,
     ) -> ServerProcess:
-        """A running ``troubleticket serve`` on ``store`` (a new file when not given)."""
-        return self._launch("serve", store, env)
+        """A running ``troubleticket serve`` on ``store`` (a new file when not given).
+
+        ``port``: listen there rather than on a free port of its choosing, for settings that
+        must name the port before the start (``TT_BASE_URL``); ``free_port()`` finds one.
+        """
+        return self._launch("serve", store, env, port)
 
     def worker(self, store: Path, env: Mapping[str, str] | None = None) -> ServerProcess:
         """A running ``troubleticket worker`` on ``store``."""
