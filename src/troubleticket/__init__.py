@@ -2,7 +2,7 @@
 
 import warnings
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # connexion imports Starlette's TestClient at import time, which warns about httpx on every
 # start of every process; the server never uses the test client.

@@ -4,10 +4,11 @@ The operations come from the contract the server serves, not from a list kept he
 whose path addresses a ticket, an activity, a hub (its deliveries and replays), an audit trail, a
 partner or a specification needs a recipe below — which resources of others it is aimed at, and
 with what body — or the test named after it fails with "no recipe for <operationId>". Aimed at
-another party's resource, as org-alpha holding every scope, each must be 404 (or 403 where the
-README documents it: the audit trail, the partner directory, specification writes). The same
-request on alpha's own resource must succeed, so a 404 is the isolation's doing and not a bad
-body's. Afterwards the others' resources are as they were, and alpha's lists show none of them.
+another party's resource, as org-alpha holding every scope, each must be 404 (or 403 where
+docs/security.md documents it: the audit trail, the partner directory, specification writes).
+The same request on alpha's own resource must succeed, so a 404 is the isolation's doing and not
+a bad body's. Afterwards the others' resources are as they were, and alpha's lists show none of
+them.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ DELIVERIES_WITHIN_S = 5.0
 
 EXEMPT_PREFIXES = {
     "/listener/": "partners' hubs post events there without a token; each is checked by its "
-    "signature (README, Security), and none addresses a resource by id",
+    "signature (docs/security.md), and none addresses a resource by id",
 }
 EXEMPT = {
     "retrieveTroubleTicketSpecification": "specifications are the operator's catalogue, "
