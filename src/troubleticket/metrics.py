@@ -238,6 +238,15 @@ class MeteredStore:
             ),
         )
 
+    def write(self, collection: Any, writes: Sequence[Any]) -> Any:
+        return self._timed("write", collection, lambda: self._store.write(collection, writes))
+
+    def counters(self, key: str) -> dict[str, int]:
+        return self._store.counters(key)
+
+    def count_counters(self, key: str) -> int:
+        return self._store.count_counters(key)
+
     def relay_events(self, limit: int = 500) -> int:
         return self._timed("relay_events", "event", lambda: self._store.relay_events(limit))
 

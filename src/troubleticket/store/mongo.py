@@ -58,6 +58,7 @@ from troubleticket.store.port import (
     Page,
     Stored,
     StoreUnavailable,
+    Write,
 )
 from troubleticket.store.query import AnyOf, Filter, SortKey, group_matches, matches, sort_value
 from troubleticket.types import JSON
@@ -76,6 +77,7 @@ _TICKET_KEYED = (
     ("creationDate",),
     ("lastUpdate",),
     ("slaNextCheck",),
+    ("parentTicketId",),
 )
 
 _DELIVERY_KEYED = (
@@ -110,6 +112,8 @@ CHILD_LAYOUTS = {
 # both, which MongoDB makes atomic without a transaction. A deleted document whose events are
 # still to be relayed stays as a tombstone marked GONE, invisible to every read.
 OUTBOX = "outbox"
+# Counters moved in the transaction of a write (store.port.Write): {_id: key + US + name, k, n, v}.
+COUNTERS = "counter"
 PENDING = "pending"
 GONE = "gone"
 LIVE = {GONE: {"$exists": False}}
@@ -121,6 +125,8 @@ LAYOUTS = {
         indexes=(
             # Filtered listings in insertion order read one index.
             *(((f"{KEYS}.{path[0]}", 1), (SEQ, 1)) for path in _TICKET_KEYED[:4]),
+            # a major incident's children in insertion order (the cascade reads them so)
+            ((f"{KEYS}.parentTicketId", 1), (SEQ, 1)),
             # Sorted listings: the key, then id, as every keyed order ends.
             *(((f"{KEYS}.{path[0]}", 1), (ID, 1)) for path in _TICKET_KEYED),
             # "the tickets in this status (and severity), newest first"
@@ -298,6 +304,7 @@ class MongoStore:
             target.create_index([(ID, 1)], unique=True, name="id_unique")
             for keys in layout.indexes:
                 target.create_index(list(keys), name="_".join(f"{f}_{d}" for f, d in keys))
+        database[COUNTERS].create_index([("k", 1), ("v", 1)], name="k_1_v_1")
         self._indexed = True
 
     @staticmethod
@@ -423,6 +430,19 @@ class MongoStore:
         events: Sequence[JSON] = (),
     ) -> Stored | None:
         _writable(collection)
+        return self._replace(
+            self._collection(collection), collection, doc, expected_version, events
+        )
+
+    def _replace(
+        self,
+        target: MongoCollection[Any],
+        collection: Collection,
+        doc: JSON,
+        expected_version: int,
+        events: Sequence[JSON],
+        session: Any = None,
+    ) -> Stored | None:
         update: dict[str, Any] = {
             "$set": self._record(LAYOUTS[collection], doc),
             "$inc": {"version": 1},
@@ -430,8 +450,8 @@ class MongoStore:
         if events:
             update["$set"][PENDING] = True
             update["$push"] = {OUTBOX: {"$each": self._outbox(events)[OUTBOX]}}
-        result = self._collection(collection).update_one(
-            {ID: doc["id"], "version": expected_version, **LIVE}, update
+        result = target.update_one(
+            {ID: doc["id"], "version": expected_version, **LIVE}, update, session=session
         )
         return Stored(doc, expected_version + 1) if result.matched_count == 1 else None
 
@@ -444,12 +464,21 @@ class MongoStore:
         expected_version: int | None = None,
         events: Sequence[JSON] = (),
     ) -> bool:
+        return self._delete(self._collection(collection), doc_id, expected_version, events)
+
+    def _delete(
+        self,
+        target: MongoCollection[Any],
+        doc_id: str,
+        expected_version: int | None,
+        events: Sequence[JSON],
+        session: Any = None,
+    ) -> bool:
         condition: dict[str, Any] = {ID: doc_id, **LIVE}
         if expected_version is not None:
             condition["version"] = expected_version
-        target = self._collection(collection)
         if not events:
-            return target.delete_one(condition).deleted_count == 1
+            return target.delete_one(condition, session=session).deleted_count == 1
         # The delete and its events in one write: a tombstone, removed once they are relayed.
         result = target.update_one(
             condition,
@@ -459,8 +488,70 @@ class MongoStore:
                 "$inc": {"version": 1},
                 "$push": {OUTBOX: {"$each": self._outbox(events)[OUTBOX]}},
             },
+            session=session,
         )
         return result.matched_count == 1
+
+    @_reachable
+    def write(
+        self, collection: Collection, writes: Sequence[Write]
+    ) -> builtins.list[Stored | None]:
+        """One multi-document transaction (MongoDB needs a replica set or a sharded cluster
+        for it, as the compose file runs); the events still go through each document's outbox."""
+        _writable(collection)
+        target = self._collection(collection)
+        counters = target.database[COUNTERS]
+
+        def apply(session: Any) -> builtins.list[Stored | None]:
+            written: builtins.list[Stored | None] = []
+            for w in writes:
+                done: Stored | None
+                if w.delete:
+                    gone = self._delete(target, w.doc["id"], w.expected_version, w.events, session)
+                    done = Stored(w.doc, (w.expected_version or 0) + 1) if gone else None
+                elif w.expected_version is None:
+                    record = {SEQ: ObjectId(), **self._record(LAYOUTS[collection], w.doc)}
+                    record["version"] = 1
+                    if w.events:
+                        record |= {**self._outbox(w.events), PENDING: True}
+                    target.insert_one(record, session=session)
+                    done = Stored(w.doc, 1)
+                else:
+                    done = self._replace(
+                        target, collection, w.doc, w.expected_version, w.events, session
+                    )
+                if done is not None:
+                    for change in w.counters:
+                        counters.update_one(
+                            {ID: f"{change.key}\x1f{change.name}"},
+                            {
+                                "$inc": {"v": change.delta},
+                                "$setOnInsert": {"k": change.key, "n": change.name},
+                            },
+                            upsert=True,
+                            session=session,
+                        )
+                written.append(done)
+            return written
+
+        try:
+            with target.database.client.start_session() as session:
+                result: builtins.list[Stored | None] = session.with_transaction(apply)
+        except mongo_errors.DuplicateKeyError as exc:
+            raise DuplicateId(f"{collection}: an id of the write exists") from exc
+        return result
+
+    @_reachable
+    def counters(self, key: str) -> dict[str, int]:
+        found = self._counters().find({"k": key, "v": {"$ne": 0}}, {"n": 1, "v": 1})
+        return {record["n"]: int(record["v"]) for record in found}
+
+    @_reachable
+    def count_counters(self, key: str) -> int:
+        return int(self._counters().count_documents({"k": key, "v": {"$gt": 0}}))
+
+    def _counters(self) -> MongoCollection[Any]:
+        return self._collection(Collection.TROUBLE_TICKET).database[COUNTERS]
 
     @_reachable
     def relay_events(self, limit: int = 500) -> int:

@@ -7,6 +7,7 @@ that read the same version cannot both succeed and no update is lost.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -106,6 +107,28 @@ class ListQuery:
     after: str | None = None
     before: str | None = None
     count: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CounterChange:
+    """Add ``delta`` to the counter ``name`` under ``key`` (a counter starts at 0)."""
+
+    key: str
+    name: str
+    delta: int
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One document's part of an atomic ``write``: an insert (``expected_version`` None), a
+    replace at ``expected_version``, or (``delete``) a removal at it; with the events of the
+    change and the counters it moves, recorded only when the document's own part is."""
+
+    doc: JSON
+    expected_version: int | None
+    events: Sequence[JSON] = ()
+    counters: Sequence[CounterChange] = ()
+    delete: bool = False
 
 
 class DuplicateId(Exception):
@@ -220,6 +243,29 @@ class Store(Protocol):
 
         ``False`` when there was none, or it is at another version.
         """
+        ...
+
+    def write(
+        self, collection: Collection, writes: Sequence[Write]
+    ) -> builtins.list[Stored | None]:
+        """Apply ``writes`` in one atomic write, with their events and counter changes.
+
+        A replace or delete whose document is no longer at its expected version is left out
+        (``None`` in its place; nothing of it is recorded, its counters included) and the others
+        are applied: the caller reads that one again and decides. An insert whose id is taken
+        fails the whole call.
+
+        Raises:
+            DuplicateId: an inserted id is taken (nothing is written).
+        """
+        ...
+
+    def counters(self, key: str) -> dict[str, int]:
+        """The counters under ``key`` that are not zero, by name."""
+        ...
+
+    def count_counters(self, key: str) -> int:
+        """How many counters under ``key`` are above zero (without reading them all)."""
         ...
 
     def relay_events(self, limit: int = 500) -> int:

@@ -9,3 +9,12 @@ CREATE TABLE IF NOT EXISTS trouble_ticket_party (
 );
 CREATE INDEX IF NOT EXISTS trouble_ticket_party_by_id ON trouble_ticket_party (party_id, seq);
 CREATE INDEX IF NOT EXISTS trouble_ticket_party_by_seq ON trouble_ticket_party (seq);
+
+-- Counters kept in the same transaction as the writes that move them (a major incident's rollup
+-- of its children): one row per (key, name); a row that comes back to zero is removed.
+CREATE TABLE IF NOT EXISTS counter (
+    key   TEXT    NOT NULL,
+    name  TEXT    NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (key, name)
+) WITHOUT ROWID;

@@ -6,6 +6,7 @@ The store is a real ``SqliteStore`` on a temporary file; where a test needs to s
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.policy import DEFAULT_POLICY
 from troubleticket.domain.ticket import create_ticket
 from troubleticket.services.resources import MAX_WRITE_ATTEMPTS, ResourceService
-from troubleticket.store.port import Collection, ListQuery, Page, Store, Stored
+from troubleticket.store.port import Collection, ListQuery, Page, Store, Stored, Write
 from troubleticket.store.query import Filter
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.types import JSON, IdFactory
@@ -138,6 +139,17 @@ class ForwardingStore:
         return self.inner.delete(
             collection, doc_id, expected_version=expected_version, events=events
         )
+
+    def write(
+        self, collection: Collection, writes: Sequence[Write]
+    ) -> builtins.list[Stored | None]:
+        return self.inner.write(collection, writes)
+
+    def counters(self, key: str) -> dict[str, int]:
+        return self.inner.counters(key)
+
+    def count_counters(self, key: str) -> int:
+        return self.inner.count_counters(key)
 
     def relay_events(self, limit: int = 500) -> int:
         return self.inner.relay_events(limit)

@@ -19,6 +19,8 @@ TICKET_COLUMNS = (
     (("lastUpdate",), "last_update", Kind.INSTANT),
     # when the next SLA threshold of the ticket falls due (the monitor reads by it)
     (("slaNextCheck",), "sla_next_check", Kind.INSTANT),
+    # the major incident a child ticket belongs to (its children are read by it)
+    (("parentTicketId",), "parent_ticket_id", Kind.TEXT),
 )
 
 LAYOUTS = {

@@ -22,11 +22,13 @@ from troubleticket.store.cursor import assemble_page
 from troubleticket.store.port import (
     CHILDREN,
     Collection,
+    CounterChange,
     DuplicateId,
     ListQuery,
     Page,
     Stored,
     StoreUnavailable,
+    Write,
 )
 from troubleticket.store.query import Filter, SortKey, values_at
 from troubleticket.store.sqlite.connections import Connections
@@ -99,18 +101,23 @@ class SqliteStore:
         try:
             with self._transaction(collection) as conn:
                 for item, text in encoded:
-                    doc = item.doc
-                    cursor = conn.execute(
-                        f"INSERT INTO {TABLES[collection]} (id, version, doc) VALUES (?, ?, ?)",
-                        (doc["id"], item.version, text),
-                    )
-                    self._index_parties(conn, collection, cursor.lastrowid, doc, replacing=False)
-                    self._index_children(conn, collection, cursor.lastrowid, doc, item.version)
+                    self._insert_row(conn, collection, item, text)
                     count += 1
                 self._record_events(conn, recorded)
         except sqlite3.IntegrityError as exc:
             raise DuplicateId(str(exc)) from exc
         return count
+
+    def _insert_row(
+        self, conn: sqlite3.Connection, collection: Collection, item: Stored, text: str
+    ) -> None:
+        doc = item.doc
+        cursor = conn.execute(
+            f"INSERT INTO {TABLES[collection]} (id, version, doc) VALUES (?, ?, ?)",
+            (doc["id"], item.version, text),
+        )
+        self._index_parties(conn, collection, cursor.lastrowid, doc, replacing=False)
+        self._index_children(conn, collection, cursor.lastrowid, doc, item.version)
 
     @staticmethod
     def _record_events(conn: sqlite3.Connection, rows: list[tuple[str, str]]) -> None:
@@ -291,25 +298,8 @@ class SqliteStore:
         expected_version: int,
         events: Sequence[JSON] = (),
     ) -> Stored | None:
-        _writable(collection)
-        text, recorded = _dumps(doc), _event_rows(events)  # before the write lock
-        try:
-            with self._transaction(collection) as conn:
-                row = conn.execute(
-                    f"UPDATE {TABLES[collection]} SET doc = ?, version = version + 1 "
-                    "WHERE id = ? AND version = ? RETURNING seq",
-                    (text, doc["id"], expected_version),
-                ).fetchone()
-                if row is None:
-                    return None
-                self._index_parties(conn, collection, row[0], doc)
-                self._index_children(conn, collection, row[0], doc, expected_version + 1)
-                self._record_events(conn, recorded)
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" not in str(exc):
-                raise
-            raise DuplicateId(str(exc)) from exc
-        return Stored(doc, expected_version + 1)
+        (written,) = self.write(collection, [Write(doc, expected_version, events)])
+        return written
 
     def delete(
         self,
@@ -322,14 +312,107 @@ class SqliteStore:
         _writable(collection)
         recorded = _event_rows(events)  # before the write lock
         with self._transaction(collection) as conn:
-            cursor = conn.execute(
-                f"DELETE FROM {TABLES[collection]} WHERE id = ? AND (? IS NULL OR version = ?)",
-                (doc_id, expected_version, expected_version),
-            )
-            if cursor.rowcount != 1:
-                return False
-            self._record_events(conn, recorded)
+            return self._delete_row(conn, collection, doc_id, expected_version, recorded)
+
+    def write(
+        self, collection: Collection, writes: Sequence[Write]
+    ) -> builtins.list[Stored | None]:
+        _writable(collection)
+        # Encoded before the write lock is taken: the lock is held for SQLite's work only.
+        encoded = [(w, None if w.delete else _dumps(w.doc), _event_rows(w.events)) for w in writes]
+        written: builtins.list[Stored | None] = []
+        try:
+            with self._transaction(collection) as conn:
+                for w, text, recorded in encoded:
+                    done: Stored | None
+                    if w.delete:
+                        gone = self._delete_row(
+                            conn, collection, w.doc["id"], w.expected_version, recorded
+                        )
+                        done = Stored(w.doc, (w.expected_version or 0) + 1) if gone else None
+                    elif w.expected_version is None:
+                        assert text is not None
+                        self._insert_row(conn, collection, Stored(w.doc, 1), text)
+                        self._record_events(conn, recorded)
+                        done = Stored(w.doc, 1)
+                    else:
+                        assert text is not None
+                        done = self._replace_row(
+                            conn, collection, w.doc, w.expected_version, text, recorded
+                        )
+                    if done is not None:
+                        self._move_counters(conn, w.counters)
+                    written.append(done)
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
+            raise DuplicateId(str(exc)) from exc
+        return written
+
+    def _replace_row(
+        self,
+        conn: sqlite3.Connection,
+        collection: Collection,
+        doc: JSON,
+        expected_version: int,
+        text: str,
+        recorded: builtins.list[tuple[str, str]],
+    ) -> Stored | None:
+        row = conn.execute(
+            f"UPDATE {TABLES[collection]} SET doc = ?, version = version + 1 "
+            "WHERE id = ? AND version = ? RETURNING seq",
+            (text, doc["id"], expected_version),
+        ).fetchone()
+        if row is None:
+            return None
+        self._index_parties(conn, collection, row[0], doc)
+        self._index_children(conn, collection, row[0], doc, expected_version + 1)
+        self._record_events(conn, recorded)
+        return Stored(doc, expected_version + 1)
+
+    def _delete_row(
+        self,
+        conn: sqlite3.Connection,
+        collection: Collection,
+        doc_id: str,
+        expected_version: int | None,
+        recorded: builtins.list[tuple[str, str]],
+    ) -> bool:
+        cursor = conn.execute(
+            f"DELETE FROM {TABLES[collection]} WHERE id = ? AND (? IS NULL OR version = ?)",
+            (doc_id, expected_version, expected_version),
+        )
+        if cursor.rowcount != 1:
+            return False
+        self._record_events(conn, recorded)
         return True
+
+    @staticmethod
+    def _move_counters(conn: sqlite3.Connection, changes: Sequence[CounterChange]) -> None:
+        for change in changes:
+            conn.execute(
+                "INSERT INTO counter (key, name, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (key, name) DO UPDATE SET value = value + excluded.value",
+                (change.key, change.name, change.delta),
+            )
+            conn.execute(
+                "DELETE FROM counter WHERE key = ? AND name = ? AND value = 0",
+                (change.key, change.name),
+            )
+
+    def counters(self, key: str) -> dict[str, int]:
+        rows = self._db.connection().execute(
+            "SELECT name, value FROM counter WHERE key = ?", (key,)
+        )
+        return dict(rows.fetchall())
+
+    def count_counters(self, key: str) -> int:
+        row = (
+            self._db.connection()
+            .execute("SELECT count(*) FROM counter WHERE key = ? AND value > 0", (key,))
+            .fetchone()
+        )
+        return int(row[0])
 
     def check(self) -> None:
         try:
