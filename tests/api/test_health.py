@@ -98,7 +98,7 @@ def test_a_server_running_its_loops_reports_each_of_them(tmp_path: Path) -> None
     with create_app(settings).test_client() as http:
         ready = http.get("/health/ready").json()
     assert ready["status"] == "pass"
-    assert set(ready["checks"]) == {"store", "dispatcher", "sla-monitor"}
-    for name in ("dispatcher", "sla-monitor"):
+    assert set(ready["checks"]) == {"store", "dispatcher", "sla-monitor", "cascade", "rollup"}
+    for name in ("dispatcher", "sla-monitor", "cascade", "rollup"):
         assert ready["checks"][name]["status"] == "pass"
         assert 0 <= ready["checks"][name]["lastPassSeconds"] < 60

@@ -17,6 +17,7 @@ from typing import Any
 from troubleticket import metrics
 from troubleticket.api.contract import API_ROOT
 from troubleticket.background.loops import Heartbeats, start
+from troubleticket.background.major_incidents import CascadeRunner, RollupAnnouncer
 from troubleticket.background.monitor import SlaMonitor
 from troubleticket.bootstrap.files import load_partners, load_policy
 from troubleticket.bootstrap.services import (
@@ -45,6 +46,7 @@ from troubleticket.partners.inbox import PartnerInbox
 from troubleticket.partners.links import PartnerLinks
 from troubleticket.partners.requests import refused_partner_urls
 from troubleticket.services.activities import ActivityService
+from troubleticket.services.major_incidents import MajorIncidents
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import Collection, Store
 from troubleticket.types import Clock, IdFactory
@@ -62,6 +64,7 @@ class Runtime:
     egress: EgressPolicy
     # set after every write that recorded events: a dispatcher in this process wakes at once
     wake: threading.Event
+    managed: ManagedTicket
     tickets: ResourceService
     activities: ActivityService
     specifications: ResourceService
@@ -136,6 +139,7 @@ def runtime(
         partners=registry,
         egress=egress,
         wake=wake,
+        managed=managed,
         tickets=tickets,
         activities=activities,
         specifications=specifications,
@@ -162,6 +166,7 @@ def background(run: Runtime, heartbeats: Heartbeats | None = None) -> Callable[[
         on_free=wake.set,
     )
     monitor = SlaMonitor(run.store, run.tickets, clock=run.clock)
+    cascade = CascadeRunner(run.store, run.tickets, run.managed, clock=run.clock)
 
     def loop(name: str, step: Callable[[], int], wakes: threading.Event, interval: float) -> Any:
         if settings.metrics:
@@ -171,7 +176,12 @@ def background(run: Runtime, heartbeats: Heartbeats | None = None) -> Callable[[
     stops = [
         loop("dispatcher", delivering.run_once, wake, settings.dispatch_interval),
         loop("sla-monitor", monitor.run_once, threading.Event(), run.policy.monitor_interval),
+        loop("cascade", cascade.run_once, threading.Event(), CASCADE_INTERVAL),
     ]
+    if isinstance(run.tickets.relations, MajorIncidents):
+        rollups = RollupAnnouncer(run.store, run.tickets, run.tickets.relations)
+        interval = run.policy.major_incident.rollup_interval
+        stops.append(loop("rollup", rollups.run_once, threading.Event(), interval))
     if run.links is not None:
         stops.append(loop("partner-links", run.links.run_once, threading.Event(), LINK_INTERVAL))
 
@@ -185,6 +195,11 @@ def background(run: Runtime, heartbeats: Heartbeats | None = None) -> Callable[[
 
 # The lease the server processes of ``serve --workers N`` compete for to run the loops.
 BACKGROUND_LEASE = "background"
+
+
+# How often the cascade runner looks for a parent's cascade to start on (while one runs, its
+# batches follow each other without a pause).
+CASCADE_INTERVAL = 1.0
 
 
 # How often registration at partners that do not have our hubs yet is tried again.

@@ -21,6 +21,7 @@ from troubleticket.domain.events import (
     RECOVERY_ACTIVITY,
     TROUBLE_TICKET,
 )
+from troubleticket.domain.major_incident import CASCADE_BY, PARENT, REFUSED
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.partners import (
     PartnerRegistry,
@@ -35,6 +36,7 @@ from troubleticket.notify.hubs import HubService
 from troubleticket.partners.directory import PartnerDirectory
 from troubleticket.partners.requests import partner_requests
 from troubleticket.services.limits import Limits
+from troubleticket.services.major_incidents import MajorIncidents
 from troubleticket.services.resources import ResourceService
 from troubleticket.services.rules import Children, PartyScope, ResourceRules
 from troubleticket.store.port import Collection, Store
@@ -77,7 +79,7 @@ def ticket_rules(managed: ManagedTicket) -> ResourceRules:
         patch=managed.patch,
         validate=document_validator("TroubleTicket_RES"),
         tick=managed.tick,
-        hidden=HIDDEN | {ACTIVITIES, AUDIT},
+        hidden=HIDDEN | {ACTIVITIES, AUDIT, PARENT, CASCADE_BY, REFUSED},
         audit=True,
         children=Children(
             attribute=ACTIVITIES,
@@ -166,6 +168,14 @@ def ticket_service(
 ) -> ResourceService:
     """The TroubleTicket use cases of the aggregate ``managed`` (its policy and partners),
     recording their events in ``store``."""
+    tickets_url = f"{settings.public_base_url}{API_ROOT}/troubleTicket"
+    relations = MajorIncidents(
+        store,
+        managed.policy.major_incident,
+        clock=clock,
+        href=lambda ticket_id: f"{tickets_url}/{ticket_id}",
+        visible=is_party,
+    )
     return ResourceService(
         Collection.TROUBLE_TICKET,
         store=store,
@@ -178,6 +188,7 @@ def ticket_service(
         new_event_id=new_uuid,
         on_commit=wake.set if wake is not None else None,
         on_events=metrics.events_recorded if settings.metrics else None,
+        relations=relations,
     )
 
 

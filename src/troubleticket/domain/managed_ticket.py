@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from troubleticket.context import NO_CONTEXT, Context
-from troubleticket.domain import coordination, partner_report, rollup
+from troubleticket.domain import coordination, major_incident, partner_report, rollup
 from troubleticket.domain.activity import party_id as activity_party
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.partners import NO_PARTNERS, PartnerRegistry
@@ -39,7 +39,7 @@ class ManagedTicket:
     def create(self, body: JSON, *, resource_id: str, now: datetime, context: Context) -> JSON:
         if context.party_id is not None:
             self._check_parties(None, body.get("relatedParty"), context.party_id)
-        ticket = create_ticket(body, resource_id=resource_id, now=now)
+        ticket = major_incident.settle(create_ticket(body, resource_id=resource_id, now=now))
         return self._settled(None, ticket, now, body, context)
 
     def patch(self, current: JSON, patch: JSON, *, now: datetime, context: Context) -> JSON:
@@ -48,6 +48,7 @@ class ManagedTicket:
         updated = patch_ticket(current, patch, now=now)
         if updated is current:
             return current
+        updated = major_incident.settle(updated)
         updated = coordination.on_status_change(self.policy, current, updated, now)
         return self._settled(current, updated, now, patch, context)
 

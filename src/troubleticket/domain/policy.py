@@ -16,6 +16,7 @@ from troubleticket.domain.coordination_policy import (
     DEFAULT_COORDINATION,
     CoordinationPolicy,
 )
+from troubleticket.domain.major_incident import NO_CORRELATION, MajorIncidentPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,8 @@ class Policy:
     # the parties a partner's request may name (in relatedParty, as an assignee) besides its
     # own: the operator's (its service desk, its NOC); never another partner's
     partners_may_name: frozenset[str] = frozenset()
+    # correlation on intake, the children's clocks, the rollup's and the cascade's pace
+    major_incident: MajorIncidentPolicy = NO_CORRELATION
 
 
 DEFAULT_POLICY = Policy(

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from troubleticket.context import NO_CONTEXT, Context
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import Forbidden, InvalidRequest
+from troubleticket.domain.major_incident import PARENT
 from troubleticket.domain.policy import ClockPolicy, Policy
 from troubleticket.types import JSON
 
@@ -383,7 +384,14 @@ def _hours(seconds: float) -> str:
 
 
 def _transition(
-    policy: Policy, clock: JSON, old_status: str, status: str, spec: ClockPolicy, now: datetime
+    policy: Policy,
+    clock: JSON,
+    old_status: str,
+    status: str,
+    spec: ClockPolicy,
+    now: datetime,
+    *,
+    held: bool,
 ) -> None:
     state = clock["state"]
     stamp = timestamp(now)
@@ -409,9 +417,10 @@ def _transition(
         clock["pausedSeconds"] = round(clock["pausedSeconds"] + waited, 6)
         clock["state"] = "running"
         state = "running"
-    if state == "running" and status in policy.sla.pause_in:
+    pause = held or status in policy.sla.pause_in
+    if state == "running" and pause:
         clock["state"] = "paused"
-    elif state == "paused" and status not in policy.sla.pause_in:
+    elif state == "paused" and not pause:
         clock["state"] = "running"
 
 
@@ -491,8 +500,10 @@ def apply_policy(
         _run_until(policy, clock, now, alerts)
     # Then the change: new status, new targets (and thresholds a lower target puts behind).
     status = str(ticket.get("status", old_status))
+    # a major incident's child, under a policy that pauses its clocks while linked
+    held = policy.major_incident.child_clocks == "pause" and isinstance(ticket.get(PARENT), str)
     for clock in clocks:
-        _transition(policy, clock, old_status, status, specs[clock["name"]], now)
+        _transition(policy, clock, old_status, status, specs[clock["name"]], now, held=held)
     retarget()
     for clock in clocks:
         _crossed_now(policy, clock, now, alerts)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from troubleticket.domain import major_incident
 from troubleticket.domain.audit import AUDIT
 from troubleticket.domain.coordination import ACTIVITIES, SUMMARY
 from troubleticket.domain.documents import DocumentRules, timestamp
@@ -38,6 +39,12 @@ RULES = DocumentRules(
         SUMMARY,
         # who changed what (domain.audit)
         AUDIT,
+        # a major incident's rollup and cascade, a child's parent (domain.major_incident)
+        major_incident.SUMMARY,
+        major_incident.CASCADE,
+        major_incident.PARENT,
+        major_incident.CASCADE_BY,
+        major_incident.REFUSED,
     ),
     # TroubleTicket_FVO has these, but the server sets them: id and href name what the server
     # stored, statusChangeDate is when the server recorded the status.

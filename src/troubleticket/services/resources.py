@@ -7,6 +7,7 @@ makes a read-modify-write safe against concurrent writers.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -26,13 +27,26 @@ from troubleticket.services.audit_log import log_audit, request_record
 from troubleticket.services.change_events import ChangeEvents
 from troubleticket.services.limits import Limits, check_document
 from troubleticket.services.patch_formats import MERGE_PATCH, as_merge_patch
-from troubleticket.services.rules import Change, ResourceRules, VersionCondition
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Page, Store, Stored
+from troubleticket.services.rules import Change, Relations, ResourceRules, VersionCondition
+from troubleticket.store.port import (
+    Collection,
+    CounterChange,
+    DuplicateId,
+    ListQuery,
+    Page,
+    Store,
+    Stored,
+    Write,
+)
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op
 from troubleticket.types import JSON, Clock, IdFactory
 
 logger = logging.getLogger(__name__)
 
+
+# One document's change in a batch: the stored document in, the new one and the counters it
+# moves beyond its own out (the document itself when nothing changes).
+BatchChange = Callable[[JSON], tuple[JSON, list[CounterChange]]]
 
 # A compare-and-set loses only to a write that landed in between; after this many losses in a
 # row something is badly contended and the client is better told than kept waiting.
@@ -56,10 +70,12 @@ class ResourceService:
         new_event_id: IdFactory | None = None,
         on_commit: Callable[[], None] | None = None,
         on_events: Callable[[list[JSON]], None] | None = None,
+        relations: Relations | None = None,
     ) -> None:
         """``kind``: the events this resource raises (none without); ``on_commit`` is told
         after every write that recorded events (to wake a dispatcher in this process), and
-        ``on_events`` what they were (to count them)."""
+        ``on_events`` what they were (to count them); ``relations``: how its documents bear on
+        each other (tickets: major incidents)."""
         self.collection = collection
         self.limits = limits
         self._store = store
@@ -70,6 +86,7 @@ class ResourceService:
         self._new_event_id = new_event_id or new_id
         self._on_commit = on_commit
         self._on_events = on_events
+        self.relations = relations
         self._change_events = ChangeEvents(
             collection,
             kind,
@@ -119,7 +136,11 @@ class ResourceService:
             self._on_events(events)
 
     def _stored(self, stored: Stored) -> Stored:
-        return Stored(self._present(stored.doc), stored.version)
+        return Stored(self._shown(self._present(stored.doc)), stored.version)
+
+    def _shown(self, presented: JSON) -> JSON:
+        """What a client reads: the presented document with what is derived live."""
+        return presented if self.relations is None else self.relations.shown(presented)
 
     def create(self, body: JSON, *, context: Context) -> Stored:
         """Create a resource from a create request; return it with its version.
@@ -130,12 +151,17 @@ class ResourceService:
         self._writable(context)
         if context.party is not None and self._rules.party_scope is not None:
             body = self._rules.party_scope.claim(body, context.party)
+        correlated = False
+        if self.relations is not None:
+            body, correlated = self.relations.correlated(body)
         while True:
             resource_id = self._new_id()
             doc = self._rules.create(
                 body, resource_id=resource_id, now=self._clock(), context=context
             )
             doc = {"id": doc["id"], "href": self.href(doc["id"]), **doc}
+            if self.relations is not None:
+                doc = self.relations.checked(None, doc, context=context, correlated=correlated)
             record = self._audit_record("create", None, doc, context)
             doc = self._audited(doc, record)
             check_document(doc, None, self.limits, ignore=(AUDIT,))
@@ -143,13 +169,27 @@ class ResourceService:
             shown = self._present(doc)
             events = self._change_events.records(None, doc, 1)
             try:
-                inserted = self._store.insert(self.collection, self._to_store(doc), events=events)
+                inserted = self._insert(doc, events, self._counters(None, doc))
             except DuplicateId:
                 logger.warning("generated id %s was taken; drawing another", resource_id)
                 continue
             self._committed(events)
             self._log_audit(doc["id"], record)
-            return Stored(shown, inserted.version)
+            return Stored(self._shown(shown), inserted.version)
+
+    def _counters(self, before: JSON | None, after: JSON | None) -> builtins.list[CounterChange]:
+        return [] if self.relations is None else self.relations.counters(before, after)
+
+    def _insert(
+        self, doc: JSON, events: builtins.list[JSON], counters: builtins.list[CounterChange]
+    ) -> Stored:
+        if not counters:
+            return self._store.insert(self.collection, self._to_store(doc), events=events)
+        (inserted,) = self._store.write(
+            self.collection, [Write(self._to_store(doc), None, events, counters)]
+        )
+        assert inserted is not None  # an insert is written or raises
+        return inserted
 
     def get(self, resource_id: str, *, context: Context) -> Stored:
         """Return one resource with its version.
@@ -206,7 +246,7 @@ class ResourceService:
             own = AnyOf((Comparison(scope.path, Op.EQ, context.party_id),))
             query = replace(query, where=Filter((own, *query.where.groups)))
         page = self._store.list(self.collection, query)
-        return replace(page, items=[self._present(doc) for doc in page.items])
+        return replace(page, items=[self._shown(self._present(doc)) for doc in page.items])
 
     def patch(
         self,
@@ -270,6 +310,10 @@ class ResourceService:
             updated = change(current)
             if updated is current:
                 return Stored(current, stored.version)
+            if self.relations is not None:
+                updated = self.relations.checked(
+                    current, updated, context=context, correlated=False
+                )
             record = self._audit_record("update", current, updated, context)
             updated = self._audited(updated, record)
             check_document(updated, current, self.limits, ignore=(AUDIT,))
@@ -278,6 +322,51 @@ class ResourceService:
                 self._log_audit(resource_id, record)
                 return written
         raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")
+
+    def update_batch(
+        self, changes: Sequence[tuple[str, BatchChange]], *, context: Context
+    ) -> builtins.list[str]:
+        """Apply each change to its document and write them all in one atomic write, each
+        with its events, audit record and counters as if written alone; returns the ids
+        written.
+
+        A document that changed since it was read here is left out, as is one that is gone or
+        that its change leaves as it is: the caller finds it again and decides (a background
+        pass working through many documents, which no client waits on).
+        """
+        self._writable(context)
+        pending: builtins.list[tuple[str, AuditRecord | None, builtins.list[JSON]]] = []
+        writes: builtins.list[Write] = []
+        for resource_id, change in changes:
+            stored = self._store.get(self.collection, resource_id)
+            if stored is None:
+                continue
+            current = self._internal(stored)
+            updated, extra = change(current)
+            if updated is current:
+                continue
+            if self.relations is not None:
+                updated = self.relations.checked(
+                    current, updated, context=context, correlated=False
+                )
+            record = self._audit_record("update", current, updated, context)
+            updated = self._audited(updated, record)
+            check_document(updated, current, self.limits, ignore=(AUDIT,))
+            self._validate(updated)
+            events = self._change_events.records(current, updated, stored.version + 1)
+            counters = [*self._counters(current, updated), *extra]
+            writes.append(Write(self._to_store(updated), stored.version, events, counters))
+            pending.append((resource_id, record, events))
+        if not writes:
+            return []
+        results = self._store.write(self.collection, writes)
+        done: builtins.list[str] = []
+        for (resource_id, record, events), result in zip(pending, results, strict=True):
+            if result is not None:
+                self._committed(events)
+                self._log_audit(resource_id, record)
+                done.append(resource_id)
+        return done
 
     def _write(
         self, stored: Stored, current: JSON, updated: JSON, *, children_first: bool = False
@@ -288,12 +377,19 @@ class ResourceService:
         events = self._change_events.records(
             current, updated, stored.version + 1, children_first=children_first
         )
-        written = self._store.replace(
-            self.collection,
-            self._to_store(updated),
-            expected_version=stored.version,
-            events=events,
-        )
+        counters = self._counters(current, updated)
+        if counters:
+            (written,) = self._store.write(
+                self.collection,
+                [Write(self._to_store(updated), stored.version, events, counters)],
+            )
+        else:
+            written = self._store.replace(
+                self.collection,
+                self._to_store(updated),
+                expected_version=stored.version,
+                events=events,
+            )
         if written is None:
             return None
         self._committed(events)
@@ -387,11 +483,22 @@ class ResourceService:
             # Compare-and-set on the version read, so the delete event names what was deleted;
             # a change in between is read again (and checked against if_match again).
             stored = self._read(resource_id, if_match, context=context)
-            events = self._change_events.records(self._internal(stored), None, stored.version + 1)
-            if self._store.delete(
-                self.collection, resource_id, expected_version=stored.version, events=events
-            ):
+            current = self._internal(stored)
+            events = self._change_events.records(current, None, stored.version + 1)
+            if self._deleted(current, stored.version, events):
                 self._committed(events)
                 self._log_audit(resource_id, self._audit_record("delete", None, None, context))
                 return
         raise Conflict(f"{self.collection.value} {resource_id} kept changing; try again")
+
+    def _deleted(self, current: JSON, version: int, events: builtins.list[JSON]) -> bool:
+        counters = self._counters(current, None)
+        if not counters:
+            return self._store.delete(
+                self.collection, current["id"], expected_version=version, events=events
+            )
+        (gone,) = self._store.write(
+            self.collection,
+            [Write({"id": current["id"]}, version, events, counters, delete=True)],
+        )
+        return gone is not None

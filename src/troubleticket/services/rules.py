@@ -11,7 +11,7 @@ from typing import Protocol
 
 from troubleticket.context import Context
 from troubleticket.domain.events import Raised, ResourceKind
-from troubleticket.store.port import Collection
+from troubleticket.store.port import Collection, CounterChange
 from troubleticket.types import JSON
 
 
@@ -90,3 +90,26 @@ class ResourceRules:
 # A change of a resource's stored document: its current document (``href`` included) in, the
 # new one out — ``current`` itself when nothing changes.
 Change = Callable[[JSON], JSON]
+
+
+class Relations(Protocol):
+    """How a resource's documents bear on each other beyond one document (a major incident and
+    its child tickets: ``services.major_incidents``)."""
+
+    def correlated(self, body: JSON) -> tuple[JSON, bool]:
+        """A create request, possibly linked by the server; whether it was."""
+        ...
+
+    def checked(
+        self, before: JSON | None, after: JSON, *, context: Context, correlated: bool
+    ) -> JSON:
+        """``after`` once the rules between documents hold (raises when they do not)."""
+        ...
+
+    def counters(self, before: JSON | None, after: JSON | None) -> list[CounterChange]:
+        """The counters a change moves, in its own write."""
+        ...
+
+    def shown(self, doc: JSON) -> JSON:
+        """A presented document with what is derived live from others."""
+        ...

@@ -11,6 +11,7 @@ from typing import Any
 from troubleticket.domain.coordination_policy import parse_coordination
 from troubleticket.domain.policy import DEFAULT_POLICY, Policy
 from troubleticket.domain.policy_file.escalation import read_escalation
+from troubleticket.domain.policy_file.major_incident import read_major_incident
 from troubleticket.domain.policy_file.priority import read_priority
 from troubleticket.domain.policy_file.reader import PolicyError, Reader
 from troubleticket.domain.policy_file.sla import read_sla
@@ -28,7 +29,17 @@ def parse_policy(data: Any) -> Policy:
     top = read.mapping(
         data,
         "policy",
-        frozenset({"priority", "sla", "escalation", "monitor", "coordination", "isolation"}),
+        frozenset(
+            {
+                "priority",
+                "sla",
+                "escalation",
+                "monitor",
+                "coordination",
+                "isolation",
+                "majorIncident",
+            }
+        ),
     )
     priority = read_priority(read, top.get("priority"))
     sla = read_sla(read, top.get("sla"), priority)
@@ -42,6 +53,7 @@ def parse_policy(data: Any) -> Policy:
     )
     isolation = read.mapping(top.get("isolation"), "isolation", frozenset({"partnersMayName"}))
     may_name = _party_ids(read, isolation.get("partnersMayName"), "isolation.partnersMayName")
+    major_incident = read_major_incident(read, top.get("majorIncident"))
     if read.problems:
         raise PolicyError(read.problems)
     return Policy(
@@ -51,6 +63,7 @@ def parse_policy(data: Any) -> Policy:
         monitor_interval=interval,
         coordination=coordination,
         partners_may_name=may_name,
+        major_incident=major_incident,
     )
 
 
