@@ -501,6 +501,73 @@ class TestCascade:
         assert now["statusChangeReason"].startswith("False alarm")
 
 
+class TestNotes:
+    def test_a_note_for_the_children_reaches_each_open_one_once(
+        self, client: TestClient, run: Runtime, clock: FrozenClock
+    ) -> None:
+        parent = major(client)
+        kids = [
+            created(client, troubleTicketRelationship=[child_of(parent["id"])]) for _ in range(3)
+        ]
+        move(client, kids[2]["id"], "inProgress", "resolved")  # not open: no copy
+        said = {
+            "@type": "Note",
+            "author": "NOC",
+            "date": "2026-11-20T09:00:00Z",
+            "text": "Engineers on site, repair expected by noon",
+            "forChildren": True,
+        }
+        internal = {"@type": "Note", "author": "NOC", "text": "splice kit ordered"}
+        answer = patch(client, parent["id"], {"note": [said, internal]})
+        assert answer.status_code == 200, answer.text
+
+        runner = cascade(run, clock)
+        for _ in range(4):  # more passes than needed: nothing is copied twice
+            runner.run_once()
+
+        for kid in kids[:2]:
+            (copied,) = read(client, kid["id"])["note"]
+            assert copied["text"] == said["text"]
+            assert (copied["author"], copied["date"]) == ("NOC", "2026-11-20T09:00:00Z")
+            assert copied["id"].startswith(f"majorIncident-{parent['id']}-")
+            assert "forChildren" not in copied
+        assert "note" not in read(client, kids[2]["id"])
+        # a second flagged note goes the same way, after the first
+        second = {**said, "text": "Repaired", "date": "2026-11-20T12:00:00Z"}
+        assert patch(client, parent["id"], {"note": [said, internal, second]}).status_code == 200
+        for _ in range(3):
+            runner.run_once()
+        texts = [n["text"] for n in read(client, kids[0]["id"])["note"]]
+        assert texts == [said["text"], "Repaired"]
+
+
+class TestClocks:
+    def test_under_pause_a_childs_clocks_stop_while_linked(
+        self, tmp_path: Path, store: Store, clock: FrozenClock
+    ) -> None:
+        policy = tmp_path / "pause.yaml"
+        policy.write_text(POLICY + "  childClocks: pause\n")
+        settings = Settings(
+            store="unused", base_url="https://tt.example.com", dispatch="off", policy=str(policy)
+        )
+        with create_app(settings, store=store, clock=clock, environ={}).test_client() as client:
+            parent = major(client, relatedEntity=[element("olt-1")])
+            linked = created(client, relatedEntity=[element("olt-1")])
+            alone = created(client)
+            clock.advance(hours=2)
+            assert {c["state"] for c in read(client, linked["id"])["slaClock"]} == {"paused"}
+            assert {c["state"] for c in read(client, alone["id"])["slaClock"]} == {"running"}
+            assert patch(client, linked["id"], {"troubleTicketRelationship": []}).status_code == 200
+            assert {c["state"] for c in read(client, linked["id"])["slaClock"]} == {"running"}
+        del parent
+
+    def test_by_default_a_childs_clocks_run(self, client: TestClient) -> None:
+        parent = major(client, relatedEntity=[element("olt-1")])
+        linked = created(client, relatedEntity=[element("olt-1")])
+        assert linked["troubleTicketRelationship"][0]["id"] == parent["id"]
+        assert {c["state"] for c in read(client, linked["id"])["slaClock"]} == {"running"}
+
+
 class TestNotifications:
     def test_a_hub_can_hear_major_incidents_only(self, client: TestClient, store: Store) -> None:
         answer = client.post(

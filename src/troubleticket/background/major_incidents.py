@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 _MAJOR = AnyOf((Comparison(("ticketType",), Op.EQ, mi.MAJOR_INCIDENT),))
 RUNNING_CASCADES = Filter((_MAJOR, AnyOf((Comparison((mi.CASCADE, "state"), Op.EQ, "running"),))))
+PENDING_NOTES = Filter((_MAJOR, AnyOf((Comparison((mi.NOTE_CASCADES, "note"), Op.REGEX, "."),))))
 # The major incidents whose children may still change: not closed or cancelled.
 LIVE_MAJOR_INCIDENTS = Filter(
     (
@@ -93,11 +94,55 @@ class CascadeRunner:
         self._batch = managed.policy.major_incident.cascade_batch
 
     def run_once(self) -> int:
-        """One batch of each running cascade; returns how many children it looked at."""
-        page = self._store.list(
+        """One batch of each running cascade, and of each note being copied to the children;
+        returns how many children it looked at."""
+        running = self._store.list(
             Collection.TROUBLE_TICKET, ListQuery(where=RUNNING_CASCADES, limit=100, count=False)
         )
-        return sum(self._step(parent) for parent in page.items)
+        looked = sum(self._step(parent) for parent in running.items)
+        noting = self._store.list(
+            Collection.TROUBLE_TICKET, ListQuery(where=PENDING_NOTES, limit=100, count=False)
+        )
+        return looked + sum(self._note_step(parent) for parent in noting.items)
+
+    def _note_step(self, parent: JSON) -> int:
+        """Copy the parent's first pending note to a batch of its open children, then move
+        the parent's position on (or drop the note when none is left). A copy names the parent
+        and the note, so a batch done again after a crash adds nothing twice."""
+        pending = parent[mi.NOTE_CASCADES][0]
+        note = mi.parent_note(parent, str(pending["note"]))
+        page = None
+        if note is not None:
+            page = self._store.list(
+                Collection.TROUBLE_TICKET,
+                ListQuery(
+                    where=_open_children(parent["id"]),
+                    limit=self._batch,
+                    after=pending.get("after"),
+                    count=False,
+                ),
+            )
+            context = cascade_context(parent)
+
+            def copy(child: JSON) -> tuple[JSON, list[CounterChange]]:
+                return mi.with_parent_note(child, parent["id"], note), []
+
+            changes: list[tuple[str, BatchChange]] = [(c["id"], copy) for c in page.items]
+            self._tickets.update_batch(changes, context=context)
+        cursor = None if page is None else page.next_cursor
+
+        def moved_on(current: JSON) -> JSON:
+            notes = list(current.get(mi.NOTE_CASCADES) or [])
+            if not notes or notes[0].get("note") != pending["note"]:
+                return current
+            rest = notes[1:] if cursor is None else [{**notes[0], "after": cursor}, *notes[1:]]
+            updated = {**current, mi.NOTE_CASCADES: rest}
+            if not rest:
+                del updated[mi.NOTE_CASCADES]
+            return updated
+
+        self._tickets.update(parent["id"], moved_on, context=_SERVER)
+        return 0 if page is None else len(page.items)
 
     def _step(self, parent: JSON) -> int:
         cascade = parent[mi.CASCADE]

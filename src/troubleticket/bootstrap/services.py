@@ -15,13 +15,13 @@ from troubleticket import metrics
 from troubleticket.api.contract import API_ROOT, document_validator
 from troubleticket.config import Settings
 from troubleticket.context import Context
+from troubleticket.domain import major_incident
 from troubleticket.domain.audit import AUDIT
 from troubleticket.domain.coordination import ACTIVITIES
 from troubleticket.domain.events import (
     RECOVERY_ACTIVITY,
     TROUBLE_TICKET,
 )
-from troubleticket.domain.major_incident import CASCADE_BY, PARENT, REFUSED
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.partners import (
     PartnerRegistry,
@@ -79,7 +79,7 @@ def ticket_rules(managed: ManagedTicket) -> ResourceRules:
         patch=managed.patch,
         validate=document_validator("TroubleTicket_RES"),
         tick=managed.tick,
-        hidden=HIDDEN | {ACTIVITIES, AUDIT, PARENT, CASCADE_BY, REFUSED},
+        hidden=HIDDEN | major_incident.HIDDEN | {ACTIVITIES, AUDIT},
         audit=True,
         children=Children(
             attribute=ACTIVITIES,

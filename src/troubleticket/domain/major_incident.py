@@ -22,6 +22,7 @@ Everything here is pure: the parent, when one is involved, is given.
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,13 @@ PARENT = "parentTicketId"  # hidden: the id of the parent of a linked child
 SUMMARY = "childSummary"
 CASCADE = "cascade"
 REFUSED = "cascadeRefused"  # hidden on a child the rules did not let a cascade move: its id
-CASCADE_BY = "cascadeBy"  # hidden: who changed the parent, in which request (the children's audit)
+CASCADE_BY = "cascadeBy"  # hidden: who changed the parent, in which request (children's audit)
+# A note on a major incident with this set to true is for its children: each open child gets a
+# copy. Hidden on the parent, the notes still being copied: [{"note": key, "after": cursor}].
+FOR_CHILDREN = "forChildren"
+NOTE_CASCADES = "noteCascades"
+# What the server keeps for itself on parents and children, never shown.
+HIDDEN = frozenset({PARENT, REFUSED, CASCADE_BY, NOTE_CASCADES})
 # What one cascade did so far is counted (with the rollup) under the parent's key.
 CASCADED = "cascaded"
 
@@ -192,8 +199,6 @@ def link(ticket: JSON, parent: Mapping[str, Any], href: str) -> JSON:
         "href": href,
         "relationshipType": CHILD_OF,
     }
-    if isinstance(parent.get("name"), str):
-        relationship["name"] = parent["name"]
     relationships = ticket.get(RELATIONSHIPS)
     existing = relationships if isinstance(relationships, list) else []
     return {**ticket, RELATIONSHIPS: [*existing, relationship]}
@@ -407,6 +412,51 @@ def cascade_steps(
 def refused_counter(cascade: Mapping[str, Any]) -> str:
     """The counter of the children the rules did not let one cascade move."""
     return f"refused:{cascade['id']}"
+
+
+def note_key(note: Mapping[str, Any]) -> str:
+    """What names a note: its id, else its author, date and text."""
+    if isinstance(note.get("id"), str) and note["id"]:
+        return str(note["id"])
+    text = "|".join(str(note.get(name, "")) for name in ("author", "date", "text"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _notes(ticket: Mapping[str, Any]) -> list[JSON]:
+    notes = ticket.get("note")
+    return [n for n in notes if isinstance(n, dict)] if isinstance(notes, list) else []
+
+
+def notes_started(before: Mapping[str, Any], after: JSON) -> JSON:
+    """The parent with a note cascade for each note this change adds flagged ``forChildren``."""
+    if not is_major(after):
+        return after
+    had = {note_key(n) for n in _notes(before)}
+    flagged = [
+        note_key(n) for n in _notes(after) if n.get(FOR_CHILDREN) is True and note_key(n) not in had
+    ]
+    if not flagged:
+        return after
+    pending = after.get(NOTE_CASCADES)
+    pending = list(pending) if isinstance(pending, list) else []
+    return {**after, NOTE_CASCADES: [*pending, *({"note": key} for key in flagged)]}
+
+
+def parent_note(parent: Mapping[str, Any], key: str) -> JSON | None:
+    return next((n for n in _notes(parent) if note_key(n) == key), None)
+
+
+def with_parent_note(child: JSON, parent_id: str, note: Mapping[str, Any]) -> JSON:
+    """The child with its copy of the parent's note (the child itself when it has it): the
+    author, date and text, under an id naming the parent and the note."""
+    copy_id = f"majorIncident-{parent_id}-{note_key(note)}"
+    if any(n.get("id") == copy_id for n in _notes(child)):
+        return child
+    copied: JSON = {"@type": "Note", "id": copy_id}
+    for name in ("author", "date", "text"):
+        if name in note:
+            copied[name] = note[name]
+    return {**child, "note": [*_notes(child), copied]}
 
 
 def cascade_finished(parent: JSON, moved: int, refused: int, now: datetime) -> JSON:

@@ -42,9 +42,7 @@ RULES = DocumentRules(
         # a major incident's rollup and cascade, a child's parent (domain.major_incident)
         major_incident.SUMMARY,
         major_incident.CASCADE,
-        major_incident.PARENT,
-        major_incident.CASCADE_BY,
-        major_incident.REFUSED,
+        *sorted(major_incident.HIDDEN),
     ),
     # TroubleTicket_FVO has these, but the server sets them: id and href name what the server
     # stored, statusChangeDate is when the server recorded the status.

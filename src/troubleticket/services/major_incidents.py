@@ -77,6 +77,8 @@ class MajorIncidents:
             mi.check_still_major(before, after, self._counts(before["id"]).get("total", 0))
         if mi.link_changed(before, after) and not correlated:
             mi.check_link(after, self._parent(mi.parent_named(after), context))
+        if before is not None:
+            after = mi.notes_started(before, after)
         if before is not None and mi.is_major(after):
             open_children = self._counts(after["id"]).get("open", 0)
             by = {
