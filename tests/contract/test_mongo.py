@@ -345,3 +345,23 @@ def test_a_deleted_document_stays_a_tombstone_only_until_its_events_are_relayed(
 
     assert client[database]["troubleTicket"].count_documents({"id": "t-1"}) == 0
     assert client[database]["event"].count_documents({"id": "e-1"}) == 1
+
+
+def test_a_server_without_transactions_refuses_a_write_of_several_documents_clearly(
+    mongo: MongoStore, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pymongo.errors import OperationFailure
+
+    from troubleticket.store.port import CounterChange, Write
+
+    def standalone(self: Any, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        raise OperationFailure(
+            "Transaction numbers are only allowed on a replica set member or mongos", code=20
+        )
+
+    monkeypatch.setattr(mongomock_ng.session.ClientSession, "with_transaction", standalone)
+    if not isinstance(client, mongomock_ng.MongoClient):
+        pytest.skip("a real server says for itself whether it has transactions")
+    with pytest.raises(StoreUnavailable, match="need a replica set"):
+        mongo.write(TICKETS, [Write(a_ticket("t-1"), None, counters=[CounterChange("k", "n", 1)])])
+    assert mongo.get(TICKETS, "t-1") is None

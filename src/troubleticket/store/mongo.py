@@ -68,6 +68,7 @@ DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000
 RETRY_AFTER_SECONDS = 5
 
 _DUPLICATE_KEY = 11000
+_ILLEGAL_OPERATION = 20  # "Transaction numbers are only allowed on a replica set member"
 
 _TICKET_KEYED = (
     ("status",),
@@ -539,6 +540,15 @@ class MongoStore:
                 result: builtins.list[Stored | None] = session.with_transaction(apply)
         except mongo_errors.DuplicateKeyError as exc:
             raise DuplicateId(f"{collection}: an id of the write exists") from exc
+        except mongo_errors.OperationFailure as exc:
+            if exc.code != _ILLEGAL_OPERATION:
+                raise
+            # a standalone server: nothing was written, and retrying will not help
+            raise StoreUnavailable(
+                "MongoDB refuses multi-document transactions (a standalone server): major "
+                "incidents need a replica set, as the compose file runs",
+                retry_after=RETRY_AFTER_SECONDS,
+            ) from exc
         return result
 
     @_reachable
