@@ -227,6 +227,47 @@ class TestAPartnersOwnTickets:
         refused = client.post(SPECIFICATIONS, json=a_specification(), headers=ALPHA)
         assert_tmf_error(refused, 403, "forbidden")
 
+    def test_a_partner_links_its_ticket_only_to_a_major_incident_it_may_read(
+        self, client: TestClient
+    ) -> None:
+        operators = created(client, TICKETS, a_ticket(ticketType="majorIncident"))
+        shared = created(
+            client,
+            TICKETS,
+            a_ticket(
+                ticketType="majorIncident",
+                relatedParty=[
+                    {
+                        "@type": "RelatedPartyRefOrPartyRoleRef",
+                        "role": "partner",
+                        "partyOrPartyRole": ALPHA_PARTY,
+                    }
+                ],
+            ),
+        )
+        response = client.post(TICKETS, json=a_ticket(), headers=ALPHA)
+        assert response.status_code == 201, response.text
+        mine = response.json()
+
+        def link(parent_id: str) -> Any:
+            body = {
+                "@type": "TroubleTicket",
+                "troubleTicketRelationship": [
+                    {
+                        "@type": "TroubleTicketRelationship",
+                        "id": parent_id,
+                        "relationshipType": "isChildOf",
+                    }
+                ],
+            }
+            return patch(client, f"{TICKETS}/{mine['id']}", body, headers=ALPHA)
+
+        refused = link(operators["id"])
+        assert_tmf_error(refused, 400, "invalidRelationship")
+        assert "no such trouble ticket" in refused.json()["message"]
+        assert link(shared["id"]).status_code == 200
+        assert client.get(f"{TICKETS}/{shared['id']}").json()["childSummary"]["total"] == 1
+
     def test_an_unknown_partner_is_refused(self, client: TestClient) -> None:
         response = client.get(TICKETS, headers={"X-TT-Partner": "gamma"})
 
