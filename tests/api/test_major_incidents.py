@@ -245,6 +245,23 @@ class TestLinks:
         assert answer.status_code == 409
         assert answer.json()["code"] == "majorIncidentHasChildren"
 
+    def test_a_linked_child_does_not_become_a_major_incident(self, client: TestClient) -> None:
+        parent = major(client)
+        kid = created(client, troubleTicketRelationship=[child_of(parent["id"])])
+        answer = patch(client, kid["id"], {"ticketType": "majorIncident"})
+        assert answer.status_code == 400
+        assert "cannot be the child of another" in answer.json()["message"]
+        assert read(client, kid["id"])["ticketType"] == "incident"
+
+    def test_a_major_incident_with_children_is_not_deleted(self, client: TestClient) -> None:
+        parent = major(client)
+        kid = created(client, troubleTicketRelationship=[child_of(parent["id"])])
+        answer = client.delete(f"{TICKETS}/{parent['id']}")
+        assert answer.status_code == 409
+        assert answer.json()["code"] == "majorIncidentHasChildren"
+        assert patch(client, kid["id"], {"troubleTicketRelationship": []}).status_code == 200
+        assert client.delete(f"{TICKETS}/{parent['id']}").status_code == 204
+
     def test_the_parent_id_is_the_servers(self, client: TestClient) -> None:
         answer = client.post(TICKETS, json=a_ticket(parentTicketId="x"))
         assert answer.status_code == 400
@@ -484,9 +501,21 @@ class TestCascade:
         cascade(run, clock).run_once()  # one batch of two
         move(client, parent["id"], "inProgress", reason="not fixed after all")
         cascade(run, clock).run_once()
-        assert read(client, parent["id"])["cascade"]["state"] == "stopped"
+        stopped = read(client, parent["id"])["cascade"]
+        assert (stopped["state"], stopped["done"], stopped["refused"]) == ("stopped", 2, 0)
         statuses = sorted(read(client, k["id"])["status"] for k in kids)
         assert statuses == ["acknowledged", "acknowledged", "resolved", "resolved"]
+
+    def test_a_parent_without_open_children_completes_at_once(self, client: TestClient) -> None:
+        parent = major(client)
+        move(client, parent["id"], "inProgress", "resolved")
+        shown = read(client, parent["id"])["cascade"]
+        assert (shown["state"], shown["total"], shown["done"], shown["refused"]) == (
+            "completed",
+            0,
+            0,
+            0,
+        )
 
     def test_cancelling_the_parent_cancels_with_its_reason(
         self, client: TestClient, run: Runtime, clock: FrozenClock

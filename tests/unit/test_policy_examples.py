@@ -69,6 +69,12 @@ SCHEMA: dict[str, Any] = {
         "lateActivity": {"raiseLevelTo": None, "assignTo": None, "raisePriorityTo": None},
     },
     "isolation": {"partnersMayName": None},
+    "majorIncident": {
+        "correlate": [{"name": None, "relatedEntity": None, "characteristic": None}],
+        "childClocks": None,
+        "rollupInterval": None,
+        "cascadeBatch": None,
+    },
 }
 
 

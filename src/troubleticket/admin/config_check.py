@@ -175,9 +175,13 @@ def _policy(settings: Settings) -> str:
     source = "built-in" if settings.policy is None else settings.policy
     clocks = ", ".join(clock.name for clock in policy.sla.clocks)
     rules = len(policy.escalation)
+    correlation = len(policy.major_incident.correlation)
+    major = (
+        f"; {correlation} correlation rule{'' if correlation == 1 else 's'}" if correlation else ""
+    )
     return (
         f"{source} ({len(policy.priority.levels)} priorities, {len(policy.sla.clocks)} clocks: "
-        f"{clocks}; {rules} escalation rule{'' if rules == 1 else 's'})"
+        f"{clocks}; {rules} escalation rule{'' if rules == 1 else 's'}{major})"
     )
 
 

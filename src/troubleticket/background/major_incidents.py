@@ -206,13 +206,7 @@ class CascadeRunner:
                 return parent
             if cascade.get("state") != "running":
                 return parent
-            counts = self._store.counters(key)
-            return mi.cascade_finished(
-                parent,
-                counts.get(mi.cascaded_counter(cascade), 0),
-                counts.get(mi.refused_counter(cascade), 0),
-                self._clock(),
-            )
+            return mi.cascade_finished(parent, self._store.counters(key), self._clock())
 
         self._tickets.update(parent_id, finished, context=_SERVER)
 

@@ -73,7 +73,8 @@ class CorrelationRule:
 class MajorIncidentPolicy:
     """``child_clocks``: ``run`` (the default: a customer's SLA is owed whatever caused the
     fault, and a pause would hide the breaches an operator has to answer for) or ``pause``
-    (while linked to an open parent, as some contracts exempt declared major incidents).
+    (while the ticket is linked to a major incident, as some contracts exempt declared major
+    incidents; detaching it, or the cascade moving it on, ends the pause).
     ``rollup_interval``: seconds between two announcements of a parent's rollup (its
     ``childSummary`` change event), however many children changed. ``cascade_batch``: children
     moved per transaction."""
@@ -111,7 +112,10 @@ def parent_named(ticket: Mapping[str, Any]) -> str | None:
 
 
 def link_changed(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
-    return _links(before or {}) != _links(after)
+    """Whether the change makes or changes a link, or makes a linked ticket a major incident
+    (which the link rules then refuse)."""
+    became_major = is_major(after) and not (before is not None and is_major(before))
+    return _links(before or {}) != _links(after) or (became_major and bool(_links(after)))
 
 
 def check_link(ticket: Mapping[str, Any], parent: Mapping[str, Any] | None) -> None:
@@ -161,6 +165,20 @@ def check_link(ticket: Mapping[str, Any], parent: Mapping[str, Any] | None) -> N
             f"Major incident {parent_id!r} is {parent.get('status')}: a ticket is linked only "
             "to an open one",
             code="parentNotOpen",
+        )
+
+
+def check_deletable(ticket: Mapping[str, Any], children: int) -> None:
+    """A major incident with children is not deleted (its children would name nothing).
+
+    Raises:
+        Conflict: children are linked.
+    """
+    if is_major(ticket) and children:
+        raise Conflict(
+            f"Major incident {ticket.get('id')!r} has {children} child ticket(s): detach them "
+            "before deleting it",
+            code="majorIncidentHasChildren",
         )
 
 
@@ -334,20 +352,24 @@ def cascade_started(
     after: JSON,
     now: datetime,
     *,
-    open_children: int,
+    counts: Mapping[str, int],
     by: Mapping[str, str],
 ) -> JSON:
     """The parent with a cascade record when this change moves a major incident to resolved,
-    closed or cancelled (its open children follow); the parent unchanged otherwise. ``by``:
-    who asked, in which request (kept hidden, for the children's audit records)."""
+    closed or cancelled (its open children follow), or with its running cascade stopped when
+    the change takes it back to an open status; the parent unchanged otherwise. ``counts``:
+    the parent's counters (its rollup and what its cascades did); ``by``: who asked, in which
+    request (kept hidden, for the children's audit records)."""
     status = after.get("status")
     if not is_major(after) or status == before.get("status"):
         return after
     if status not in CASCADING:
         if running(after):  # reopened: what is left of the cascade is not done
-            stopped = {**after[CASCADE], "state": "stopped", "endDate": timestamp(now)}
-            return {**after, CASCADE: stopped}
+            cascade = after[CASCADE]
+            stopped = {**cascade, **_progress(cascade, counts), "state": "stopped"}
+            return {**after, CASCADE: {**stopped, "endDate": timestamp(now)}}
         return after
+    open_children = counts.get("open", 0)
     record: JSON = {
         "@type": "ChildCascade",
         "id": f"{status}-{timestamp(now)}",
@@ -359,8 +381,22 @@ def cascade_started(
     if isinstance(after.get("statusChangeReason"), str):
         record["reason"] = after["statusChangeReason"]
     if not open_children:
-        record["endDate"] = timestamp(now)
+        record |= {"done": 0, "refused": 0, "endDate": timestamp(now)}
     return {**after, CASCADE: record, CASCADE_BY: dict(by)}
+
+
+def _progress(cascade: Mapping[str, Any], counts: Mapping[str, int]) -> dict[str, int]:
+    return {
+        "done": counts.get(cascaded_counter(cascade), 0),
+        "refused": counts.get(refused_counter(cascade), 0),
+    }
+
+
+def shown_cascade(cascade: Mapping[str, Any], counts: Mapping[str, int]) -> JSON:
+    """A running cascade with its progress so far (any other as it was recorded)."""
+    if cascade.get("state") != "running":
+        return dict(cascade)
+    return {**cascade, **_progress(cascade, counts)}
 
 
 def cascaded_counter(cascade: Mapping[str, Any]) -> str:
@@ -459,16 +495,11 @@ def with_parent_note(child: JSON, parent_id: str, note: Mapping[str, Any]) -> JS
     return {**child, "note": [*_notes(child), copied]}
 
 
-def cascade_finished(parent: JSON, moved: int, refused: int, now: datetime) -> JSON:
+def cascade_finished(parent: JSON, counts: Mapping[str, int], now: datetime) -> JSON:
     """The parent with its cascade completed: how many children it moved, and refused."""
-    record = {
-        **parent[CASCADE],
-        "state": "completed",
-        "done": moved,
-        "refused": refused,
-        "endDate": timestamp(now),
-    }
-    return {**parent, CASCADE: record}
+    cascade = parent[CASCADE]
+    record = {**cascade, **_progress(cascade, counts), "state": "completed"}
+    return {**parent, CASCADE: {**record, "endDate": timestamp(now)}}
 
 
 def running(parent: Mapping[str, Any]) -> bool:

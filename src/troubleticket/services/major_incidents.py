@@ -80,7 +80,6 @@ class MajorIncidents:
         if before is not None:
             after = mi.notes_started(before, after)
         if before is not None and mi.is_major(after):
-            open_children = self._counts(after["id"]).get("open", 0)
             by = {
                 name: value
                 for name, value in (
@@ -91,7 +90,7 @@ class MajorIncidents:
                 if value is not None
             }
             after = mi.cascade_started(
-                before, after, self._clock(), open_children=open_children, by=by
+                before, after, self._clock(), counts=self._counts(after["id"]), by=by
             )
         return after
 
@@ -127,10 +126,14 @@ class MajorIncidents:
         affected = self._store.count_counters(mi.customers_key(doc["id"]))
         shown = {**doc, mi.SUMMARY: mi.child_summary(counts, affected)}
         cascade = doc.get(mi.CASCADE)
-        if isinstance(cascade, dict) and cascade.get("state") == "running":
-            shown[mi.CASCADE] = {
-                **cascade,
-                "done": counts.get(mi.cascaded_counter(cascade), 0),
-                "refused": counts.get(mi.refused_counter(cascade), 0),
-            }
+        if isinstance(cascade, dict):
+            shown[mi.CASCADE] = mi.shown_cascade(cascade, counts)
         return shown
+
+    def check_delete(self, current: JSON) -> None:
+        """
+        Raises:
+            Conflict: a major incident with children.
+        """
+        if mi.is_major(current):
+            mi.check_deletable(current, self._counts(current["id"]).get("total", 0))

@@ -484,6 +484,8 @@ class ResourceService:
             # a change in between is read again (and checked against if_match again).
             stored = self._read(resource_id, if_match, context=context)
             current = self._internal(stored)
+            if self.relations is not None:
+                self.relations.check_delete(current)
             events = self._change_events.records(current, None, stored.version + 1)
             if self._deleted(current, stored.version, events):
                 self._committed(events)

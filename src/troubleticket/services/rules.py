@@ -106,6 +106,10 @@ class Relations(Protocol):
         """``after`` once the rules between documents hold (raises when they do not)."""
         ...
 
+    def check_delete(self, current: JSON) -> None:
+        """Refuse deleting a document others depend on (raises)."""
+        ...
+
     def counters(self, before: JSON | None, after: JSON | None) -> list[CounterChange]:
         """The counters a change moves, in its own write."""
         ...

@@ -52,6 +52,8 @@ def _rules(read: Reader, raw: Any) -> tuple[CorrelationRule, ...]:
         path = f"majorIncident.correlate[{i}]"
         spec = read.mapping(item, path, _RULE_KEYS)
         name = spec.get("name", f"rule {i + 1}")
+        if not isinstance(name, str) or not name.strip():
+            read.problem(f"{path}.name", "expected a name")
         entity = spec.get("relatedEntity")
         types: frozenset[str] = frozenset()
         if entity is not None:
