@@ -158,11 +158,11 @@ class CascadeRunner:
                 return child, []  # moved or detached since it was listed
             if child.get(mi.REFUSED) == cascade["id"]:
                 return child, []
-            moved = child
-            now = self._clock()
+            steps = mi.cascade_steps(child, cascade, parent["id"])
             try:
-                for step in mi.cascade_steps(child, cascade, parent["id"]):
-                    moved = self._managed.patch(moved, step, now=now, context=context)
+                moved = self._managed.patch_through(
+                    child, steps, now=self._clock(), context=context
+                )
             except TroubleTicketError as refusal:
                 logger.info(
                     "cascade %s of major incident %s leaves ticket %s %s: %s",

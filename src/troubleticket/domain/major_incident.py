@@ -55,6 +55,8 @@ OPEN = frozenset(
     {TicketStatus.ACKNOWLEDGED, TicketStatus.IN_PROGRESS, TicketStatus.PENDING, TicketStatus.HELD}
 )
 CASCADING = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED, TicketStatus.CANCELLED})
+# What a cascade may take a child through on its way (the work, not a refusal of it).
+_THROUGH = OPEN | {TicketStatus.RESOLVED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,8 +407,9 @@ def cascaded_counter(cascade: Mapping[str, Any]) -> str:
 
 
 def path_to(start: str, target: str) -> list[str]:
-    """The statuses a child passes through to reach ``target`` from ``start`` by the lifecycle
-    (the shortest way; empty when it is there, or cannot get there)."""
+    """The statuses a child passes through to reach ``target`` from ``start`` by the lifecycle:
+    the shortest way through the work (open statuses and ``resolved``), never by way of a
+    rejection or a cancellation; empty when it is there, or cannot get there."""
     try:
         origin, goal = TicketStatus(start), TicketStatus(target)
     except ValueError:
@@ -418,6 +421,8 @@ def path_to(start: str, target: str) -> list[str]:
         if status == goal:
             break
         for following in sorted(TRANSITIONS[status]):
+            if following != goal and following not in _THROUGH:
+                continue
             if following not in previous:
                 previous[following] = status
                 queue.append(following)

@@ -52,6 +52,26 @@ class ManagedTicket:
         updated = coordination.on_status_change(self.policy, current, updated, now)
         return self._settled(current, updated, now, patch, context)
 
+    def patch_through(
+        self, current: JSON, patches: list[JSON], *, now: datetime, context: Context
+    ) -> JSON:
+        """The ticket after ``patches`` applied one after the other as one change (a cascade
+        walking a child through the lifecycle): each its ticket rules, the policy once on the
+        whole change (as for one patch, from the first status to the last)."""
+        updated = current
+        for patch in patches:
+            stepped = patch_ticket(updated, patch, now=now)
+            if stepped is updated:
+                continue
+            stepped = major_incident.settle(stepped)
+            updated = coordination.on_status_change(self.policy, updated, stepped, now)
+        if updated is current:
+            return current
+        merged: JSON = {}
+        for patch in patches:
+            merged.update(patch)
+        return self._settled(current, updated, now, merged, context)
+
     def _check_parties(self, current: JSON | None, requested: object, party: str) -> None:
         check_parties_named(
             current, requested, party_id=party, may_name=self.policy.partners_may_name
