@@ -363,6 +363,22 @@ class TestCorrelation:
         ticket = created(client, relatedEntity=[element("olt-7")])
         assert ticket["troubleTicketRelationship"][0]["id"] == older["id"]
 
+    def test_one_declared_by_another_process_is_seen_within_the_candidates_ttl(
+        self, client: TestClient, run: Runtime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import time
+
+        from troubleticket.context import NO_CONTEXT
+        from troubleticket.services import major_incidents
+
+        monkeypatch.setattr(major_incidents, "CANDIDATES_TTL_S", 0.05)
+        created(client, relatedEntity=[element("olt-3")])  # reads the (no) candidates
+        body = a_ticket(ticketType="majorIncident", relatedEntity=[element("olt-3")])
+        parent = run.tickets.create(body, context=NO_CONTEXT).doc  # another process's write
+        time.sleep(0.1)
+        ticket = created(client, relatedEntity=[element("olt-3")])
+        assert ticket["troubleTicketRelationship"][0]["id"] == parent["id"]
+
     def test_a_referred_type_outside_the_rule_does_not_match(self, client: TestClient) -> None:
         major(client, relatedEntity=[element("x-1", "Product")])
         ticket = created(client, relatedEntity=[element("x-1", "Product")])

@@ -7,6 +7,7 @@ and turns a change into the counter moves the store applies in the change's own 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from troubleticket.context import Context
@@ -18,6 +19,10 @@ from troubleticket.types import JSON, Clock
 
 # At most this many open major incidents are looked at by correlation (the oldest first).
 CANDIDATES = 1000
+# How long the open major incidents read for correlation are used again. A create looks them up
+# (a fifth of a POST's time when read every time); they change rarely, a write of one in this
+# process forgets them at once, and one declared by another process is seen within this.
+CANDIDATES_TTL_S = 1.0
 
 OPEN_MAJOR_INCIDENTS = Filter(
     (
@@ -45,12 +50,19 @@ class MajorIncidents:
         self._clock = clock
         self._href = href
         self._visible = visible
+        self._candidates: tuple[float, list[JSON]] | None = None
 
     def open_major_incidents(self) -> list[JSON]:
+        """The open major incidents, oldest first (read again after ``CANDIDATES_TTL_S``)."""
+        now = time.monotonic()
+        kept = self._candidates
+        if kept is not None and now - kept[0] < CANDIDATES_TTL_S:
+            return kept[1]
         page = self._store.list(
             Collection.TROUBLE_TICKET,
             ListQuery(where=OPEN_MAJOR_INCIDENTS, limit=CANDIDATES, count=False),
         )
+        self._candidates = (now, page.items)
         return page.items
 
     def correlated(self, body: JSON) -> tuple[JSON, bool]:
@@ -73,6 +85,8 @@ class MajorIncidents:
             InvalidRequest: a link the rules refuse.
             Conflict: a closed parent, or a major incident with children changing type.
         """
+        if mi.is_major(after) or (before is not None and mi.is_major(before)):
+            self._candidates = None  # a major incident changes: read them again
         if before is not None and mi.is_major(before) and not mi.is_major(after):
             mi.check_still_major(before, after, self._counts(before["id"]).get("total", 0))
         if mi.link_changed(before, after) and not correlated:
