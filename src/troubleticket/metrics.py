@@ -253,8 +253,8 @@ class MeteredStore:
     def insert_many(self, collection: Any, docs: Iterable[JSON]) -> int:
         return self._store.insert_many(collection, docs)
 
-    def restore(self, collection: Any, items: Iterable[Any]) -> int:
-        return self._store.restore(collection, items)
+    def restore(self, collection: Any, items: Iterable[Any], *, counters: Any = ()) -> int:
+        return self._store.restore(collection, items, counters=counters)
 
     def scan(self, collection: Any) -> Iterator[Any]:
         return self._store.scan(collection)

@@ -147,3 +147,17 @@ def test_a_child_written_with_counters_is_found_by_its_indexed_parent(store: Sto
     store.insert(TICKETS, doc("c-2", parentTicketId="q"))
     page = store.list(TICKETS, ListQuery(where=parse_filter("parentTicketId=p")))
     assert [d["id"] for d in page.items] == ["c-1"]
+
+
+def test_restored_documents_bring_their_counters(store: Store) -> None:
+    from troubleticket.store.port import Stored
+
+    moved = store.restore(
+        TICKETS,
+        [Stored(doc("a"), 4), Stored(doc("b"), 2)],
+        counters=[CounterChange("k", "n", 2), CounterChange("k", "m", 1)],
+    )
+    assert moved == 2
+    stored = store.get(TICKETS, "a")
+    assert stored is not None and stored.version == 4
+    assert store.counters("k") == {"n": 2, "m": 1}

@@ -35,10 +35,12 @@ from tests.unit.transfer_samples import (
 from troubleticket.store.port import (
     DOCUMENT_COLLECTIONS,
     Collection,
+    CounterChange,
     ListQuery,
     Page,
     Store,
     Stored,
+    Write,
 )
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.transfer import FORMAT, TransferError, export_store, import_store
@@ -138,11 +140,13 @@ class RecordingStore:
             self.events.append(f"read {item.doc['id']}")
             yield item
 
-    def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
+    def restore(
+        self, collection: Collection, items: Iterable[Stored], *, counters: Any = ()
+    ) -> int:
         batch = list(items)
         self.batches.append([item.doc["id"] for item in batch])
         self.events.append(f"restore {len(batch)}")
-        return self.inner.restore(collection, batch)
+        return self.inner.restore(collection, batch, counters=counters)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -237,6 +241,43 @@ class TestRoundTrip:
             assert [as_text(item.doc) for item in copies[collection]] == [
                 as_text(item.doc) for item in originals[collection]
             ]
+
+    def test_a_major_incidents_rollup_is_made_again_from_its_children(
+        self, source: SqliteStore, target: SqliteStore
+    ) -> None:
+        from troubleticket.domain import major_incident as mi
+
+        def child(ticket_id: str, status: str, customer: str) -> JSON:
+            party = {"role": "customer", "partyOrPartyRole": {"id": customer}}
+            return {
+                **ticket(ticket_id, minute=1),
+                "status": status,
+                "relatedParty": [party],
+                "troubleTicketRelationship": [{"id": "mi-1", "relationshipType": "isChildOf"}],
+                mi.PARENT: "mi-1",
+            }
+
+        kids = [child("c-1", "acknowledged", "p-1"), child("c-2", "resolved", "p-2")]
+        kids.append(child("c-3", "inProgress", "p-1"))
+        source.insert_many(TICKETS, [{**ticket("mi-1", minute=0), "ticketType": "majorIncident"}])
+        for kid in kids:  # as the ticket service writes them: the rollup in the same write
+            changes = [CounterChange(*c) for c in mi.counter_changes(None, kid)]
+            source.write(TICKETS, [Write(kid, None, counters=changes)])
+
+        out = io.StringIO()
+        export_store(source, out)
+        import_store(target, io.StringIO(out.getvalue()), batch_size=2)
+
+        for key in (mi.rollup_key("mi-1"), mi.customers_key("mi-1")):
+            assert target.counters(key) == source.counters(key)
+        assert target.counters(mi.rollup_key("mi-1")) == {
+            "total": 3,
+            "open": 2,
+            "status:acknowledged": 1,
+            "status:inProgress": 1,
+            "status:resolved": 1,
+        }
+        assert target.count_counters(mi.customers_key("mi-1")) == 1  # p-1; p-2's is resolved
 
     def test_an_empty_store_exports_a_header_and_an_end_line_and_imports_as_nothing(
         self, source: SqliteStore, target: SqliteStore
@@ -405,9 +446,11 @@ class TestImport:
         seen_at_insert: list[int] = []
 
         class Watching(RecordingStore):
-            def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
+            def restore(
+                self, collection: Collection, items: Iterable[Stored], *, counters: Any = ()
+            ) -> int:
                 seen_at_insert.append(len(yielded))
-                return super().restore(collection, items)
+                return super().restore(collection, items, counters=counters)
 
         import_store(Watching(target), produce(), batch_size=3)
 

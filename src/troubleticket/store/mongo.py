@@ -53,6 +53,7 @@ from troubleticket.store.port import (
     CHILDREN,
     RESOURCE_COLLECTIONS,
     Collection,
+    CounterChange,
     DuplicateId,
     ListQuery,
     Page,
@@ -358,7 +359,20 @@ class MongoStore:
         return self.restore(collection, (Stored(doc, 1) for doc in docs))
 
     @_reachable
-    def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
+    def restore(
+        self,
+        collection: Collection,
+        items: Iterable[Stored],
+        *,
+        counters: Sequence[CounterChange] = (),
+    ) -> int:
+        """The documents, then their counters (not one transaction: an import is made into an
+        empty store, and one that fails is made again into an empty one)."""
+        restored = self._restore(collection, items)
+        _move_counters(self._counters(), counters)
+        return restored
+
+    def _restore(self, collection: Collection, items: Iterable[Stored]) -> int:
         _writable(collection)
         layout = LAYOUTS[collection]
         records = [
@@ -522,16 +536,7 @@ class MongoStore:
                         target, collection, w.doc, w.expected_version, w.events, session
                     )
                 if done is not None:
-                    for change in w.counters:
-                        counters.update_one(
-                            {ID: f"{change.key}\x1f{change.name}"},
-                            {
-                                "$inc": {"v": change.delta},
-                                "$setOnInsert": {"k": change.key, "n": change.name},
-                            },
-                            upsert=True,
-                            session=session,
-                        )
+                    _move_counters(counters, w.counters, session)
                 written.append(done)
             return written
 
@@ -729,6 +734,18 @@ class MongoStore:
             self._indexed = False
         if client is not None:
             client.close()
+
+
+def _move_counters(
+    counters: MongoCollection[Any], changes: Sequence[CounterChange], session: Any = None
+) -> None:
+    for change in changes:
+        counters.update_one(
+            {ID: f"{change.key}\x1f{change.name}"},
+            {"$inc": {"v": change.delta}, "$setOnInsert": {"k": change.key, "n": change.name}},
+            upsert=True,
+            session=session,
+        )
 
 
 def _writable(collection: Collection) -> None:

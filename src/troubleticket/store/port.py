@@ -178,8 +178,15 @@ class Store(Protocol):
         """
         ...
 
-    def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
-        """Store documents at the versions given (moving data between stores), like insert_many.
+    def restore(
+        self,
+        collection: Collection,
+        items: Iterable[Stored],
+        *,
+        counters: Sequence[CounterChange] = (),
+    ) -> int:
+        """Store documents at the versions given (moving data between stores), like insert_many,
+        with the counters they move (a major incident's rollup of its children).
 
         Keeping versions keeps ETags: a client's ``If-Match`` from before the move still names
         the same state of the document.

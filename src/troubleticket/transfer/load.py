@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from troubleticket.domain import major_incident
 from troubleticket.store.port import (
     DOCUMENT_COLLECTIONS,
     Collection,
+    CounterChange,
     DuplicateId,
     Store,
     Stored,
@@ -234,7 +237,7 @@ class _Import:
         if collection is None or not batch:
             return
         try:
-            self._store.restore(collection, batch)
+            self._store.restore(collection, batch, counters=_counters_of(collection, batch))
         except DuplicateId as exc:
             span = f"line {lines[0]}" if len(lines) == 1 else f"lines {lines[0]}-{lines[-1]}"
             raise TransferError(
@@ -278,3 +281,15 @@ class _Import:
         if number == 1:
             return TransferError(f"line 1: {problem}", self._imported)
         return TransferError(f"line {number}: {problem}. {self._imported_so_far()}", self._imported)
+
+
+def _counters_of(collection: Collection, batch: list[Stored]) -> list[CounterChange]:
+    """What the tickets of a batch count in their major incidents' rollups (derived, so not
+    exported: made again here, in the batch's own write)."""
+    if collection != Collection.TROUBLE_TICKET:
+        return []
+    totals: Counter[tuple[str, str]] = Counter()
+    for item in batch:
+        for key, name, delta in major_incident.counter_changes(None, item.doc):
+            totals[(key, name)] += delta
+    return [CounterChange(key, name, delta) for (key, name), delta in totals.items() if delta]

@@ -29,7 +29,15 @@ from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.policy import DEFAULT_POLICY
 from troubleticket.domain.ticket import create_ticket
 from troubleticket.services.resources import MAX_WRITE_ATTEMPTS, ResourceService
-from troubleticket.store.port import Collection, ListQuery, Page, Store, Stored, Write
+from troubleticket.store.port import (
+    Collection,
+    CounterChange,
+    ListQuery,
+    Page,
+    Store,
+    Stored,
+    Write,
+)
 from troubleticket.store.query import Filter
 from troubleticket.store.sqlite import SqliteStore
 from troubleticket.types import JSON, IdFactory
@@ -101,8 +109,14 @@ class ForwardingStore:
     def insert_many(self, collection: Collection, docs: Iterable[JSON]) -> int:
         return self.inner.insert_many(collection, docs)
 
-    def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
-        return self.inner.restore(collection, items)
+    def restore(
+        self,
+        collection: Collection,
+        items: Iterable[Stored],
+        *,
+        counters: Sequence[CounterChange] = (),
+    ) -> int:
+        return self.inner.restore(collection, items, counters=counters)
 
     def scan(self, collection: Collection) -> Iterator[Stored]:
         return self.inner.scan(collection)

@@ -87,11 +87,21 @@ class SqliteStore:
     def insert_many(self, collection: Collection, docs: Iterable[JSON]) -> int:
         return self.restore(collection, (Stored(doc, 1) for doc in docs))
 
-    def restore(self, collection: Collection, items: Iterable[Stored]) -> int:
-        return self._insert_all(collection, items, ())
+    def restore(
+        self,
+        collection: Collection,
+        items: Iterable[Stored],
+        *,
+        counters: Sequence[CounterChange] = (),
+    ) -> int:
+        return self._insert_all(collection, items, (), counters)
 
     def _insert_all(
-        self, collection: Collection, items: Iterable[Stored], events: Sequence[JSON]
+        self,
+        collection: Collection,
+        items: Iterable[Stored],
+        events: Sequence[JSON],
+        counters: Sequence[CounterChange] = (),
     ) -> int:
         _writable(collection)
         count = 0
@@ -104,6 +114,7 @@ class SqliteStore:
                     self._insert_row(conn, collection, item, text)
                     count += 1
                 self._record_events(conn, recorded)
+                self._move_counters(conn, counters)
         except sqlite3.IntegrityError as exc:
             raise DuplicateId(str(exc)) from exc
         return count
