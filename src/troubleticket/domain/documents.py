@@ -6,6 +6,7 @@ A document is the JSON object exchanged with clients. The server owns some of it
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -223,3 +224,9 @@ class DocumentRules:
         ignored = {*self.server_owned, *self.kept, *self.immutable, "@type"}
         merged: JSON = merge_patch(current, without(patch, ignored))
         return merged
+
+
+def note_key(note: Mapping[str, Any]) -> str:
+    """What tells one note from another wherever it is copied: its author, date and text."""
+    text = "|".join(str(note.get(name, "")) for name in ("author", "date", "text"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

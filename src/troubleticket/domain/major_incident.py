@@ -22,14 +22,13 @@ Everything here is pure: the parent, when one is involved, is given.
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from troubleticket.domain.documents import timestamp
+from troubleticket.domain.documents import note_key, timestamp
 from troubleticket.domain.errors import Conflict, InvalidRequest
 from troubleticket.domain.lifecycle import TRANSITIONS, TicketStatus
 from troubleticket.types import JSON
@@ -455,12 +454,11 @@ def refused_counter(cascade: Mapping[str, Any]) -> str:
     return f"refused:{cascade['id']}"
 
 
-def note_key(note: Mapping[str, Any]) -> str:
+def note_name(note: Mapping[str, Any]) -> str:
     """What names a note: its id, else its author, date and text."""
     if isinstance(note.get("id"), str) and note["id"]:
         return str(note["id"])
-    text = "|".join(str(note.get(name, "")) for name in ("author", "date", "text"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return note_key(note)
 
 
 def _notes(ticket: Mapping[str, Any]) -> list[JSON]:
@@ -472,9 +470,11 @@ def notes_started(before: Mapping[str, Any], after: JSON) -> JSON:
     """The parent with a note cascade for each note this change adds flagged ``forChildren``."""
     if not is_major(after):
         return after
-    had = {note_key(n) for n in _notes(before)}
+    had = {note_name(n) for n in _notes(before)}
     flagged = [
-        note_key(n) for n in _notes(after) if n.get(FOR_CHILDREN) is True and note_key(n) not in had
+        note_name(n)
+        for n in _notes(after)
+        if n.get(FOR_CHILDREN) is True and note_name(n) not in had
     ]
     if not flagged:
         return after
@@ -484,13 +484,13 @@ def notes_started(before: Mapping[str, Any], after: JSON) -> JSON:
 
 
 def parent_note(parent: Mapping[str, Any], key: str) -> JSON | None:
-    return next((n for n in _notes(parent) if note_key(n) == key), None)
+    return next((n for n in _notes(parent) if note_name(n) == key), None)
 
 
 def with_parent_note(child: JSON, parent_id: str, note: Mapping[str, Any]) -> JSON:
     """The child with its copy of the parent's note (the child itself when it has it): the
     author, date and text, under an id naming the parent and the note."""
-    copy_id = f"majorIncident-{parent_id}-{note_key(note)}"
+    copy_id = f"majorIncident-{parent_id}-{note_name(note)}"
     if any(n.get("id") == copy_id for n in _notes(child)):
         return child
     copied: JSON = {"@type": "Note", "id": copy_id}
@@ -510,7 +510,3 @@ def cascade_finished(parent: JSON, counts: Mapping[str, int], now: datetime) -> 
 def running(parent: Mapping[str, Any]) -> bool:
     cascade = parent.get(CASCADE)
     return isinstance(cascade, dict) and cascade.get("state") == "running"
-
-
-def parent_ids(tickets: Iterable[Mapping[str, Any]]) -> list[str]:
-    return sorted({p for t in tickets if isinstance(p := t.get(PARENT), str)})

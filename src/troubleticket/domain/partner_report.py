@@ -21,13 +21,12 @@ closed; ``failed`` when the partner refused or ended the ticket itself.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from troubleticket.domain.activity import ActivityState, enter, is_open, party_id, state_of
-from troubleticket.domain.documents import timestamp
+from troubleticket.domain.documents import note_key, timestamp
 from troubleticket.domain.events import Raised
 from troubleticket.domain.partners import PartnerRegistry
 from troubleticket.domain.sla import ALERTS
@@ -58,12 +57,6 @@ POLL = "PartnerTicketPoll"
 def _activities(ticket: Mapping[str, Any]) -> list[JSON]:
     found = ticket.get(ACTIVITIES)
     return list(found) if isinstance(found, list) else []
-
-
-def note_key(note: Mapping[str, Any]) -> str:
-    """What tells one note from another on both sides: its author, date and text."""
-    text = "|".join(str(note.get(name, "")) for name in ("author", "date", "text"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def attach(partners: PartnerRegistry, ticket_id: str, activity: JSON, now: datetime) -> JSON:

@@ -17,7 +17,7 @@ import pytest
 
 from troubleticket.context import NO_CONTEXT
 from troubleticket.domain import partner_report as pr
-from troubleticket.domain.documents import timestamp
+from troubleticket.domain.documents import note_key, timestamp
 from troubleticket.domain.events import Raised
 from troubleticket.domain.managed_ticket import ManagedTicket
 from troubleticket.domain.partners import NO_PARTNERS, parse_partners
@@ -512,7 +512,7 @@ class TestOpened:
     def test_the_notes_the_report_carried_count_as_synced(self) -> None:
         tt = with_report(repair(ticket()), syncedNotes=["ffff000011112222"])
         done = pure(pr.opened, tt, "a1", {"id": "P-9"}, [OUR_NOTE, THEIR_NOTE], at(1))
-        keys = {pr.note_key(OUR_NOTE), pr.note_key(THEIR_NOTE), "ffff000011112222"}
+        keys = {note_key(OUR_NOTE), note_key(THEIR_NOTE), "ffff000011112222"}
         assert report(done)["syncedNotes"] == sorted(keys)
 
     def test_other_references_stay_and_the_partner_ticket_is_named_once(self) -> None:
@@ -737,11 +737,11 @@ class TestMirror:
         second = {**THEIR_NOTE, "date": "2026-11-20T10:00:00Z", "text": "Cable cut at pole 12"}
         once = mirror(tt, partner_ticket("inProgress", 0.5, note=[THEIR_NOTE]), 1)
         assert act(once)["note"] == [THEIR_NOTE]
-        assert report(once)["syncedNotes"] == [pr.note_key(THEIR_NOTE)]
+        assert report(once)["syncedNotes"] == [note_key(THEIR_NOTE)]
         assert act(once)["lastUpdate"] == "2026-11-20T09:00:00.000Z"
         twice = mirror(once, partner_ticket("inProgress", 0.5, note=[THEIR_NOTE, second]), 2)
         assert act(twice)["note"] == [THEIR_NOTE, second]
-        assert report(twice)["syncedNotes"] == [pr.note_key(THEIR_NOTE), pr.note_key(second)]
+        assert report(twice)["syncedNotes"] == [note_key(THEIR_NOTE), note_key(second)]
 
     def test_a_copied_note_removed_on_our_side_is_not_copied_again(self) -> None:
         once = mirror(started(), partner_ticket("inProgress", 0.5, note=[THEIR_NOTE]), 1)
@@ -753,13 +753,13 @@ class TestMirror:
         tt = change(started(), "a1", {"note": [OUR_NOTE]}, 1)
         back = mirror(tt, partner_ticket("inProgress", 0.5, note=[OUR_NOTE, THEIR_NOTE]), 2)
         assert act(back)["note"] == [OUR_NOTE, THEIR_NOTE]
-        assert report(back)["syncedNotes"] == [pr.note_key(THEIR_NOTE)]
+        assert report(back)["syncedNotes"] == [note_key(THEIR_NOTE)]
 
     def test_a_note_is_told_apart_by_its_author_date_and_text(self) -> None:
-        assert pr.note_key(OUR_NOTE) == pr.note_key({**OUR_NOTE, "@type": "Other", "id": "n1"})
+        assert note_key(OUR_NOTE) == note_key({**OUR_NOTE, "@type": "Other", "id": "n1"})
         for name in ("author", "date", "text"):
-            assert pr.note_key(OUR_NOTE) != pr.note_key({**OUR_NOTE, name: "other"})
-        assert len(pr.note_key(OUR_NOTE)) == 16
+            assert note_key(OUR_NOTE) != note_key({**OUR_NOTE, name: "other"})
+        assert len(note_key(OUR_NOTE)) == 16
 
     def test_a_partner_ticket_saying_nothing_new_at_the_same_instant_is_the_same_ticket(
         self,
