@@ -19,7 +19,7 @@ from connexion.validators import JSONRequestBodyValidator
 from starlette.types import Scope
 
 from troubleticket import strict_json
-from troubleticket.api.compiled import validator_for
+from troubleticket.api.compiled import acceptor_for, validator_for
 from troubleticket.api.errors import MalformedBody
 from troubleticket.api.unions import discriminating
 
@@ -62,7 +62,7 @@ def without_removals(value: Any) -> Any:
 
 class TmfJSONBodyValidator(JSONRequestBodyValidator):
     """Connexion's JSON body validator with strict decoding and merge-patch awareness, using the
-    schema's validator built once (``compiled``)."""
+    schema's validator built once, behind its compiled acceptor (``compiled``)."""
 
     _is_patch = False
 
@@ -82,5 +82,7 @@ class TmfJSONBodyValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(detail="The request body must not be empty")
         if self._is_patch and isinstance(body, dict):
             body = without_removals(body)
+        if acceptor_for(self._schema, nullable=True)(body):
+            return None
         result: dict[Any, Any] | None = super()._validate(body)
         return result

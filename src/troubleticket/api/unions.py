@@ -34,6 +34,25 @@ _ANY_OF = Draft4Validator.VALIDATORS["anyOf"]
 _ONE_OF = Draft4Validator.VALIDATORS["oneOf"]
 
 
+def branch_named(union: Mapping[str, Any], branches: list[Any], name: str) -> Any | None:
+    """The branch of a discriminated ``union`` its mapping gives class ``name``, if any."""
+    discriminator = union.get("discriminator")
+    if not isinstance(discriminator, Mapping):
+        return None
+    mapping = discriminator.get("mapping") or {}
+    if name not in mapping:
+        return None
+    target = mapping[name]
+    for branch in branches:
+        if not isinstance(branch, Mapping):
+            continue
+        own = branch.get("discriminator")
+        own_mapping = own.get("mapping", {}) if isinstance(own, Mapping) else {}
+        if branch.get("$ref") == target or own_mapping.get(name) == target:
+            return branch
+    return None
+
+
 def branch_for(
     union: Mapping[str, Any], branches: list[Any], instance: Any
 ) -> tuple[Any, str] | None:
@@ -42,19 +61,13 @@ def branch_for(
     discriminator = union.get("discriminator")
     if not isinstance(discriminator, Mapping) or not isinstance(instance, Mapping):
         return None
-    mapping = discriminator.get("mapping") or {}
     prop = discriminator.get("propertyName", "@type")
     for name in (instance.get(prop), instance.get("@baseType")):
-        if not isinstance(name, str) or name not in mapping:
+        if not isinstance(name, str):
             continue
-        target = mapping[name]
-        for branch in branches:
-            if not isinstance(branch, Mapping):
-                continue
-            own = branch.get("discriminator")
-            own_mapping = own.get("mapping", {}) if isinstance(own, Mapping) else {}
-            if branch.get("$ref") == target or own_mapping.get(name) == target:
-                return branch, name
+        branch = branch_named(union, branches, name)
+        if branch is not None:
+            return branch, name
     return None
 
 
