@@ -1,20 +1,27 @@
-"""The two ceilings every figure is compared with, serving the same stored ticket JSON.
+"""The ceilings every figure is compared with.
 
-* ``bare``: a Starlette route returning the ticket bytes — the most a Python ASGI server on this
-  machine can do for a GET.
+* ``bare``: a Starlette route returning the stored ticket's bytes — the most a Python ASGI server
+  on this machine can do for a GET.
 * ``trivial``: Connexion on the same contract with handlers that return the ticket untouched —
   what the framework costs before any work of ours.
+* ``bare_write``: Starlette taking the same POST and merge-patch PATCH bodies, decoding them,
+  stamping id, href and dates, encoding the ticket and writing it with its event into the same
+  SQLite store (same layout, group commit, ``synchronous=FULL``) from a worker thread, as the
+  server does — no validation, no rules: a write's physical limit on this machine.
 
-Both read the ticket from the store named by ``BENCH_STORE`` and run under uvicorn as factories.
+All read or write the store named by ``BENCH_STORE`` and run under uvicorn as factories.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -41,6 +48,57 @@ def bare() -> Starlette:
         return Response(body, media_type="application/json")
 
     return Starlette(routes=[Route(f"{API_ROOT}/troubleTicket/{{id}}", ticket)])
+
+
+def bare_write() -> Starlette:
+    store = SqliteStore(os.environ["BENCH_STORE"])
+    tickets = Collection.TROUBLE_TICKET
+
+    def event(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+        return {"eventId": str(uuid4()), "eventType": kind, "event": {"troubleTicket": doc}}
+
+    def create(doc: dict[str, Any]) -> bytes:
+        now = datetime.now(UTC).isoformat()
+        doc["id"] = str(uuid4())
+        doc.update(
+            href=f"{API_ROOT}/troubleTicket/{doc['id']}",
+            creationDate=now,
+            lastUpdate=now,
+            status="acknowledged",
+        )
+        store.insert(tickets, doc, events=[event("TroubleTicketCreateEvent", doc)])
+        return json.dumps(doc).encode()
+
+    def change(doc_id: str, patch: dict[str, Any]) -> bytes | None:
+        stored = store.get(tickets, doc_id)
+        if stored is None:
+            return None
+        doc = {**stored.doc, **patch, "lastUpdate": datetime.now(UTC).isoformat()}
+        store.replace(
+            tickets,
+            doc,
+            expected_version=stored.version,
+            events=[event("TroubleTicketAttributeValueChangeEvent", doc)],
+        )
+        return json.dumps(doc).encode()
+
+    async def post(request: Request) -> Response:
+        body = await run_in_threadpool(create, json.loads(await request.body()))
+        return Response(body, status_code=201, media_type="application/json")
+
+    async def patch(request: Request) -> Response:
+        doc_id, changes = request.path_params["id"], json.loads(await request.body())
+        body = await run_in_threadpool(change, doc_id, changes)
+        if body is None:
+            return Response(status_code=404)
+        return Response(body, media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route(f"{API_ROOT}/troubleTicket", post, methods=["POST"]),
+            Route(f"{API_ROOT}/troubleTicket/{{id}}", patch, methods=["PATCH"]),
+        ]
+    )
 
 
 def trivial() -> Any:
