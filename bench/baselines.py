@@ -54,8 +54,24 @@ def bare_write() -> Starlette:
     store = SqliteStore(os.environ["BENCH_STORE"])
     tickets = Collection.TROUBLE_TICKET
 
-    def event(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
-        return {"eventId": str(uuid4()), "eventType": kind, "event": {"troubleTicket": doc}}
+    def event(kind: str, doc: dict[str, Any], version: int) -> dict[str, Any]:
+        """An outbox record shaped as the server's (``notify.outbox.event_records``)."""
+        event_id, now = str(uuid4()), datetime.now(UTC).isoformat()
+        return {
+            "id": event_id,
+            "eventType": kind,
+            "state": "recorded",
+            "recordedAt": now,
+            "resource": {"collection": tickets.value, "id": doc["id"]},
+            "resourceKey": f"{tickets.value}/{doc['id']}",
+            "orderKey": f"{version:012d}.000",
+            "body": {
+                "eventId": event_id,
+                "eventTime": now,
+                "eventType": kind,
+                "event": {"troubleTicket": doc},
+            },
+        }
 
     def create(doc: dict[str, Any]) -> bytes:
         now = datetime.now(UTC).isoformat()
@@ -66,7 +82,7 @@ def bare_write() -> Starlette:
             lastUpdate=now,
             status="acknowledged",
         )
-        store.insert(tickets, doc, events=[event("TroubleTicketCreateEvent", doc)])
+        store.insert(tickets, doc, events=[event("TroubleTicketCreateEvent", doc, 1)])
         return json.dumps(doc).encode()
 
     def change(doc_id: str, patch: dict[str, Any]) -> bytes | None:
@@ -78,7 +94,7 @@ def bare_write() -> Starlette:
             tickets,
             doc,
             expected_version=stored.version,
-            events=[event("TroubleTicketAttributeValueChangeEvent", doc)],
+            events=[event("TroubleTicketAttributeValueChangeEvent", doc, stored.version + 1)],
         )
         return json.dumps(doc).encode()
 

@@ -39,6 +39,7 @@ from troubleticket.notify.delivery import (
     listener_url,
 )
 from troubleticket.notify.hubs import delivers
+from troubleticket.notify.lanes import lane_of
 from troubleticket.notify.outbox import (
     CANCELLED,
     DEAD,
@@ -51,7 +52,15 @@ from troubleticket.notify.outbox import (
     UNFINISHED,
     new_delivery,
 )
-from troubleticket.store.port import Collection, DuplicateId, ListQuery, Store, Stored
+from troubleticket.store.port import (
+    Collection,
+    DuplicateId,
+    ListQuery,
+    Store,
+    Stored,
+    StoreUnavailable,
+    Write,
+)
 from troubleticket.store.query import AnyOf, Comparison, Filter, Op, SortKey, instant
 from troubleticket.types import JSON, Clock
 
@@ -60,6 +69,8 @@ logger = logging.getLogger(__name__)
 
 # Pages of due deliveries one pass reads at most, looking for ones that need not wait.
 MAX_PAGES_PER_PASS = 10
+# Candidates a pass considers for each delivery it may claim (some must wait their turn).
+CANDIDATES_PER_CLAIM = 4
 
 
 def _equals(path: str, value: str) -> AnyOf:
@@ -91,6 +102,7 @@ class Dispatcher:
         overlapping: bool = False,
         on_free: Callable[[], None] | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
+        lanes: Callable[[], frozenset[int] | None] | None = None,
     ) -> None:
         """``perform``: carries out internal requests (to partners); without it they wait.
 
@@ -100,6 +112,10 @@ class Dispatcher:
         attempt ends (to wake the loop that runs the passes). Without it a pass waits for its
         attempts, which is what a caller stepping the dispatcher by hand (tests) needs.
         ``on_attempt`` is told what each attempt came to.
+
+        ``lanes``: the delivery lanes (``notify.lanes``) this dispatcher holds now, asked at
+        each pass; it claims deliveries of those lanes only, and fans events out while it holds
+        lane 0. Without it (or when it answers ``None``) every lane is this dispatcher's.
         """
         self._store = store
         self._send = sender
@@ -113,6 +129,9 @@ class Dispatcher:
         self._on_attempt = on_attempt
         self._flight_lock = threading.Lock()
         self._in_flight: Counter[str] = Counter()  # attempts running, by hub
+        self._lanes = lanes
+        # attempts ended whose results are not written yet, written together by the next pass
+        self._ended: list[tuple[Stored, JSON]] = []
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -121,9 +140,11 @@ class Dispatcher:
 
     def run_once(self) -> int:
         """One relay, fan-out and delivery pass; returns how much it did (0: idle)."""
+        self.record_ended()
+        lanes = self._lanes() if self._lanes is not None else None
         relayed = self._store.relay_events(self._policy.batch)
-        fanned = self.fan_out()
-        attempted = self.deliver_due()
+        fanned = self.fan_out() if lanes is None or 0 in lanes else 0
+        attempted = self.deliver_due(lanes)
         return relayed + fanned + attempted
 
     # -- fan-out -------------------------------------------------------------------------------
@@ -142,6 +163,7 @@ class Dispatcher:
         now = self._clock()
         # The schedule's first delay comes before the first attempt (0 by default).
         first_attempt = now + timedelta(seconds=self._policy.schedule[0])
+        deliveries: list[JSON] = []
         for event in page.items:
             # An internal request goes to its target alone; an event to the hubs it selects.
             targets = (
@@ -153,23 +175,49 @@ class Dispatcher:
                     if hub["createdAt"] <= event["recordedAt"] and delivers(hub, event)
                 ]
             )
-            for target in targets:
-                delivery = new_delivery(
+            deliveries += [
+                new_delivery(
                     delivery_id=f"{target}:{event['id']}",
                     hub_id=target,
                     event=event,
                     now=now,
                     due=first_attempt,
                 )
-                try:
-                    self._store.insert(Collection.DELIVERY, delivery)
-                except DuplicateId:
-                    pass  # fanned out before, by this worker or another
-            # Events are written once (version 1) and changed only here.
-            self._store.replace(
-                Collection.EVENT, {**event, "state": FANNED_OUT}, expected_version=1
-            )
+                for target in targets
+            ]
+        # The deliveries first, then the events marked: a crash between fans the same events
+        # out again, which adds nothing (same delivery ids).
+        self._write_each(Collection.DELIVERY, [Write(d, None) for d in deliveries])
+        # Events are written once (version 1) and changed only here.
+        self._write_each(
+            Collection.EVENT,
+            [Write({**event, "state": FANNED_OUT}, 1) for event in page.items],
+        )
         return len(page.items)
+
+    def _write_each(self, collection: Collection, writes: list[Write]) -> list[Stored | None]:
+        """Each write on its own terms (an insert of an id that exists is skipped, a replace
+        whose version moved on is not made), in one transaction where the store has them: the
+        commit of a pass's claims or results, not one per delivery."""
+        if not writes:
+            return []
+        try:
+            return self._store.write(collection, writes)
+        except (DuplicateId, StoreUnavailable):
+            pass  # an insert made before (the batch wrote nothing), or no transactions here
+        written: list[Stored | None] = []
+        for one in writes:
+            if one.expected_version is None:
+                try:
+                    written.append(self._store.insert(collection, one.doc))
+                except DuplicateId:
+                    written.append(None)
+            else:
+                stored = self._store.replace(
+                    collection, one.doc, expected_version=one.expected_version
+                )
+                written.append(stored)
+        return written
 
     def _all_hubs(self) -> list[JSON]:
         hubs: list[JSON] = []
@@ -183,12 +231,12 @@ class Dispatcher:
 
     # -- delivery ------------------------------------------------------------------------------
 
-    def deliver_due(self) -> int:
-        """Claim the deliveries that are due and attempt them; returns how many were attempted."""
+    def deliver_due(self, lanes: frozenset[int] | None = None) -> int:
+        """Claim the deliveries that are due (of ``lanes``; all when ``None``) and attempt them;
+        returns how many were attempted."""
         now = self._clock()
         stamp = timestamp(now)
         batch = self._policy.batch
-        claimed: list[Stored] = []
         taken: Counter[str] = Counter()
         per_hub = batch
         if self._overlapping:
@@ -198,27 +246,30 @@ class Dispatcher:
             per_hub = max(1, self._policy.concurrency // 2)
             if batch <= 0:
                 return 0
+        candidates: dict[str, JSON] = {}
+        wanted = batch * CANDIDATES_PER_CLAIM
 
-        def claim(candidate: JSON) -> None:
+        def consider(candidate: JSON) -> None:
             hub = candidate["hubId"]
-            if len(claimed) < batch and taken[hub] < per_hub:
-                if (stored := self._claim(candidate["id"], now)) is not None:
-                    claimed.append(stored)
-                    taken[hub] += 1
+            if lanes is not None and lane_of(hub, candidate["resourceKey"]) not in lanes:
+                return
+            if taken[hub] < per_hub and len(candidates) < wanted:  # a full hub waits
+                candidates.setdefault(candidate["id"], candidate)
 
         # Attempts whose worker died: their lease has run out.
         abandoned = Filter((_equals("state", DELIVERING), _at_or_before("leaseUntil", stamp)))
         for candidate in self._store.list(
             Collection.DELIVERY, ListQuery(count=False, where=abandoned, limit=batch)
         ).items:
-            claim(candidate)
+            consider(candidate)
         # Due deliveries, earliest first. Those that must wait for an earlier event of their
-        # resource are moved behind it (see _claim), so they cannot crowd the front; a bounded
-        # number of further pages is read when the first is all waiting ones.
+        # resource are moved behind it (see _claim_all), so they cannot crowd the front; a
+        # bounded number of further pages is read when the first is all waiting ones or
+        # another dispatcher's lanes.
         due = Filter((_equals("state", PENDING), _at_or_before("nextAttemptAt", stamp)))
         after = None
         for _ in range(MAX_PAGES_PER_PASS):
-            if len(claimed) >= batch:
+            if len(candidates) >= wanted:
                 break
             page = self._store.list(
                 Collection.DELIVERY,
@@ -231,10 +282,11 @@ class Dispatcher:
                 ),
             )
             for candidate in page.items:
-                claim(candidate)
+                consider(candidate)
             if page.next_cursor is None:
                 break
             after = page.next_cursor
+        claimed = self._claim_all(list(candidates.values()), now, batch, taken, per_hub)
         if not claimed:
             return 0
         # What the attempts of this pass read: each hub and event once, however many deliveries.
@@ -248,6 +300,7 @@ class Dispatcher:
         }
         if not self._overlapping:
             list(self._pool.map(lambda c: self._attempt(c, hubs, events), claimed))
+            self.record_ended()
             return len(claimed)
         with self._flight_lock:
             self._in_flight.update(c.doc["hubId"] for c in claimed)
@@ -267,54 +320,80 @@ class Dispatcher:
             if self._on_free is not None:
                 self._on_free()
 
-    def _first_unfinished_before(self, delivery: JSON) -> JSON | None:
-        """The earliest unfinished delivery of an earlier event of the same resource to the
-        same hub: the one this delivery must wait for, if any."""
-        if delivery["orderKey"] == FIRST_EVENT:
-            return None  # the first event of a resource (its creation) has none before it
-        earlier = Filter(
+    def _unfinished_of(self, candidates: list[JSON]) -> dict[tuple[str, str], JSON]:
+        """For each (hub, resource) of ``candidates``: its earliest unfinished delivery — the
+        one whose turn it is; the others of that subscriber and resource wait for it."""
+        pairs = {(c["hubId"], c["resourceKey"]) for c in candidates}
+        unfinished = Filter(
             (
-                _equals("hubId", delivery["hubId"]),
-                _equals("resourceKey", delivery["resourceKey"]),
-                AnyOf((Comparison(("orderKey",), Op.LT, delivery["orderKey"]),)),
+                AnyOf(tuple(Comparison(("hubId",), Op.EQ, h) for h in {h for h, _ in pairs})),
+                AnyOf(tuple(Comparison(("resourceKey",), Op.EQ, k) for k in {k for _, k in pairs})),
                 AnyOf(tuple(Comparison(("state",), Op.EQ, s) for s in UNFINISHED)),
             )
         )
-        found = self._store.list(
-            Collection.DELIVERY,
-            ListQuery(count=False, where=earlier, sort=(SortKey(("orderKey",)),), limit=1),
-        ).items
-        return found[0] if found else None
+        first: dict[tuple[str, str], JSON] = {}
+        after = None
+        while True:
+            page = self._store.list(
+                Collection.DELIVERY,
+                ListQuery(count=False, where=unfinished, limit=1000, after=after),
+            )
+            for delivery in page.items:
+                pair = (delivery["hubId"], delivery["resourceKey"])
+                if pair in pairs and (
+                    pair not in first or delivery["orderKey"] < first[pair]["orderKey"]
+                ):
+                    first[pair] = delivery
+            if page.next_cursor is None or not page.items:
+                return first
+            after = page.next_cursor
 
-    def _claim(self, delivery_id: str, now: datetime) -> Stored | None:
-        stored = self._store.get(Collection.DELIVERY, delivery_id)
-        if stored is None:
-            return None
-        delivery = stored.doc
+    def _claim_all(
+        self, candidates: list[JSON], now: datetime, batch: int, taken: Counter[str], per_hub: int
+    ) -> list[Stored]:
+        """Lease those of ``candidates`` whose turn it is, in order, in one write: ``batch`` at
+        most, and no more for a hub than ``per_hub`` with those it has ``taken``; returns them."""
+        if not candidates:
+            return []
         stamp = timestamp(now)
-        pending_due = delivery["state"] == PENDING and delivery["nextAttemptAt"] <= stamp
-        lease_lapsed = delivery["state"] == DELIVERING and delivery.get("leaseUntil", "") <= stamp
-        if not (pending_due or lease_lapsed):
-            return None
-        blocker = self._first_unfinished_before(delivery)
-        if blocker is not None:
-            if blocker["state"] == PENDING and blocker["nextAttemptAt"] > delivery["nextAttemptAt"]:
-                # Due only after the one it waits for, which then sorts first.
-                later = timestamp(_instant(blocker["nextAttemptAt"]) + timedelta(milliseconds=1))
-                self._store.replace(
-                    Collection.DELIVERY,
-                    {**delivery, "nextAttemptAt": later},
-                    expected_version=stored.version,
-                )
-            return None
         lease_end = timestamp(now + timedelta(seconds=self._policy.lease))
-        leased = {
-            **delivery,
-            "state": DELIVERING,
-            "leaseUntil": lease_end,
-            "leaseOwner": self._worker,
-        }
-        return self._store.replace(Collection.DELIVERY, leased, expected_version=stored.version)
+        # the first event of a resource (its creation) has none before it
+        later = [c for c in candidates if c["orderKey"] != FIRST_EVENT]
+        turns = self._unfinished_of(later) if later else {}
+        writes: list[Write] = []
+        leasing: list[bool] = []
+        for candidate in candidates:
+            if leasing.count(True) >= batch:
+                break
+            if taken[candidate["hubId"]] >= per_hub:
+                continue
+            stored = self._store.get(Collection.DELIVERY, candidate["id"])
+            if stored is None:
+                continue
+            delivery = stored.doc
+            pending_due = delivery["state"] == PENDING and delivery["nextAttemptAt"] <= stamp
+            lapsed = delivery["state"] == DELIVERING and delivery.get("leaseUntil", "") <= stamp
+            if not (pending_due or lapsed):
+                continue
+            turn = turns.get((delivery["hubId"], delivery["resourceKey"]))
+            if turn is not None and turn["id"] != delivery["id"]:
+                if turn["state"] == PENDING and turn["nextAttemptAt"] > delivery["nextAttemptAt"]:
+                    # Due only after the one it waits for, which then sorts first.
+                    behind = timestamp(_instant(turn["nextAttemptAt"]) + timedelta(milliseconds=1))
+                    writes.append(Write({**delivery, "nextAttemptAt": behind}, stored.version))
+                    leasing.append(False)
+                continue
+            leased = {
+                **delivery,
+                "state": DELIVERING,
+                "leaseUntil": lease_end,
+                "leaseOwner": self._worker,
+            }
+            writes.append(Write(leased, stored.version))
+            leasing.append(True)
+            taken[delivery["hubId"]] += 1
+        written = self._write_each(Collection.DELIVERY, writes)
+        return [done for done, lease in zip(written, leasing, strict=True) if lease and done]
 
     def _attempt(
         self, claimed: Stored, hubs: dict[str, Stored | None], events: dict[str, Stored | None]
@@ -393,6 +472,7 @@ class Dispatcher:
         return self._send(url, body, headers, self._policy.timeout)
 
     def _finish(self, claimed: Stored, changes: JSON) -> None:
+        """Keep what an attempt came to; ``record_ended`` writes it with the others'."""
         finished = {
             key: value
             for key, value in {**claimed.doc, **changes}.items()
@@ -401,15 +481,31 @@ class Dispatcher:
                 key == "lastError" and "lastError" not in changes and changes.get("attempts") == 0
             )
         }
-        if not self._store.replace(Collection.DELIVERY, finished, expected_version=claimed.version):
-            # The lease lapsed and another worker took the delivery over; it reports its own.
-            logger.warning(
-                "delivery %s was taken over before its attempt was recorded", claimed.doc["id"]
-            )
-            return
-        if finished["state"] != PENDING and claimed.doc.get("attempts", 0) > 0:
-            # Deliveries moved behind this one while it was being retried are due now.
-            self._release_followers(finished)
+        with self._flight_lock:
+            self._ended.append((claimed, finished))
+
+    def record_ended(self) -> int:
+        """Write what the attempts ended since the last call came to, in one write; returns
+        how many. Until then an ended attempt still holds its lease, so nothing follows it."""
+        with self._flight_lock:
+            ended, self._ended = self._ended, []
+        if not ended:
+            return 0
+        written = self._write_each(
+            Collection.DELIVERY,
+            [Write(finished, claimed.version) for claimed, finished in ended],
+        )
+        for (claimed, finished), done in zip(ended, written, strict=True):
+            if done is None:
+                # The lease lapsed and another worker took the delivery over; it reports its own.
+                logger.warning(
+                    "delivery %s was taken over before its attempt was recorded",
+                    claimed.doc["id"],
+                )
+            elif finished["state"] != PENDING and claimed.doc.get("attempts", 0) > 0:
+                # Deliveries moved behind this one while it was being retried are due now.
+                self._release_followers(finished)
+        return len(ended)
 
     def _release_followers(self, delivery: JSON) -> None:
         stamp = timestamp(self._clock())

@@ -313,6 +313,12 @@ class DiesBeforeMarkingEvents:
             raise RuntimeError("worker died")
         return self._inner.replace(collection, doc, **kwargs)
 
+    def write(self, collection: Collection, writes: Any) -> list[Stored | None]:
+        if collection is Collection.EVENT:
+            raise RuntimeError("worker died")
+        result: list[Stored | None] = self._inner.write(collection, writes)
+        return result
+
 
 def test_an_event_fanned_out_again_after_a_worker_died_gets_no_second_delivery(
     store: Store,
