@@ -46,7 +46,14 @@ from troubleticket.api.security import operation_ids, operation_scopes, secured,
 from troubleticket.api.tokens import InvalidToken, TokenSettings, TokenVerifier
 from troubleticket.background.lease import Lease, while_held
 from troubleticket.background.loops import Heartbeats
-from troubleticket.bootstrap import BACKGROUND_LEASE, Runtime, background, runtime
+from troubleticket.bootstrap import (
+    BACKGROUND_LEASE,
+    Runtime,
+    background,
+    coordinating,
+    dispatching,
+    runtime,
+)
 from troubleticket.bootstrap.files import load_yaml
 from troubleticket.bootstrap.services import new_uuid, utc_now
 from troubleticket.bootstrap.stores import metered, open_store
@@ -207,10 +214,20 @@ def _lifespan(
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         stop = None
         if settings.dispatch == "inprocess" and settings.workers > 1:
-            # several server processes: the one holding the lease runs the loops
+            # several server processes: each dispatches on its share of the delivery lanes;
+            # the one holding the lease runs the coordination loops
             holder = f"{socket.gethostname()}:{os.getpid()}"
             lease = Lease(run.store, BACKGROUND_LEASE, holder, clock=run.clock)
-            stop = while_held(lease, lambda: background(run, heartbeats))
+            stops = [
+                dispatching(run, heartbeats, shared=True),
+                while_held(lease, lambda: coordinating(run, heartbeats)),
+            ]
+
+            def stop_all() -> None:
+                for halt in stops:
+                    halt()
+
+            stop = stop_all
         elif settings.dispatch == "inprocess":
             stop = background(run, heartbeats)
         stop_metrics = None

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 LEASE_TERM = 15.0  # seconds a lease lasts unless renewed
 
 
-def _instant(stamp: str) -> datetime:
+def instant(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
@@ -60,7 +60,7 @@ class Lease:
                 return False  # another process took it first
             return True
         doc = stored.doc
-        if doc.get("holder") != self.holder and _instant(str(doc["until"])) > now:
+        if doc.get("holder") != self.holder and instant(str(doc["until"])) > now:
             return False
         renewed = self._store.replace(
             Collection.LEASE, self._doc(until), expected_version=stored.version
@@ -78,7 +78,7 @@ class Lease:
     def holder_now(self) -> str | None:
         """Who holds the lease now (``None``: nobody, or it ran out)."""
         stored = self._store.get(Collection.LEASE, self.name)
-        if stored is None or _instant(str(stored.doc["until"])) <= self._clock():
+        if stored is None or instant(str(stored.doc["until"])) <= self._clock():
             return None
         return str(stored.doc.get("holder"))
 

@@ -12,10 +12,10 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from troubleticket import metrics
 from troubleticket.api.contract import API_ROOT
+from troubleticket.background.lanes import LaneLeases
 from troubleticket.background.loops import Heartbeats, start
 from troubleticket.background.major_incidents import CascadeRunner, RollupAnnouncer
 from troubleticket.background.monitor import SlaMonitor
@@ -152,48 +152,112 @@ def runtime(
     )
 
 
-def background(run: Runtime, heartbeats: Heartbeats | None = None) -> Callable[[], None]:
-    """Start the dispatcher, the SLA monitor and the partner links in threads; returns the
-    function that stops them. Their passes are recorded in ``heartbeats``."""
-    settings, wake = run.settings, run.wake
+def background(
+    run: Runtime, heartbeats: Heartbeats | None = None, *, shared: bool = False
+) -> Callable[[], None]:
+    """Start the dispatcher and the coordination loops in threads; returns the function that
+    stops them. Their passes are recorded in ``heartbeats``. ``shared``: other processes
+    dispatch too (``troubleticket worker``s): deliver only this one's share of the lanes."""
+    stops = [dispatching(run, heartbeats, shared=shared), coordinating(run, heartbeats)]
+
+    def stop() -> None:
+        for halt in stops:
+            halt()
+
+    return stop
+
+
+def _loop(
+    run: Runtime,
+    heartbeats: Heartbeats | None,
+    name: str,
+    step: Callable[[], int],
+    wakes: threading.Event,
+    interval: float,
+) -> Callable[[], None]:
+    if run.settings.metrics:
+        step = metrics.timed(name, step)
+    return start(step, wakes, interval, name, heartbeats)
+
+
+def dispatching(
+    run: Runtime, heartbeats: Heartbeats | None = None, *, shared: bool
+) -> Callable[[], None]:
+    """Start the dispatcher loop; returns the function that stops it. ``shared``: it delivers
+    the lanes this process holds among every process that dispatches (``background.lanes``);
+    else (the one process of ``serve``) every lane, without waiting for leases at a restart."""
+    held: list[LaneLeases] = []
+
+    def lanes(worker: str) -> LaneLeases:
+        held.append(LaneLeases(run.store, worker, clock=run.clock))
+        return held[-1]
+
     delivering = dispatcher(
-        settings,
+        run.settings,
         run.store,
         run.clock,
         perform=run.gateway,
         egress=run.egress,
         overlapping=True,
-        on_free=wake.set,
+        on_free=run.wake.set,
+        lanes=lanes if shared else None,
     )
-    monitor = SlaMonitor(run.store, run.tickets, clock=run.clock)
-    cascade = CascadeRunner(run.store, run.tickets, run.managed, clock=run.clock)
-
-    def loop(name: str, step: Callable[[], int], wakes: threading.Event, interval: float) -> Any:
-        if settings.metrics:
-            step = metrics.timed(name, step)
-        return start(step, wakes, interval, name, heartbeats)
-
-    stops = [
-        loop("dispatcher", delivering.run_once, wake, settings.dispatch_interval),
-        loop("sla-monitor", monitor.run_once, threading.Event(), run.policy.monitor_interval),
-        loop("cascade", cascade.run_once, threading.Event(), CASCADE_INTERVAL),
-    ]
-    if isinstance(run.tickets.relations, MajorIncidents):
-        rollups = RollupAnnouncer(run.store, run.tickets, run.tickets.relations)
-        interval = run.policy.major_incident.rollup_interval
-        stops.append(loop("rollup", rollups.run_once, threading.Event(), interval))
-    if run.links is not None:
-        stops.append(loop("partner-links", run.links.run_once, threading.Event(), LINK_INTERVAL))
+    interval = run.settings.dispatch_interval
+    halt = _loop(run, heartbeats, "dispatcher", delivering.run_once, run.wake, interval)
 
     def stop() -> None:
-        for halt in stops:
-            halt()
+        halt()
         delivering.close()
+        delivering.record_ended()
+        for leases in held:
+            leases.release()
 
     return stop
 
 
-# The lease the server processes of ``serve --workers N`` compete for to run the loops.
+def coordinating(run: Runtime, heartbeats: Heartbeats | None = None) -> Callable[[], None]:
+    """Start the SLA monitor, the major incidents' cascade and rollup and the partner links
+    (one process at a time runs these); returns the function that stops them."""
+    monitor = SlaMonitor(run.store, run.tickets, clock=run.clock)
+    cascade = CascadeRunner(run.store, run.tickets, run.managed, clock=run.clock)
+    stops = [
+        _loop(
+            run,
+            heartbeats,
+            "sla-monitor",
+            monitor.run_once,
+            threading.Event(),
+            run.policy.monitor_interval,
+        ),
+        _loop(run, heartbeats, "cascade", cascade.run_once, threading.Event(), CASCADE_INTERVAL),
+    ]
+    if isinstance(run.tickets.relations, MajorIncidents):
+        rollups = RollupAnnouncer(run.store, run.tickets, run.tickets.relations)
+        interval = run.policy.major_incident.rollup_interval
+        stops.append(
+            _loop(run, heartbeats, "rollup", rollups.run_once, threading.Event(), interval)
+        )
+    if run.links is not None:
+        stops.append(
+            _loop(
+                run,
+                heartbeats,
+                "partner-links",
+                run.links.run_once,
+                threading.Event(),
+                LINK_INTERVAL,
+            )
+        )
+
+    def stop() -> None:
+        for halt in stops:
+            halt()
+
+    return stop
+
+
+# The lease the server processes of ``serve --workers N`` compete for to run the coordination
+# loops (each of them dispatches, on its share of the lanes).
 BACKGROUND_LEASE = "background"
 
 

@@ -132,11 +132,13 @@ def dispatcher(
     egress: EgressPolicy | None = None,
     overlapping: bool = False,
     on_free: Callable[[], None] | None = None,
+    lanes: Callable[[str], Callable[[], frozenset[int] | None]] | None = None,
 ) -> Dispatcher:
     """A dispatcher with the delivery settings, POSTing with ``requests`` where ``egress``
     (the runtime's; the settings' when alone) permits; ``perform`` carries out the requests to
     partners;
-    ``overlapping`` and ``on_free`` as ``Dispatcher`` says (what the background loop uses)."""
+    ``overlapping`` and ``on_free`` as ``Dispatcher`` says (what the background loop uses);
+    ``lanes`` makes, from the dispatcher's worker id, what tells it the lanes it holds."""
     policy = DeliveryPolicy(
         schedule=settings.delivery_schedule,
         timeout=settings.delivery_timeout,
@@ -154,6 +156,7 @@ def dispatcher(
         overlapping=overlapping,
         on_free=on_free,
         on_attempt=metrics.delivery_attempted if settings.metrics else None,
+        lanes=lanes(worker) if lanes is not None else None,
     )
 
 

@@ -45,7 +45,7 @@ def worker(settings: Settings) -> int:
             metrics_scrape.registry(store),
             settings.metrics_token,
         )
-    stop = background(run)
+    stop = background(run, shared=True)  # workers share the delivery lanes
     logger.info("delivering notifications and watching SLAs, store %s", settings.store_shown)
     try:
         stopped.wait()

@@ -31,6 +31,7 @@ from troubleticket.domain.signing import verify
 from troubleticket.notify.delivery import DeliveryPolicy, Outcome
 from troubleticket.notify.dispatcher import Dispatcher
 from troubleticket.notify.hubs import HubService
+from troubleticket.notify.lanes import LANES, lane_of
 from troubleticket.services.resources import ResourceService
 from troubleticket.store.port import Collection, DuplicateId, ListQuery, Store, Stored
 from troubleticket.types import JSON
@@ -1098,3 +1099,42 @@ def test_overlapping_passes_never_run_more_attempts_than_the_concurrency(
         assert len({(c.url, c.event_id) for c in sender.delivered()}) == 18  # each once
     finally:
         dispatcher.close()
+
+
+def test_a_dispatcher_delivers_only_the_lanes_it_holds_and_fans_out_with_lane_zero(
+    store: Store, clock: FrozenClock, tickets: ResourceService, hubs: HubService
+) -> None:
+    register(hubs)
+    for _ in range(24):  # spread over the lanes: some held, some not
+        tickets.create(TICKET, context=NO_CONTEXT)
+    sender = FakeSender(clock)
+    without_zero = Dispatcher(
+        store,
+        sender=sender,
+        clock=clock,
+        worker_id="w1",
+        policy=POLICY,
+        lanes=lambda: frozenset(range(1, LANES)),
+    )
+    try:
+        without_zero.run_once()
+        assert deliveries(store) == {}  # lane 0's holder fans out; nobody else does
+    finally:
+        without_zero.close()
+    held = frozenset(range(0, LANES, 2))
+    dispatcher = Dispatcher(
+        store, sender=sender, clock=clock, worker_id="w2", policy=POLICY, lanes=lambda: held
+    )
+    try:
+        for _ in range(6):
+            dispatcher.run_once()
+    finally:
+        dispatcher.close()
+    by_state: dict[bool, set[str]] = {True: set(), False: set()}
+    for delivery in deliveries(store).values():
+        by_state[lane_of(delivery["hubId"], delivery["resourceKey"]) in held].add(delivery["state"])
+    assert by_state[True] == {"delivered"}
+    assert by_state[False] == {"pending"}
+    assert len(sender.delivered()) == sum(
+        1 for d in deliveries(store).values() if lane_of(d["hubId"], d["resourceKey"]) in held
+    )
