@@ -67,11 +67,14 @@ class BusinessCalendar:
     # Left out of the hash because a mapping is unhashable; equality still compares it.
     hours: _WeeklyHours = field(default_factory=_around_the_clock, hash=False)
     holidays: frozenset[date] = frozenset()
+    # is_always, worked out once: every SLA clock asks it
+    _always: bool = field(init=False, repr=False, compare=False, default=False)
 
     def __post_init__(self) -> None:
         # Private copies: a caller who later mutates its dict or set cannot change this calendar.
         object.__setattr__(self, "hours", MappingProxyType(dict(self.hours)))
         object.__setattr__(self, "holidays", frozenset(self.holidays))
+        object.__setattr__(self, "_always", self._covers_every_instant())
 
     @classmethod
     def always(cls) -> BusinessCalendar:
@@ -85,6 +88,9 @@ class BusinessCalendar:
         The time zone plays no part then: consecutive local days, each open from midnight to
         midnight, cover every instant whatever length daylight saving time gives them.
         """
+        return self._always
+
+    def _covers_every_instant(self) -> bool:
         if self.holidays or set(self.hours) != set(_WEEKDAYS):
             return False
         return all(_covers_the_whole_day(self.hours[day]) for day in _WEEKDAYS)

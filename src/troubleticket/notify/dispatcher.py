@@ -26,6 +26,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import orjson
+
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.signing import headers as signature_headers
 from troubleticket.notify.delivery import (
@@ -462,7 +464,10 @@ class Dispatcher:
 
     def _post(self, delivery: JSON, hub: JSON, event: JSON) -> Outcome:
         """POST an event to a hub's callback, signed when the hub has a secret."""
-        body = json.dumps(event["body"], ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            body = orjson.dumps(event["body"])
+        except TypeError:  # an integer beyond 64 bits, kept from before requests refused them
+            body = json.dumps(event["body"], ensure_ascii=False, separators=(",", ":")).encode()
         url = hub["callback"]
         if hub.get("appendEventListenerPath"):
             url = listener_url(url, delivery["eventType"])

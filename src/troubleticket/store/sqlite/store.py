@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from troubleticket.store.cursor import assemble_page
 from troubleticket.store.port import (
     CHILDREN,
@@ -51,7 +53,20 @@ def _writable(collection: Collection) -> None:
 
 
 def _dumps(doc: JSON) -> str:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    # orjson: several times the standard library's speed, the same compact JSON text; what it
+    # cannot write (an integer beyond 64 bits, kept from before requests refused them) the
+    # standard library does
+    try:
+        return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # an integer beyond 64 bits: see _dumps
+        return json.loads(text)
 
 
 def _event_rows(events: Sequence[JSON]) -> list[tuple[str, str]]:
@@ -196,7 +211,7 @@ class SqliteStore:
             .execute(f"SELECT doc, version FROM {TABLES[collection]} WHERE id = ?", (doc_id,))
             .fetchone()
         )
-        return Stored(json.loads(row[0]), row[1]) if row else None
+        return Stored(_loads(row[0]), row[1]) if row else None
 
     def scan(self, collection: Collection) -> Iterator[Stored]:
         # A connection of its own, so the read transaction (one consistent snapshot, thanks to
@@ -207,7 +222,7 @@ class SqliteStore:
             rows = conn.execute(f"SELECT doc, version FROM {TABLES[collection]} ORDER BY seq")
             while batch := rows.fetchmany(500):
                 for doc, version in batch:
-                    yield Stored(json.loads(doc), version)
+                    yield Stored(_loads(doc), version)
         finally:
             conn.close()
 
@@ -227,7 +242,7 @@ class SqliteStore:
         finally:
             conn.execute("COMMIT")
         return assemble_page(
-            [(json.loads(row[0]), list(row[1:])) for row in rows],
+            [(_loads(row[0]), list(row[1:])) for row in rows],
             total=total,
             limit=limit,
             offset=offset,
