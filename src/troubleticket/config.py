@@ -192,7 +192,7 @@ class Settings:
     delivery_timeout: float = 10.0
     # how long a claimed attempt stays reserved to its worker; a dead worker's is retaken after
     delivery_lease: float = LEASE_SECONDS
-    delivery_concurrency: int = 8
+    delivery_concurrency: int = 64
     # how long a dispatcher waits, when idle, before looking for work other processes made
     dispatch_interval: float = 1.0
     # the service policy (priority matrix, SLA clocks, escalation): a YAML file; None: built in

@@ -29,6 +29,7 @@ from troubleticket.api.middleware import RequestIdMiddleware
 from troubleticket.config import ConfigError, Settings, Tracing
 from troubleticket.notify.delivery import http_sender
 from troubleticket.notify.egress import EgressPolicy
+from troubleticket.notify.pooled import PooledSender
 
 API = "/tmf-api/troubleTicket/v5"
 TRACED = Settings(tracing="console")
@@ -196,6 +197,23 @@ def test_a_notification_delivery_carries_the_traceparent_of_its_client_span(
     with Listener(policy=always(503)) as listener:
         outcome = send(f"{listener.url}/callback", b'{"eventId": "e-2"}', {}, 10)
         (received,) = listener.received()
+    assert outcome.status == 503
+    (span,) = spans.get_finished_spans()
+    assert span.kind is SpanKind.CLIENT
+    assert status_of(span) == 503
+    assert received.headers["traceparent"] == _traceparent(span)
+
+
+def test_a_pooled_delivery_carries_the_traceparent_of_its_client_span(
+    spans: InMemorySpanExporter,
+) -> None:
+    send = PooledSender(EgressPolicy.from_setting("127.0.0.0/8"), connections=2)
+    try:
+        with Listener(policy=always(503)) as listener:
+            outcome = send(f"{listener.url}/callback", b'{"eventId": "e-3"}', {}, 10)
+            (received,) = listener.received()
+    finally:
+        send.close()
     assert outcome.status == 503
     (span,) = spans.get_finished_spans()
     assert span.kind is SpanKind.CLIENT

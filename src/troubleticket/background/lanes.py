@@ -6,7 +6,8 @@ Every process that dispatches (each server process of ``serve --workers N``, eac
 of the ``LANES`` lanes (``notify.lanes``): ``ceil(LANES / dispatchers alive)``. It renews them a
 third of a term apart; what it holds beyond its share it gives up, so a dispatcher that joins
 gets lanes within a term or so; the lanes of one that died are free when their leases run out
-(``term`` seconds), and the others take them over.
+(``term`` seconds), and the others take them over. The dispatchers alive are counted every
+second, and the lanes shared out again at once when their number changes.
 
 Within a lane, one dispatcher at a time: deliveries of one subscriber and resource are
 attempted in order without racing another process for them. Across the boundary of a lease's
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 MEMBER = "dispatcher:"
 LANE = "lane:"
+# How often the dispatchers alive are counted between renewals (one listing of the leases).
+RECOUNT_SECONDS = 1.0
 
 
 class LaneLeases:
@@ -54,16 +57,26 @@ class LaneLeases:
             Lease(store, f"{LANE}{n}", holder, clock=clock, term=term) for n in range(lanes)
         ]
         self._held: frozenset[int] = frozenset()
+        self._shared = 0  # the share the last refresh worked to
         self._due = 0.0
+        self._recount = 0.0
 
     def __call__(self) -> frozenset[int]:
-        if self._monotonic() >= self._due:
-            try:
+        now = self._monotonic()
+        try:
+            if now >= self._due or (now >= self._recount and self._share() != self._shared):
+                # renew a third of a term apart, and at once when dispatchers come or go
                 self.refresh()
-            except Exception:  # the store is away: keep what we had until the leases lapse
-                logger.exception("could not renew the delivery lanes")
-            self._due = self._monotonic() + self._term / 3
+                self._due = now + self._term / 3
+            if now >= self._recount:
+                self._recount = now + RECOUNT_SECONDS
+        except Exception:  # the store is away: keep what we had until the leases lapse
+            logger.exception("could not renew the delivery lanes")
+            self._due = now + self._term / 3
         return self._held
+
+    def _share(self) -> int:
+        return math.ceil(len(self._lanes) / max(1, self.dispatchers()))
 
     def dispatchers(self) -> int:
         """How many dispatchers hold a live membership lease (this one included)."""
@@ -87,7 +100,7 @@ class LaneLeases:
         """Renew membership, keep up to an even share of the lanes held, take free ones up to it,
         give up the rest; returns the lanes held."""
         self._member.hold()
-        share = math.ceil(len(self._lanes) / max(1, self.dispatchers()))
+        share = self._shared = self._share()
         held: list[int] = []
         for n in sorted(self._held):
             if len(held) < share and self._lanes[n].hold():

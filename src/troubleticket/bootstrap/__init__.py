@@ -201,6 +201,7 @@ def dispatching(
         overlapping=True,
         on_free=run.wake.set,
         lanes=lanes if shared else None,
+        pooled=True,
     )
     interval = run.settings.dispatch_interval
     halt = _loop(run, heartbeats, "dispatcher", delivering.run_once, run.wake, interval)

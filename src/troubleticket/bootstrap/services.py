@@ -33,6 +33,7 @@ from troubleticket.notify.delivery import DeliveryPolicy, Performer, http_sender
 from troubleticket.notify.dispatcher import Dispatcher
 from troubleticket.notify.egress import EgressPolicy
 from troubleticket.notify.hubs import HubService
+from troubleticket.notify.pooled import PooledSender
 from troubleticket.partners.directory import PartnerDirectory
 from troubleticket.partners.requests import partner_requests
 from troubleticket.services.limits import Limits
@@ -133,12 +134,15 @@ def dispatcher(
     overlapping: bool = False,
     on_free: Callable[[], None] | None = None,
     lanes: Callable[[str], Callable[[], frozenset[int] | None]] | None = None,
+    pooled: bool = False,
 ) -> Dispatcher:
     """A dispatcher with the delivery settings, POSTing with ``requests`` where ``egress``
     (the runtime's; the settings' when alone) permits; ``perform`` carries out the requests to
     partners;
     ``overlapping`` and ``on_free`` as ``Dispatcher`` says (what the background loop uses);
-    ``lanes`` makes, from the dispatcher's worker id, what tells it the lanes it holds."""
+    ``lanes`` makes, from the dispatcher's worker id, what tells it the lanes it holds;
+    ``pooled``: hub notifications go out from one event loop over pooled connections
+    (``notify.pooled``; closed with the dispatcher) rather than one thread per attempt."""
     policy = DeliveryPolicy(
         schedule=settings.delivery_schedule,
         timeout=settings.delivery_timeout,
@@ -146,9 +150,11 @@ def dispatcher(
         concurrency=settings.delivery_concurrency,
     )
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    guard = egress or egress_policy(settings)
+    sender = PooledSender(guard, connections=policy.concurrency) if pooled else http_sender(guard)
     return Dispatcher(
         store,
-        sender=http_sender(egress or egress_policy(settings)),
+        sender=sender,
         clock=clock,
         worker_id=worker,
         policy=policy,

@@ -30,7 +30,7 @@ class DeliveryPolicy:
     schedule: tuple[float, ...] = DEFAULT_DELIVERY_SCHEDULE
     timeout: float = 10.0  # seconds an attempt may take before it counts as failed
     lease: float = LEASE_SECONDS  # seconds a claimed attempt is reserved for its worker
-    concurrency: int = 8  # attempts in flight at once
+    concurrency: int = 64  # attempts in flight at once
     batch: int = 200  # events fanned out / deliveries claimed per pass
 
     def __post_init__(self) -> None:
@@ -40,7 +40,7 @@ class DeliveryPolicy:
             raise ValueError("the lease must outlast the attempt timeout")
 
 
-# Standard Webhooks' schedule, a 10 s timeout, a 120 s lease, 8 attempts at once.
+# Standard Webhooks' schedule, a 10 s timeout, a 120 s lease, 64 attempts at once.
 DEFAULT_DELIVERY = DeliveryPolicy()
 
 

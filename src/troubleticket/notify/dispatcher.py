@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
@@ -83,6 +84,13 @@ def _at_or_before(path: str, stamp: str) -> AnyOf:
     return AnyOf((Comparison((path,), Op.LTE, stamp),))
 
 
+@dataclass(frozen=True, slots=True)
+class _Post:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
 def _instant(stamp: str) -> datetime:
     moment = instant(stamp)
     assert moment is not None, stamp
@@ -136,7 +144,12 @@ class Dispatcher:
         self._ended: list[tuple[Stored, JSON]] = []
 
     def close(self) -> None:
+        """Wait for the attempts running on threads; close the sender when it has connections
+        of its own (``notify.pooled``)."""
         self._pool.shutdown(wait=True)
+        close = getattr(self._send, "close", None)
+        if close is not None:
+            close()
 
     # -- one pass ------------------------------------------------------------------------------
 
@@ -306,9 +319,45 @@ class Dispatcher:
             return len(claimed)
         with self._flight_lock:
             self._in_flight.update(c.doc["hubId"] for c in claimed)
+        start = getattr(self._send, "start", None)
         for one in claimed:
-            self._pool.submit(self._attempt_and_free, one, hubs, events)
+            if start is None or not self._started(start, one, hubs, events):
+                self._pool.submit(self._attempt_and_free, one, hubs, events)
         return len(claimed)
+
+    def _started(
+        self,
+        start: Callable[..., None],
+        claimed: Stored,
+        hubs: dict[str, Stored | None],
+        events: dict[str, Stored | None],
+    ) -> bool:
+        """Hand a hub's attempt to a sender that runs attempts itself (``notify.pooled``):
+        whether it did (a partner request goes to the thread pool instead)."""
+        try:
+            prepared = self._prepare(claimed, hubs, events)
+        except Exception:
+            logger.exception("delivery %s failed unexpectedly", claimed.doc["id"])
+            self._free(claimed)
+            return True
+        if prepared is None:
+            self._free(claimed)
+            return True
+        event, post = prepared
+        if post is None:
+            return False
+        started = time.perf_counter()
+
+        def then(outcome: Outcome) -> None:
+            try:
+                self._conclude(claimed, event, outcome, started)
+            except Exception:  # the lease runs out and another pass retries it
+                logger.exception("delivery %s failed unexpectedly", claimed.doc["id"])
+            finally:
+                self._free(claimed)
+
+        start(post.url, post.body, post.headers, self._policy.timeout, then)
+        return True
 
     def _attempt_and_free(
         self, claimed: Stored, hubs: dict[str, Stored | None], events: dict[str, Stored | None]
@@ -316,11 +365,15 @@ class Dispatcher:
         try:
             self._attempt(claimed, hubs, events)
         finally:
-            with self._flight_lock:
-                self._in_flight[claimed.doc["hubId"]] -= 1
-                self._in_flight += Counter()  # drops hubs with none left
-            if self._on_free is not None:
-                self._on_free()
+            self._free(claimed)
+
+    def _free(self, claimed: Stored) -> None:
+        """An attempt of the overlapping mode ended: its slot is free."""
+        with self._flight_lock:
+            self._in_flight[claimed.doc["hubId"]] -= 1
+            self._in_flight += Counter()  # drops hubs with none left
+        if self._on_free is not None:
+            self._on_free()
 
     def _unfinished_of(self, candidates: list[JSON]) -> dict[tuple[str, str], JSON]:
         """For each (hub, resource) of ``candidates``: its earliest unfinished delivery — the
@@ -408,23 +461,42 @@ class Dispatcher:
     def _attempt_unsafe(
         self, claimed: Stored, hubs: dict[str, Stored | None], events: dict[str, Stored | None]
     ) -> None:
+        prepared = self._prepare(claimed, hubs, events)
+        if prepared is None:
+            return
+        event, post = prepared
+        started = time.perf_counter()
+        if post is None:
+            assert self._perform is not None
+            outcome = self._perform(claimed.doc, event)
+        else:
+            outcome = self._send(post.url, post.body, post.headers, self._policy.timeout)
+        self._conclude(claimed, event, outcome, started)
+
+    def _prepare(
+        self, claimed: Stored, hubs: dict[str, Stored | None], events: dict[str, Stored | None]
+    ) -> tuple[JSON, _Post | None] | None:
+        """The event and the POST of an attempt (``None`` for a partner request, which the
+        performer makes); ``None`` when there is nothing to attempt (its end is kept)."""
         delivery = claimed.doc
         event = events[delivery["eventId"]]
         if event is None:
             self._finish(claimed, {"state": DEAD, "lastError": "the event is no longer kept"})
-            return
-        started = time.perf_counter()
+            return None
         if "target" in event.doc:
             if self._perform is None:
                 # no performer in this process: another worker's, when its lease runs out
-                return
-            outcome = self._perform(delivery, event.doc)
-        else:
-            hub = hubs[delivery["hubId"]]
-            if hub is None:
-                self._finish(claimed, {"state": CANCELLED})
-                return
-            outcome = self._post(delivery, hub.doc, event.doc)
+                return None
+            return event.doc, None
+        hub = hubs[delivery["hubId"]]
+        if hub is None:
+            self._finish(claimed, {"state": CANCELLED})
+            return None
+        return event.doc, self._post(delivery, hub.doc, event.doc)
+
+    def _conclude(self, claimed: Stored, event: JSON, outcome: Outcome, started: float) -> None:
+        """Keep what the attempt came to (``_finish``) and tell ``on_attempt``."""
+        delivery = claimed.doc
         seconds = time.perf_counter() - started
         attempts = delivery.get("attempts", 0) + 1
         now = self._clock()
@@ -456,14 +528,14 @@ class Dispatcher:
         if self._on_attempt is not None:
             latency = None
             if result["state"] == DELIVERED:
-                latency = (now - _instant(event.doc["recordedAt"])).total_seconds()
+                latency = (now - _instant(event["recordedAt"])).total_seconds()
             failed = "lastError" in result
-            partner = "target" in event.doc
+            partner = "target" in event
             state = result["state"]
             self._on_attempt(Attempt(delivery["hubId"], partner, state, failed, seconds, latency))
 
-    def _post(self, delivery: JSON, hub: JSON, event: JSON) -> Outcome:
-        """POST an event to a hub's callback, signed when the hub has a secret."""
+    def _post(self, delivery: JSON, hub: JSON, event: JSON) -> _Post:
+        """The POST of an event to a hub's callback, signed when the hub has a secret."""
         try:
             body = orjson.dumps(event["body"])
         except TypeError:  # an integer beyond 64 bits, kept from before requests refused them
@@ -474,7 +546,7 @@ class Dispatcher:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if "secret" in hub:
             headers |= signature_headers(hub["secret"], delivery["eventId"], int(time.time()), body)
-        return self._send(url, body, headers, self._policy.timeout)
+        return _Post(url, body, headers)
 
     def _finish(self, claimed: Stored, changes: JSON) -> None:
         """Keep what an attempt came to; ``record_ended`` writes it with the others'."""

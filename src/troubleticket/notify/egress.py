@@ -216,7 +216,7 @@ class EgressPolicy:
         if verdict is not None:
             raise EgressRefused(f"refused {address}: {verdict}", host=address, address=address)
 
-    def _check_resolved(self, host: str, addresses: list[str], what: str) -> None:
+    def check_resolved(self, host: str, addresses: list[str], what: str) -> None:
         """Refuse ``what`` unless ``host`` resolved to at least one address, all permitted."""
         if not addresses:
             raise EgressRefused(f"{what} refused: {host} resolves to no address", host=host)
@@ -257,7 +257,7 @@ class EgressPolicy:
                 f"egress to {url} refused: {host} does not resolve ({e})", url=url, host=host
             ) from None
         try:
-            self._check_resolved(host, addresses, f"egress to {url}")
+            self.check_resolved(host, addresses, f"egress to {url}")
         except EgressRefused as e:
             raise EgressRefused(e.message, url=url, host=host, address=e.address) from None
 

@@ -1,5 +1,6 @@
-"""The HTTP sender keeps connections to a subscriber open between attempts, reads no more of
-an answer than it needs, and drops a connection whose answer is too long."""
+"""The HTTP senders (a thread per attempt, and the pooled event loop) keep connections to a
+subscriber open between attempts, read no more of an answer than they need, and drop a
+connection whose answer is too long."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from troubleticket.notify.delivery import ANSWER_BYTES, http_sender
+from troubleticket.notify.delivery import ANSWER_BYTES, Sender, http_sender
 from troubleticket.notify.egress import EgressPolicy
+from troubleticket.notify.pooled import PooledSender
 
 LOCAL = EgressPolicy.from_setting("127.0.0.0/8")
 
@@ -63,25 +65,34 @@ def listener() -> Iterator[CountingListener]:
         running.stop()
 
 
-def send_many(listener: CountingListener, times: int) -> list[int | None]:
-    send = http_sender(LOCAL)
+@pytest.fixture(params=["threads", "pooled"])
+def send(request: pytest.FixtureRequest) -> Iterator[Sender]:
+    if request.param == "threads":
+        yield http_sender(LOCAL)
+        return
+    pooled = PooledSender(LOCAL, connections=8)
+    yield pooled
+    pooled.close()
+
+
+def send_many(send: Sender, listener: CountingListener, times: int) -> list[int | None]:
     headers = {"Content-Type": "application/json"}
     return [send(listener.url, b'{"eventId": "e"}', headers, 2.0).status for _ in range(times)]
 
 
 @pytest.mark.parametrize("answer", [b"", b'{"ok": true}', b"x" * ANSWER_BYTES])
 def test_attempts_to_one_subscriber_share_one_connection(
-    listener: CountingListener, answer: bytes
+    send: Sender, listener: CountingListener, answer: bytes
 ) -> None:
     listener.answer = answer
-    assert send_many(listener, 20) == [200] * 20
+    assert send_many(send, listener, 20) == [200] * 20
     assert listener.requests == 20
     assert listener.connections == 1
 
 
 def test_an_answer_longer_than_the_cap_costs_its_connection_not_the_attempt(
-    listener: CountingListener,
+    send: Sender, listener: CountingListener
 ) -> None:
     listener.answer = b"x" * (ANSWER_BYTES * 4)
-    assert send_many(listener, 3) == [200] * 3
+    assert send_many(send, listener, 3) == [200] * 3
     assert listener.connections == 3

@@ -6,7 +6,7 @@ name resolved to a public address when the hub registered and to loopback when t
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,11 +17,12 @@ from tests.conftest import FrozenClock
 from troubleticket.context import NO_CONTEXT
 from troubleticket.domain.errors import InvalidRequest
 from troubleticket.domain.events import Raised
-from troubleticket.notify.delivery import DeliveryPolicy, http_sender
+from troubleticket.notify.delivery import DeliveryPolicy, Sender, http_sender
 from troubleticket.notify.dispatcher import Dispatcher
 from troubleticket.notify.egress import EgressPolicy
 from troubleticket.notify.hubs import HubService
 from troubleticket.notify.outbox import event_records
+from troubleticket.notify.pooled import PooledSender
 from troubleticket.store.port import Collection, ListQuery
 from troubleticket.store.sqlite import SqliteStore
 
@@ -94,9 +95,22 @@ def one_event(store: SqliteStore, now: datetime) -> None:
     )
 
 
-def deliver(store: SqliteStore, clock: FrozenClock, egress: EgressPolicy) -> list[dict[str, Any]]:
+@pytest.fixture(params=["threads", "pooled"])
+def sender_for(request: pytest.FixtureRequest) -> Callable[[EgressPolicy], Sender]:
+    """Each test runs with both senders: a thread per attempt, and the pooled event loop."""
+    if request.param == "threads":
+        return http_sender
+    return lambda egress: PooledSender(egress, connections=4)
+
+
+def deliver(
+    store: SqliteStore,
+    clock: FrozenClock,
+    egress: EgressPolicy,
+    sender_for: Callable[[EgressPolicy], Sender],
+) -> list[dict[str, Any]]:
     dispatcher = Dispatcher(
-        store, sender=http_sender(egress), clock=clock, worker_id="w", policy=POLICY
+        store, sender=sender_for(egress), clock=clock, worker_id="w", policy=POLICY
     )
     try:
         while dispatcher.run_once():
@@ -114,7 +128,10 @@ def store() -> Iterator[SqliteStore]:
 
 
 def test_a_callback_rebound_to_loopback_after_registration_is_refused_at_connect_time(
-    store: SqliteStore, clock: FrozenClock, listener: Listener
+    store: SqliteStore,
+    clock: FrozenClock,
+    listener: Listener,
+    sender_for: Callable[[EgressPolicy], Sender],
 ) -> None:
     dns = Rebinding(PUBLIC)
     egress = EgressPolicy(resolver=dns)
@@ -127,7 +144,7 @@ def test_a_callback_rebound_to_loopback_after_registration_is_refused_at_connect
     dns.address = "127.0.0.1"  # the name now points inside
     one_event(store, clock())
 
-    (delivery,) = deliver(store, clock, egress)
+    (delivery,) = deliver(store, clock, egress, sender_for)
 
     assert delivery["state"] == "dead"
     assert (
@@ -138,7 +155,10 @@ def test_a_callback_rebound_to_loopback_after_registration_is_refused_at_connect
 
 
 def test_the_same_callback_is_delivered_to_while_it_resolves_where_allowed(
-    store: SqliteStore, clock: FrozenClock, listener: Listener
+    store: SqliteStore,
+    clock: FrozenClock,
+    listener: Listener,
+    sender_for: Callable[[EgressPolicy], Sender],
 ) -> None:
     dns = Rebinding("127.0.0.1")
     egress = EgressPolicy(allow=EgressPolicy.from_setting("127.0.0.0/8").allow, resolver=dns)
@@ -150,7 +170,7 @@ def test_the_same_callback_is_delivered_to_while_it_resolves_where_allowed(
     )
     one_event(store, clock())
 
-    (delivery,) = deliver(store, clock, egress)
+    (delivery,) = deliver(store, clock, egress, sender_for)
 
     assert delivery["state"] == "delivered"
     assert listener.requests == 1
