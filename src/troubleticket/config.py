@@ -30,6 +30,16 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _workers(name: str, raw: str) -> int:
+    """A positive integer, or ``auto``: one process per core this process may run on."""
+    if raw.strip().lower() == "auto":
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # no affinity on this platform
+            return max(1, os.cpu_count() or 1)
+    return _positive_int(name, raw)
+
+
 def _port(name: str, raw: str) -> int:
     value = _positive_int(name, raw)
     if value > 65535:
@@ -355,7 +365,7 @@ _PARSERS = {
     "max_page_size": _positive_int,
     "log_level": _log_level,
     "log_format": _log_format,
-    "workers": _positive_int,
+    "workers": _workers,
     "dispatch": _dispatch,
     "delivery_schedule": _schedule,
     "delivery_timeout": _positive_duration,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 
 import pytest
@@ -295,3 +296,9 @@ def test_the_number_of_workers_is_a_positive_integer() -> None:
     for bad in ("0", "-2", "two", "1.5"):
         with pytest.raises(ConfigError, match="TT_WORKERS"):
             Settings.from_env({"TT_WORKERS": bad})
+
+
+def test_workers_auto_is_one_per_core_this_process_may_use() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert Settings.from_env({"TT_WORKERS": "auto"}).workers == cores
+    assert Settings.from_env({"TT_WORKERS": "AUTO"}).workers == cores

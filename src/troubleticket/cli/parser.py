@@ -237,7 +237,8 @@ def _serve_flags(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--store", help=_STORE_HELP)
     serve.add_argument(
         "--workers",
-        help="server processes sharing the port and the store; one of them runs the "
+        help="server processes sharing the port and the store, or 'auto' for one per core "
+        "(the production setting); all deliver notifications, one of them runs the other "
         "background loops (TT_WORKERS, default 1)",
     )
     serve.add_argument(
