@@ -138,16 +138,24 @@ def sink_capacity(port: int, seconds: int) -> float:
 
 
 def drain(
-    store: Path, processes: int, total: int, sink: str, timeout: float, extra: dict[str, str]
+    store: Path,
+    processes: int,
+    total: int,
+    sink: str,
+    timeout: float,
+    extra: dict[str, str],
+    source: Path | None = None,
 ) -> dict[str, float]:
+    """Time ``processes`` workers (of the checkout whose ``src`` is ``source``, else this one)
+    draining ``store`` into the listener."""
     requests.post(f"{sink}/reset", timeout=5)
-    settings = {"TT_DISPATCH_INTERVAL": "50ms", **extra}
+    env = _env(store, TT_DISPATCH_INTERVAL="50ms", **extra)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     started = time.time()
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "troubleticket", "worker"],
-            env=_env(store, **settings),
-            cwd=HERE.parent,
+            [sys.executable, "-m", "troubleticket", "worker"], env=env, cwd=HERE.parent
         )
         for _ in range(processes)
     ]
@@ -173,6 +181,53 @@ def drain(
     }
 
 
+def _drains(
+    args: argparse.Namespace,
+    counts: list[int],
+    sources: dict[str, Path | None],
+    filled: Path,
+    work: Path,
+    total: int,
+    sink: str,
+    extra: dict[str, str],
+) -> None:
+    """Every (checkout, processes) case once per round, alternating; then the medians."""
+    results: dict[tuple[str, int], list[dict[str, float]]] = {}
+    for round_number in range(1, args.rounds + 1):
+        for label, source in sources.items():
+            for n in counts:
+                copy = work / f"round-{round_number}-{n}.sqlite3"
+                shutil.copyfile(filled, copy)
+                figure = drain(copy, n, total, sink, args.timeout, extra, source)
+                results.setdefault((label, n), []).append(figure)
+                print(
+                    f"round {round_number}, {label}, {n} process(es): {total} deliveries in "
+                    f"{figure['seconds']:.1f} s, {figure['rate']:.0f}/s "
+                    f"(steady {figure['steady']:.0f}/s), {figure['repeated']:.0f} repeated",
+                    flush=True,
+                )
+                copy.unlink()
+
+    def median(label: str, n: int, key: str) -> float:
+        return statistics.median(f[key] for f in results[(label, n)])
+
+    print(f"\nmedians over {args.rounds} round(s)")
+    for label in sources:
+        for n in counts:
+            print(
+                f"  {label}, {n} process(es): drain {median(label, n, 'seconds'):.1f} s, "
+                f"{median(label, n, 'rate'):.0f}/s, steady {median(label, n, 'steady'):.0f}/s"
+            )
+        if len(counts) > 1:
+            one, last = counts[0], counts[-1]
+            ratio = median(label, last, "rate") / median(label, one, "rate")
+            print(f"  {label}, {last} to {one} process(es): {ratio:.2f}")
+    if args.ref:
+        for n in counts:
+            ratio = median("this checkout", n, "rate") / median(args.ref, n, "rate")
+            print(f"  this checkout to {args.ref}, {n} process(es): {ratio:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.drain", description=__doc__.split("\n")[0]
@@ -184,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200, help="changes/s of the latency case")
     parser.add_argument("--seconds", type=int, default=10, help="length of the latency case")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--ref", help="also drain with this commit's workers (a git worktree)")
     parser.add_argument(
         "--set",
         action="append",
@@ -226,34 +282,25 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 _stop(server)
             total = args.tickets * args.hubs
-            results: dict[int, list[dict[str, float]]] = {n: [] for n in counts}
-            for round_number in range(1, args.rounds + 1):
-                for n in counts:
-                    copy = work / f"round-{round_number}-{n}.sqlite3"
-                    shutil.copyfile(filled, copy)
-                    figure = drain(copy, n, total, sink, args.timeout, extra)
-                    results[n].append(figure)
-                    print(
-                        f"round {round_number}, {n} process(es): {total} deliveries in "
-                        f"{figure['seconds']:.1f} s, {figure['rate']:.0f}/s "
-                        f"(steady {figure['steady']:.0f}/s), {figure['repeated']:.0f} repeated",
-                        flush=True,
+            sources: dict[str, Path | None] = {"this checkout": None}
+            if args.ref:
+                checkout = work / "ref"
+                subprocess.run(
+                    ["git", "worktree", "add", "--detach", "--quiet", str(checkout), args.ref],
+                    cwd=HERE.parent,
+                    check=True,
+                )
+                sources[args.ref] = checkout / "src"
+            try:
+                _drains(args, counts, sources, filled, work, total, sink, extra)
+            finally:
+                if args.ref:
+                    subprocess.run(
+                        ["git", "worktree", "remove", "--force", str(checkout)],
+                        cwd=HERE.parent,
+                        check=False,
                     )
-                    copy.unlink()
-            print(f"\nmedians over {args.rounds} round(s); listener alone {capacity:.0f}/s")
-            for n in counts:
-                rate = statistics.median(f["rate"] for f in results[n])
-                steady = statistics.median(f["steady"] for f in results[n])
-                seconds = statistics.median(f["seconds"] for f in results[n])
-                print(
-                    f"  {n} process(es): drain {seconds:.1f} s, {rate:.0f}/s, steady {steady:.0f}/s"
-                )
-            if len(counts) > 1:
-                one, last = counts[0], counts[-1]
-                ratio = statistics.median(f["rate"] for f in results[last]) / statistics.median(
-                    f["rate"] for f in results[one]
-                )
-                print(f"  {last} to {one}: {ratio:.2f}")
+            print(f"  (listener alone {capacity:.0f} POST/s)")
             requests.post(f"{sink}/reset", timeout=5)
             server, base = _serve(work / "latency.sqlite3", TT_DISPATCH_INTERVAL="50ms", **extra)
             try:

@@ -64,11 +64,14 @@ class LaneLeases:
     def __call__(self) -> frozenset[int]:
         now = self._monotonic()
         try:
-            if now >= self._due or (now >= self._recount and self._share() != self._shared):
+            recount = now >= self._recount
+            if now >= self._due or (recount and self._share() != self._shared):
                 # renew a third of a term apart, and at once when dispatchers come or go
                 self.refresh()
                 self._due = now + self._term / 3
-            if now >= self._recount:
+            elif recount and len(self._held) < self._shared:
+                self._take_free()  # lanes another gives up are taken within a second
+            if recount:
                 self._recount = now + RECOUNT_SECONDS
         except Exception:  # the store is away: keep what we had until the leases lapse
             logger.exception("could not renew the delivery lanes")
@@ -107,12 +110,18 @@ class LaneLeases:
                 held.append(n)
             elif len(held) >= share:
                 self._lanes[n].release()
+        self._held = frozenset(held)
+        return self._take_free()
+
+    def _take_free(self) -> frozenset[int]:
+        """Take free (or lapsed) lanes up to the share; a lane held by another costs a read."""
+        held = set(self._held)
         for n, lane in enumerate(self._lanes):
-            if len(held) >= share:
+            if len(held) >= self._shared:
                 break
             if n not in held and lane.hold():
-                held.append(n)
-        if set(held) != self._held:
+                held.add(n)
+        if held != self._held:
             logger.info("%s delivers lanes %s", self._member.holder, sorted(held))
         self._held = frozenset(held)
         return self._held

@@ -57,3 +57,20 @@ def test_the_lane_follows_subscriber_and_resource_alone() -> None:
     assert lane_of("hub-1", "troubleTicket/42") == lane_of("hub-1", "troubleTicket/42")
     spread = {lane_of("hub-1", f"troubleTicket/{n}") for n in range(200)}
     assert spread == set(range(LANES))
+
+
+def test_a_dispatcher_short_of_its_share_takes_given_up_lanes_within_a_second(
+    store: Store, clock: FrozenClock
+) -> None:
+    now = [0.0]
+
+    def lanes_at(holder: str) -> LaneLeases:
+        return LaneLeases(store, holder, clock=clock, term=15, monotonic=lambda: now[0])
+
+    a, b = lanes_at("a"), lanes_at("b")
+    assert len(a()) == LANES
+    assert b() == frozenset()  # all held; b counted among the dispatchers from now on
+    now[0] = 1.1  # a recount, well before either renews (every 5 s)
+    assert len(a()) == LANES // 2  # a saw two dispatchers and gave half up
+    assert len(b()) == LANES // 2  # b, short of its share, took them
+    assert a() | b() == frozenset(range(LANES))
