@@ -95,6 +95,12 @@ def enable(settings: Settings, *, exporter: SpanExporter | None = None) -> bool:
     return True
 
 
+def provider() -> Any | None:
+    """The tracer provider ``enable`` set up (``None`` while tracing is off): what outbound
+    calls made without ``requests`` (``notify.pooled``) trace with."""
+    return _provider
+
+
 def asgi_middleware() -> type:
     """The ASGI middleware class to add with Connexion's app.add_middleware (imported lazily)."""
     return _middleware_class()

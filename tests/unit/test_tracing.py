@@ -207,7 +207,9 @@ def test_a_notification_delivery_carries_the_traceparent_of_its_client_span(
 def test_a_pooled_delivery_carries_the_traceparent_of_its_client_span(
     spans: InMemorySpanExporter,
 ) -> None:
-    send = PooledSender(EgressPolicy.from_setting("127.0.0.0/8"), connections=2)
+    send = PooledSender(
+        EgressPolicy.from_setting("127.0.0.0/8"), connections=2, tracer_provider=tracing.provider()
+    )
     try:
         with Listener(policy=always(503)) as listener:
             outcome = send(f"{listener.url}/callback", b'{"eventId": "e-3"}', {}, 10)

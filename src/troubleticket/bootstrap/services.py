@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from troubleticket import metrics
+from troubleticket import metrics, tracing
 from troubleticket.api.contract import API_ROOT, document_validator
 from troubleticket.config import Settings
 from troubleticket.context import Context
@@ -151,7 +151,11 @@ def dispatcher(
     )
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     guard = egress or egress_policy(settings)
-    sender = PooledSender(guard, connections=policy.concurrency) if pooled else http_sender(guard)
+    sender = (
+        PooledSender(guard, connections=policy.concurrency, tracer_provider=tracing.provider())
+        if pooled
+        else http_sender(guard)
+    )
     return Dispatcher(
         store,
         sender=sender,

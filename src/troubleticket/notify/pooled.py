@@ -84,8 +84,13 @@ def _literal(host: str) -> bool:
 class PooledSender:
     """POSTs events from its own event loop thread; ``close`` stops it."""
 
-    def __init__(self, egress: EgressPolicy, *, connections: int) -> None:
+    def __init__(
+        self, egress: EgressPolicy, *, connections: int, tracer_provider: Any | None = None
+    ) -> None:
+        """``tracer_provider``: with tracing on (``troubleticket.tracing``), each attempt is a
+        CLIENT span of it whose context goes along (``traceparent``)."""
         self._egress = egress
+        self._tracer = tracer_provider.get_tracer(__name__) if tracer_provider else None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="delivery-http", daemon=True
@@ -139,7 +144,7 @@ class PooledSender:
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str], timeout: float
     ) -> Outcome:
-        with _client_span(url, headers) as span:
+        with _client_span(self._tracer, url, headers) as span:
             outcome = await self._attempt(url, body, headers, timeout)
             if span is not None and outcome.status is not None:
                 span.set_attribute("http.response.status_code", outcome.status)
@@ -165,11 +170,12 @@ class PooledSender:
                     return Outcome(response.status)
         except EgressRefused as refused:
             return Outcome(None, f"EgressConnectionRefused: {refused.message}"[:500])
-        except aiohttp.ClientConnectorError as exc:
+        except aiohttp.ClientConnectionError as exc:
             refusal = _refusal_in(exc)
             if refusal is not None:
                 return Outcome(None, f"EgressConnectionRefused: {refusal.message}"[:500])
-            return Outcome(None, _described(exc))
+            # named as the threaded sender (requests) names it, for the operators' tools
+            return Outcome(None, f"ConnectionError: {exc}"[:500])
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             return Outcome(None, _described(exc))
 
@@ -187,17 +193,15 @@ class PooledSender:
                 self._loop.close()
 
 
-def _client_span(url: str, headers: dict[str, str]) -> AbstractContextManager[Any]:
-    """With tracing on (``troubleticket.tracing``, OpenTelemetry installed and a provider set),
-    a CLIENT span for the attempt whose context goes along in ``headers`` (``traceparent``), as
-    the ``requests`` instrumentation does for the threaded sender; else nothing."""
-    try:
-        from opentelemetry import propagate, trace
-    except ImportError:
+def _client_span(
+    tracer: Any | None, url: str, headers: dict[str, str]
+) -> AbstractContextManager[Any]:
+    """A CLIENT span of ``tracer`` for the attempt, its context put in ``headers``
+    (``traceparent``), as the ``requests`` instrumentation does for the threaded sender; nothing
+    without a tracer."""
+    if tracer is None:
         return nullcontext(None)
-    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        return nullcontext(None)  # no tracing set up
-    tracer = trace.get_tracer(__name__)
+    from opentelemetry import propagate, trace
 
     @contextmanager
     def span() -> Iterator[Any]:
