@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonschema_rs
+import orjson
 from jsonschema import Draft4Validator
 from jsonschema.protocols import Validator
 
@@ -53,8 +54,13 @@ def validator_for(schema: dict[str, Any], cls: type = Draft4Validator) -> Valida
 
 Acceptor = Callable[[Any], bool]
 
-# (id(schema), nullable) -> (schema, acceptor)
+# (id(schema), nullable) -> (schema, acceptor): the fast path, per schema object
 _ACCEPTORS: dict[tuple[int, bool], tuple[Any, Acceptor]] = {}
+# (the schema's canonical JSON without the spec's components, id of the components it refers
+# to, nullable) -> (those components, acceptor). An app built again (tests, each worker
+# process) hands over equal schemas as new objects: they are compiled once for all of them.
+_BY_CONTENT: dict[tuple[bytes, int | None, bool], tuple[Any, Acceptor]] = {}
+_MAX_COMPILED = 512
 
 
 def acceptor_for(schema: dict[str, Any], *, nullable: bool) -> Acceptor:
@@ -67,6 +73,31 @@ def acceptor_for(schema: dict[str, Any], *, nullable: bool) -> Acceptor:
         return kept[1]
     if len(_ACCEPTORS) >= _MAX_KEPT:
         _ACCEPTORS.clear()
+    accepts = _shared(schema, nullable)
+    _ACCEPTORS[key] = (schema, accepts)
+    return accepts
+
+
+def _shared(schema: dict[str, Any], nullable: bool) -> Acceptor:
+    """The acceptor of a schema equal to ``schema``, compiled once."""
+    rest = {name: value for name, value in schema.items() if name != "components"}
+    components = schema.get("components") if _refers(rest) else None
+    try:
+        text = orjson.dumps(rest, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # a value JSON has no form for: compiled for this object alone
+        return _compiled(schema, nullable)
+    content = (text, id(components) if components is not None else None, nullable)
+    found = _BY_CONTENT.get(content)
+    if found is not None and found[0] is components:
+        return found[1]
+    if len(_BY_CONTENT) >= _MAX_COMPILED:
+        _BY_CONTENT.clear()
+    accepts = _compiled(schema, nullable)
+    _BY_CONTENT[content] = (components, accepts)
+    return accepts
+
+
+def _compiled(schema: dict[str, Any], nullable: bool) -> Acceptor:
     compiled = jsonschema_rs.Draft4Validator(
         translate(schema, nullable=nullable),
         validate_formats=True,
@@ -79,7 +110,6 @@ def acceptor_for(schema: dict[str, Any], *, nullable: bool) -> Acceptor:
         except (ValueError, TypeError, OverflowError):  # a value Rust cannot take: ask Python
             return False
 
-    _ACCEPTORS[key] = (schema, accepts)
     return accepts
 
 

@@ -242,3 +242,18 @@ def test_the_spec_handed_beside_a_resolved_schema_is_not_compiled() -> None:
     referring = {"$ref": "#/components/schemas/Big", "components": components}
     assert translate(referring, nullable=True)["components"]["schemas"]["Big"]
     assert not acceptor_for(referring, nullable=True)({"a": 1})
+
+
+def test_an_equal_schema_handed_over_again_is_not_compiled_again() -> None:
+    first = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    again = copy.deepcopy(first)  # as an app built anew hands it over
+    assert acceptor_for(again, nullable=True) is acceptor_for(first, nullable=True)
+    assert acceptor_for(first, nullable=False) is not acceptor_for(first, nullable=True)
+    components = {"schemas": {"A": {"type": "string"}}}
+    other = {"schemas": {"A": {"type": "integer"}}}  # the same $ref, other components
+    by_ref = acceptor_for(
+        {"$ref": "#/components/schemas/A", "components": components}, nullable=True
+    )
+    assert by_ref("x") and not by_ref(1)
+    by_other = acceptor_for({"$ref": "#/components/schemas/A", "components": other}, nullable=True)
+    assert by_other(1) and not by_other("x")
