@@ -29,11 +29,16 @@ from troubleticket.domain.partners import (
 from troubleticket.domain.sla import HIDDEN
 from troubleticket.domain.specification import create_specification, patch_specification
 from troubleticket.domain.ticket import PARTY_PATH, claimed, is_party, party_ids
-from troubleticket.notify.delivery import DeliveryPolicy, Performer, http_sender
+from troubleticket.notify.delivery import (
+    DeliveryPolicy,
+    FirstUse,
+    Performer,
+    Sender,
+    http_sender,
+)
 from troubleticket.notify.dispatcher import Dispatcher
 from troubleticket.notify.egress import EgressPolicy
 from troubleticket.notify.hubs import HubService
-from troubleticket.notify.pooled import PooledSender
 from troubleticket.partners.directory import PartnerDirectory
 from troubleticket.partners.requests import partner_requests
 from troubleticket.services.limits import Limits
@@ -151,11 +156,16 @@ def dispatcher(
     )
     worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     guard = egress or egress_policy(settings)
-    sender = (
-        PooledSender(guard, connections=policy.concurrency, tracer_provider=tracing.provider())
-        if pooled
-        else http_sender(guard)
-    )
+    sender: Sender = http_sender(guard)
+    if pooled:
+
+        def make() -> Sender:
+            from troubleticket.notify.pooled import PooledSender
+
+            provider = tracing.provider()
+            return PooledSender(guard, connections=policy.concurrency, tracer_provider=provider)
+
+        sender = FirstUse(make)
     return Dispatcher(
         store,
         sender=sender,

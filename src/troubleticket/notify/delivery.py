@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -129,3 +130,40 @@ def http_sender(egress: EgressPolicy) -> Sender:
         return Outcome(response.status_code)
 
     return send
+
+
+class FirstUse:
+    """A sender made when it is first used: the pooled sender's library (aiohttp, a fifth of a
+    second to import) and its event loop thread cost a process nothing until it has something
+    to deliver. Passes ``start`` and ``close`` on (``notify.pooled``)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._made: Any = None
+        self._lock = threading.Lock()
+
+    def _sender(self) -> Any:
+        with self._lock:
+            if self._made is None:
+                self._made = self._make()
+            return self._made
+
+    def __call__(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
+        outcome: Outcome = self._sender()(url, body, headers, timeout)
+        return outcome
+
+    def start(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,
+        then: Callable[[Outcome], None],
+    ) -> None:
+        self._sender().start(url, body, headers, timeout, then)
+
+    def close(self) -> None:
+        with self._lock:
+            made, self._made = self._made, None
+        if made is not None:
+            made.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from troubleticket.notify.delivery import ANSWER_BYTES, Sender, http_sender
+from troubleticket.notify.delivery import ANSWER_BYTES, FirstUse, Sender, http_sender
 from troubleticket.notify.egress import EgressPolicy
 from troubleticket.notify.pooled import PooledSender
 
@@ -96,3 +96,22 @@ def test_an_answer_longer_than_the_cap_costs_its_connection_not_the_attempt(
     listener.answer = b"x" * (ANSWER_BYTES * 4)
     assert send_many(send, listener, 3) == [200] * 3
     assert listener.connections == 3
+
+
+def test_the_pooled_sender_is_made_on_first_use_and_closed_with_its_wrapper(
+    listener: CountingListener,
+) -> None:
+    made: list[PooledSender] = []
+
+    def make() -> PooledSender:
+        made.append(PooledSender(LOCAL, connections=2))
+        return made[-1]
+
+    lazy = FirstUse(make)
+    assert made == []  # nothing imported or started for a process that delivers nothing
+    assert [lazy(listener.url, b"{}", {}, 2.0).status for _ in range(3)] == [200] * 3
+    assert len(made) == 1
+    lazy.close()
+    assert not made[0]._thread.is_alive()
+    FirstUse(make).close()  # never used: nothing to close
+    assert len(made) == 1
