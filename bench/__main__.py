@@ -160,8 +160,12 @@ def measure(
     ids: Path,
     seconds: int,
     connections: int,
+    warm_up: bool = True,
 ) -> Figure:
-    wrk(port, workload, ids, 2, connections)  # warm-up, not counted
+    """One wrk run of ``workload``, after 2 s of warm-up not counted (unless ``warm_up`` is
+    false: a cold run)."""
+    if warm_up:
+        wrk(port, workload, ids, 2, connections)
     raw = wrk(port, workload, ids, seconds, connections)
     figure = Figure(
         target=target,

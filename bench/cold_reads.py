@@ -20,7 +20,7 @@ from ctypes import CDLL, addressof, c_char, c_size_t, c_void_p, create_string_bu
 from pathlib import Path
 
 from bench import corpus
-from bench.__main__ import HERE, Figure, _rss_mb, measure, serving, wrk
+from bench.__main__ import HERE, measure, serving
 
 _LIBC = CDLL(None, use_errno=True)
 
@@ -89,13 +89,18 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             for kind in ("cold", "warm"):
-                # measure() warms up for 2 s first, so the cold run is made without it
-                if kind == "cold":
-                    figure = _cold(port, pid, ids, args, store)
-                else:
-                    figure = measure(
-                        "warm", "get", args.size, port, pid, ids, args.seconds, args.connections
-                    )
+                # the cold run reads from the cache just emptied: no warm-up before it
+                figure = measure(
+                    kind,
+                    "get",
+                    args.size,
+                    port,
+                    pid,
+                    ids,
+                    args.seconds,
+                    args.connections,
+                    warm_up=kind == "warm",
+                )
                 rates[kind].append(figure.requests_per_s)
                 p99s[kind].append(figure.p99_ms)
                 print(
@@ -108,29 +113,6 @@ def main(argv: list[str] | None = None) -> int:
             f"p99 {statistics.median(p99s[kind]):7.1f} ms"
         )
     return 0
-
-
-def _cold(port: int, pid: int, ids: Path, args: argparse.Namespace, store: Path) -> Figure:
-    """GETs right after the file's pages were dropped (no warm-up)."""
-    evict(store)
-    raw = wrk(port, "get", ids, args.seconds, args.connections)
-    figure = Figure(
-        target="cold",
-        workload="get",
-        size=args.size,
-        requests_per_s=raw["requests"] / (raw["duration_us"] / 1e6),
-        p50_ms=raw["p50_us"] / 1000,
-        p99_ms=raw["p99_us"] / 1000,
-        errors=raw["errors"],
-        rss_mb=_rss_mb(pid),
-    )
-    print(
-        f"           cold   get {args.size:>8}: {figure.requests_per_s:8.0f} req/s "
-        f"p50 {figure.p50_ms:6.2f} ms p99 {figure.p99_ms:6.2f} ms rss {figure.rss_mb:6.1f} MB "
-        f"errors {figure.errors}",
-        flush=True,
-    )
-    return figure
 
 
 if __name__ == "__main__":
