@@ -27,7 +27,14 @@ from troubleticket.api.activities import ActivityHandlers
 from troubleticket.api.admission import AdmissionMiddleware
 from troubleticket.api.body import TmfJSONBodyValidator
 from troubleticket.api.callers import Callers
-from troubleticket.api.contract import API_ROOT, load_spec, method_table
+from troubleticket.api.contract import (
+    API_ROOT,
+    SPEC_NAME,
+    V4_API_ROOT,
+    V4_SPEC_NAME,
+    load_spec,
+    method_table,
+)
 from troubleticket.api.encoding import FastJsonifier
 from troubleticket.api.fast_reads import FastReadMiddleware
 from troubleticket.api.framework import App
@@ -44,6 +51,8 @@ from troubleticket.api.resources import ResourceHandlers
 from troubleticket.api.routing import Handler, handler_table, resolver
 from troubleticket.api.security import operation_ids, operation_scopes, secured, security_map
 from troubleticket.api.tokens import InvalidToken, TokenSettings, TokenVerifier
+from troubleticket.api.v4 import SCOPE_OF as V4_SCOPE_OF
+from troubleticket.api.v4 import V4Handlers
 from troubleticket.background.lease import Lease, while_held
 from troubleticket.background.loops import Heartbeats
 from troubleticket.bootstrap import (
@@ -58,6 +67,7 @@ from troubleticket.bootstrap.files import load_yaml
 from troubleticket.bootstrap.services import new_uuid, utc_now
 from troubleticket.bootstrap.stores import metered, open_store
 from troubleticket.config import ConfigError, Settings
+from troubleticket.services.v4_tickets import V4Tickets
 from troubleticket.store.port import Collection, Store
 from troubleticket.types import Clock, IdFactory
 
@@ -65,8 +75,15 @@ from troubleticket.types import Clock, IdFactory
 @dataclass(frozen=True)
 class ServedContract:
     spec: dict[str, Any]
+    v4: dict[str, Any] | None  # the v4 root's contract (None: TT_V4 off)
     security: dict[str, type] | None  # Connexion's security handlers (None: no tokens)
     scopes: dict[str, str]  # the scope each operation needs (empty: no tokens)
+    v4_scopes: dict[str, str]  # the same for the v4 root's operations
+
+
+def _v4_scopes(scopes: Mapping[str, str]) -> dict[str, str]:
+    """A v4 operation needs the scope of the v5 operation it is (listeners need none)."""
+    return {op: scopes[v5_op] for op, v5_op in V4_SCOPE_OF.items() if v5_op in scopes}
 
 
 def served_contract(settings: Settings) -> ServedContract:
@@ -78,8 +95,9 @@ def served_contract(settings: Settings) -> ServedContract:
     """
     # The parsed contract is cached per process; Connexion works on its own deep copy.
     spec = load_spec()
+    v4_spec = load_spec(V4_SPEC_NAME) if settings.v4 else None
     if settings.auth != "jwt":
-        return ServedContract(spec, None, {})
+        return ServedContract(spec, v4_spec, None, {}, {})
     assert settings.jwks and settings.jwt_issuer and settings.jwt_audience
     overrides: Any = {}
     if settings.scopes is not None:
@@ -107,7 +125,14 @@ def served_contract(settings: Settings) -> ServedContract:
     token_url = (
         settings.token_url or f"{settings.jwt_issuer.rstrip('/')}/protocol/openid-connect/token"
     )
-    return ServedContract(secured(spec, scopes, token_url), security_map(verifier), scopes)
+    v4_scopes = _v4_scopes(scopes)
+    return ServedContract(
+        secured(spec, scopes, token_url),
+        None if v4_spec is None else secured(v4_spec, v4_scopes, token_url),
+        security_map(verifier),
+        scopes,
+        v4_scopes,
+    )
 
 
 def create_app(
@@ -140,32 +165,38 @@ def create_app(
         run.partners,
         tokens=settings.auth == "jwt",
         trusted_gateway=settings.trusted_gateway,
-        scopes=served.scopes,
+        # an operationId names the same operation at both roots, with the same scope
+        scopes={**served.scopes, **served.v4_scopes},
     )
     heartbeats = Heartbeats()
     collected = metrics_scrape.registry(store) if settings.metrics else None
     handlers = _Handlers.of(run, callers)
     app = App(__name__, lifespan=_lifespan(run, heartbeats, collected), jsonifier=FastJsonifier())
-    app.add_api(
-        served.spec,
-        base_path=API_ROOT,
-        security_map=served.security,
-        resolver=resolver(handlers.table()),
-        pythonic_params=True,
+    api_options = {
+        "security_map": served.security,
+        "pythonic_params": True,
         # TMF630 attribute filters are undeclared query parameters; they must reach the handler.
-        strict_validation=False,
-        validate_responses=False,
-        validator_map={
+        "strict_validation": False,
+        "validate_responses": False,
+        "validator_map": {
             "body": MediaTypeDict({"*/*json": TmfJSONBodyValidator}),
             "parameter": CachedParameterValidator,
         },
-        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
-    )
+        "swagger_ui_options": SwaggerUIOptions(swagger_ui_path="/ui"),
+    }
+    app.add_api(served.spec, base_path=API_ROOT, resolver=resolver(handlers.table()), **api_options)
+    served_roots = [(API_ROOT, SPEC_NAME)]
+    if served.v4 is not None:
+        v4_handlers = V4Handlers(V4Tickets(run.tickets), run.hubs, run.listeners, settings, callers)
+        app.add_api(
+            served.v4, base_path=V4_API_ROOT, resolver=resolver(v4_handlers.table()), **api_options
+        )
+        served_roots.append((V4_API_ROOT, V4_SPEC_NAME))
     _request_shaping(app, settings, handlers, served, callers, fast_reads=fast_reads)
     _outer_layers(
         app, settings, readiness=partial(readiness, store, heartbeats), collected=collected
     )
-    errors.install(app, method_table())
+    errors.install(app, method_table(*served_roots))
     return app
 
 
@@ -268,12 +299,13 @@ def _request_shaping(
         max_bytes=settings.max_body_bytes,
     )
     app.add_middleware(MediaTypeMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER)
-    app.add_middleware(
-        TrailingSlashMiddleware,
-        position=MiddlewarePosition.BEFORE_SWAGGER,
-        prefix=API_ROOT,
-        keep=(f"{API_ROOT}/ui/",),
-    )
+    for root in (API_ROOT, V4_API_ROOT) if served.v4 is not None else (API_ROOT,):
+        app.add_middleware(
+            TrailingSlashMiddleware,
+            position=MiddlewarePosition.BEFORE_SWAGGER,
+            prefix=root,
+            keep=(f"{root}/ui/",),
+        )
     if fast_reads:
         app.add_middleware(
             FastReadMiddleware,
@@ -313,7 +345,7 @@ def _outer_layers(
     app.add_middleware(
         RequestIdMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
-        ui_prefix=f"{API_ROOT}/ui",
+        ui_prefix=(f"{API_ROOT}/ui", f"{V4_API_ROOT}/ui"),
         hsts=settings.public_base_url.startswith("https://"),
         observe=metrics.request_answered if settings.metrics else None,
     )

@@ -235,6 +235,8 @@ class Settings:
     metrics_dir: str | None = None
     # OpenTelemetry traces: "off", "otlp" (OTEL_EXPORTER_OTLP_* variables) or "console"
     tracing: Tracing = "off"
+    # the TMF621 v4 root (/tmf-api/troubleTicket/v4) beside v5, on the same tickets
+    v4: bool = True
 
     @property
     def store_shown(self) -> str:
@@ -388,6 +390,7 @@ _PARSERS = {
     "trusted_gateway": _switch,
     "egress_allow": _networks,
     "metrics": _switch,
+    "v4": _switch,
     "metrics_port": _port,
     "metrics_host": _text,
     "metrics_token": _text,

@@ -25,19 +25,22 @@ from troubleticket.types import JSON
 
 SPEC_NAME = "TMF621-Trouble_Ticket-v5.0.1.oas.yaml"
 API_ROOT = "/tmf-api/troubleTicket/v5"
+# The TMF621 v4 root: the official v4.0.0 contract converted to OpenAPI 3 (openapi/README.md)
+V4_SPEC_NAME = "TMF621-TroubleTicket-v4.0.0.oas.yaml"
+V4_API_ROOT = "/tmf-api/troubleTicket/v4"
 
 
-def spec_file() -> Traversable:
-    """The contract shipped with the package (``openapi/`` at the top of the repository)."""
-    return resources.files("troubleticket").joinpath("openapi", SPEC_NAME)
+def spec_file(name: str = SPEC_NAME) -> Traversable:
+    """A contract shipped with the package (``openapi/`` at the top of the repository)."""
+    return resources.files("troubleticket").joinpath("openapi", name)
 
 
 @cache
-def load_spec() -> dict[str, Any]:
-    """The parsed contract; parsed once per process."""
+def load_spec(name: str = SPEC_NAME) -> dict[str, Any]:
+    """A parsed contract (by default the v5 one); parsed once per process."""
     # libyaml's loader parses the 290 KB contract about ten times faster than pure Python.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loaded: dict[str, Any] = yaml.load(spec_file().read_text(encoding="utf-8"), Loader=loader)
+    loaded: dict[str, Any] = yaml.load(spec_file(name).read_text(encoding="utf-8"), Loader=loader)
     return loaded
 
 
@@ -71,18 +74,15 @@ def document_validator(schema_name: str) -> Callable[[JSON], None]:
     return validate
 
 
-def method_table() -> Callable[[str], list[str]]:
-    """A lookup from a request path to the methods the contract offers there (for ``Allow``).
+def method_table(*served: tuple[str, str]) -> Callable[[str], list[str]]:
+    """A lookup from a request path to the methods the contracts served (root, contract file;
+    by default the v5 one) offer there (for ``Allow``).
 
     A trailing slash is accepted as the server accepts it; HEAD comes with GET.
     """
     routes: list[tuple[re.Pattern[str], list[str]]] = []
-    for template, operations in load_spec()["paths"].items():
-        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template.rstrip("/")))
-        methods = sorted(m.upper() for m in operations if m in _HTTP_METHODS)
-        if "GET" in methods:
-            methods.append("HEAD")
-        routes.append((re.compile(f"^{re.escape(API_ROOT)}{pattern}/?$"), methods))
+    for root, name in served or ((API_ROOT, SPEC_NAME),):
+        routes += _routes(root, load_spec(name))
 
     def allowed(path: str) -> list[str]:
         for pattern, methods in routes:
@@ -91,6 +91,17 @@ def method_table() -> Callable[[str], list[str]]:
         return []
 
     return allowed
+
+
+def _routes(root: str, spec: dict[str, Any]) -> list[tuple[re.Pattern[str], list[str]]]:
+    routes: list[tuple[re.Pattern[str], list[str]]] = []
+    for template, operations in spec["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template.rstrip("/")))
+        methods = sorted(m.upper() for m in operations if m in _HTTP_METHODS)
+        if "GET" in methods:
+            methods.append("HEAD")
+        routes.append((re.compile(f"^{re.escape(root)}{pattern}/?$"), methods))
+    return routes
 
 
 _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})

@@ -194,7 +194,7 @@ class RequestIdMiddleware:
         self,
         app: ASGIApp,
         *,
-        ui_prefix: str,
+        ui_prefix: str | tuple[str, ...],
         hsts: bool = False,
         observe: Callable[[str | None, int, float], None] | None = None,
     ) -> None:

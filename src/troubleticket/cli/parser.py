@@ -40,6 +40,7 @@ SETTING_FLAGS = (
     "metrics_port",
     "metrics_host",
     "tracing",
+    "v4",
     "policy",
     "partners",
 )
@@ -308,6 +309,11 @@ def _serve_flags(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--metrics", help="on or off: Prometheus metrics at /metrics (TT_METRICS, default on)"
+    )
+    serve.add_argument(
+        "--v4",
+        help="on or off: the TMF621 v4 root /tmf-api/troubleTicket/v4 on the same tickets "
+        "(TT_V4, default on)",
     )
     serve.add_argument(
         "--metrics-port",

@@ -41,7 +41,7 @@ from troubleticket.notify.delivery import (
     Sender,
     listener_url,
 )
-from troubleticket.notify.hubs import delivers
+from troubleticket.notify.hubs import delivers, hub_event
 from troubleticket.notify.lanes import lane_of
 from troubleticket.notify.outbox import (
     CANCELLED,
@@ -536,10 +536,11 @@ class Dispatcher:
 
     def _post(self, delivery: JSON, hub: JSON, event: JSON) -> _Post:
         """The POST of an event to a hub's callback, signed when the hub has a secret."""
+        shown = hub_event(hub, event["body"]) or event["body"]
         try:
-            body = orjson.dumps(event["body"])
+            body = orjson.dumps(shown)
         except TypeError:  # an integer beyond 64 bits, kept from before requests refused them
-            body = json.dumps(event["body"], ensure_ascii=False, separators=(",", ":")).encode()
+            body = json.dumps(shown, ensure_ascii=False, separators=(",", ":")).encode()
         url = hub["callback"]
         if hub.get("appendEventListenerPath"):
             url = listener_url(url, delivery["eventType"])

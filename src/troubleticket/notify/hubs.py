@@ -13,10 +13,11 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from troubleticket.context import Context
+from troubleticket.domain import v4
 from troubleticket.domain.audit import Action
 from troubleticket.domain.documents import timestamp
 from troubleticket.domain.errors import InvalidRequest, NotFound
@@ -79,6 +80,22 @@ def is_filter(query: str) -> bool:
     return any(char in query for char in "=<>")
 
 
+ApiVersion = Literal["v4", "v5"]
+
+# Kept with a hub, never shown: its secret, the party it belongs to, the version it speaks.
+_NOT_SHOWN = frozenset({"secret", "party", "api"})
+
+
+def hub_event(hub: JSON, event_body: JSON) -> JSON | None:
+    """The event as ``hub`` receives it: as recorded, or for a v4 hub the v4 form (``None``:
+    an event TMF621 v4 has no listener for)."""
+    if hub.get("api") != "v4":
+        return event_body
+    if event_body.get("eventType") not in v4.EVENT_TYPES:
+        return None
+    return v4.event_v4(event_body)
+
+
 def selects(hub: JSON, event_body: JSON) -> bool:
     """Whether ``hub``'s query selects the event (no query, or one that is no filter, selects
     every event)."""
@@ -94,7 +111,8 @@ def delivers(hub: JSON, event: JSON) -> bool:
     party = hub.get("party")
     if party is not None and party not in event.get("parties", ()):
         return False
-    return selects(hub, event["body"])
+    body = hub_event(hub, event["body"])
+    return body is not None and selects(hub, body)
 
 
 def _check_callback(callback: Any, egress: EgressPolicy) -> str:
@@ -159,7 +177,7 @@ class HubService:
     # -- presentation --------------------------------------------------------------------------
 
     def _present_hub(self, hub: JSON) -> JSON:
-        shown = {key: value for key, value in hub.items() if key not in ("secret", "party")}
+        shown = {key: value for key, value in hub.items() if key not in _NOT_SHOWN}
         shown["href"] = f"{self._api}/hub/{hub['id']}"
         shown["signed"] = "secret" in hub
         return shown
@@ -169,13 +187,14 @@ class HubService:
 
     # -- hubs ----------------------------------------------------------------------------------
 
-    def register(self, body: JSON, context: Context) -> JSON:
+    def register(self, body: JSON, context: Context, *, api: ApiVersion = "v5") -> JSON:
         """Store a subscription (the context's party's, if it has one); return it as the API
         shows it.
 
-        Its ``@type`` is kept as sent (``Hub``, or the name a client's model gives it: the
-        contract sets no value); attributes a hub does not have (``Hub_FVO`` allows them) are
-        ignored, not stored.
+        ``api``: the TMF621 version whose events the hub receives (a hub registered at the v4
+        root: the v4 events of tickets, in the v4 form). Its ``@type`` is kept as sent
+        (``Hub``, or the name a client's model gives it: the contract sets no value);
+        attributes a hub does not have (``Hub_FVO`` allows them) are ignored, not stored.
 
         Raises:
             InvalidRequest: a callback that is not an absolute http(s) URL without credentials,
@@ -207,6 +226,8 @@ class HubService:
         hub["createdAt"] = timestamp(self._clock())
         if context.party_id is not None:
             hub["party"] = context.party_id
+        if api != "v5":
+            hub["api"] = api
         self._store.insert(Collection.HUB, hub)
         self._audit("create", hub["id"], context)
         return self._present_hub(hub)
