@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from troubleticket import __version__
 from troubleticket import context as request_ids
-from troubleticket.api.contract import API_ROOT, load_spec
+from troubleticket.api.contract import API_ROOT, V4_API_ROOT, V4_SPEC_NAME, load_spec
 from troubleticket.config import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -162,20 +162,22 @@ def _exporter(mode: str) -> SpanExporter:
 class _Routes:
     """The contract's path templates, to name a request's span after its route."""
 
-    def __init__(self, paths: Mapping[str, Any]) -> None:
-        # Templates without parameters first, so a literal segment wins over ``{id}``.
-        templates = sorted(paths, key=lambda template: template.count("{"))
+    def __init__(self, *served: tuple[str, Mapping[str, Any]]) -> None:
+        """``served``: each API root with its contract's paths."""
         self._routes: list[tuple[re.Pattern[str], str, dict[str, str]]] = []
-        for template in templates:
-            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template.rstrip("/")))
-            operations = {
-                method.upper(): operation["operationId"]
-                for method, operation in paths[template].items()
-                if isinstance(operation, Mapping) and isinstance(operation.get("operationId"), str)
-            }
-            self._routes.append(
-                (re.compile(f"{re.escape(API_ROOT)}{pattern}/?"), API_ROOT + template, operations)
-            )
+        for root, paths in served:
+            # Templates without parameters first, so a literal segment wins over ``{id}``.
+            for template in sorted(paths, key=lambda template: template.count("{")):
+                pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template.rstrip("/")))
+                operations = {
+                    method.upper(): operation["operationId"]
+                    for method, operation in paths[template].items()
+                    if isinstance(operation, Mapping)
+                    and isinstance(operation.get("operationId"), str)
+                }
+                self._routes.append(
+                    (re.compile(f"{re.escape(root)}{pattern}/?"), root + template, operations)
+                )
 
     def route(self, method: str, path: str) -> tuple[str | None, str | None]:
         """The template ``path`` matches and the operation ``method`` has there (or ``None``)."""
@@ -200,7 +202,9 @@ class _Routes:
 
 @cache
 def _routes() -> _Routes:
-    return _Routes(load_spec()["paths"])
+    return _Routes(
+        (API_ROOT, load_spec()["paths"]), (V4_API_ROOT, load_spec(V4_SPEC_NAME)["paths"])
+    )
 
 
 def _note_request_id(span: Span, _scope: Mapping[str, Any]) -> None:

@@ -107,6 +107,21 @@ def test_a_request_refused_before_its_handler_is_still_named_after_its_route(
     assert attribute(span, tracing.REQUEST_ID_ATTRIBUTE) == "patch-1"
 
 
+def test_requests_at_the_v4_root_are_named_after_its_routes(
+    http: Any, exporter: InMemorySpanExporter
+) -> None:
+    v4_tickets = TICKETS.replace("/v5/", "/v4/")
+    body = {"description": "Line down", "severity": "Major", "ticketType": "incident"}
+    created = http.post(v4_tickets, json=body)
+    assert created.status_code == 201, created.text
+    assert http.get(f"{v4_tickets}/{created.json()['id']}").status_code == 200
+    spans = finished(exporter)
+    assert [(s.name, attribute(s, tracing.OPERATION_ID_ATTRIBUTE)) for s in spans] == [
+        (f"POST {v4_tickets}", "createTroubleTicket"),
+        (f"GET {v4_tickets}/{{id}}", "retrieveTroubleTicket"),
+    ]
+
+
 def test_probes_are_not_traced_and_unknown_paths_are_named_by_method(
     http: Any, exporter: InMemorySpanExporter
 ) -> None:
