@@ -117,8 +117,9 @@ def serve(settings: Settings) -> int:
             "anything but this host can reach the server"
         )
     logger.info(
-        "serving %s/tmf-api/troubleTicket/v5 from store %s",
+        "serving %s/tmf-api/troubleTicket/v5%s from store %s",
         settings.public_base_url,
+        " (and v4)" if settings.v4 else "",
         settings.store_shown,
     )
     options = server.uvicorn_options(settings)
