@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from troubleticket.app import served_contract
-from troubleticket.bootstrap.files import load_partners, load_policy
+from troubleticket.bootstrap.files import check_partner_listeners, load_partners, load_policy
 from troubleticket.bootstrap.services import egress_policy
 from troubleticket.bootstrap.stores import store_location
 from troubleticket.config import ConfigError, Settings
@@ -30,7 +30,7 @@ _DEPENDS = {
     "exposure": ("host", "auth", "auth_insecure"),
     "store": ("store",),
     "policy": ("policy",),
-    "partners": ("partners", "egress_allow"),
+    "partners": ("partners", "egress_allow", "v4"),
     "auth": (
         "auth",
         "jwks",
@@ -187,6 +187,7 @@ def _policy(settings: Settings) -> str:
 
 def _partners(settings: Settings, environ: Mapping[str, str]) -> str:
     registry, _secrets = load_partners(settings, environ)
+    check_partner_listeners(settings, registry)
     refused = refused_partner_urls(registry, egress_policy(settings))
     if refused:
         raise ConfigError(

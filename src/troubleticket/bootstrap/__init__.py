@@ -14,12 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from troubleticket import metrics
-from troubleticket.api.contract import API_ROOT
 from troubleticket.background.lanes import LaneLeases
 from troubleticket.background.loops import Heartbeats, start
 from troubleticket.background.major_incidents import CascadeRunner, RollupAnnouncer
 from troubleticket.background.monitor import SlaMonitor
-from troubleticket.bootstrap.files import load_partners, load_policy
+from troubleticket.bootstrap.files import check_partner_listeners, load_partners, load_policy
 from troubleticket.bootstrap.services import (
     OrderedIds,
     dispatcher,
@@ -88,10 +87,12 @@ def runtime(
     """Load the policy and the partners, and build every service on ``store``.
 
     Raises:
-        ConfigError: the policy or the partner registry cannot be used.
+        ConfigError: the policy or the partner registry cannot be used (with these settings:
+            a partner's URLs the egress guard refuses, a v4 partner's events with TT_V4 off).
     """
     policy = load_policy(settings)
     registry, secrets = load_partners(settings, environ)
+    check_partner_listeners(settings, registry)
     egress = egress_policy(settings)
     refused = refused_partner_urls(registry, egress)
     if refused:
@@ -128,7 +129,7 @@ def runtime(
             secrets,
             gateway,
             store=store,
-            api_url=f"{settings.public_base_url}{API_ROOT}",
+            base_url=settings.public_base_url,
             clock=clock,
         )
     return Runtime(

@@ -80,3 +80,25 @@ def load_partners(
             except ValueError as exc:
                 raise ConfigError(f"{partner.secret_env}: {exc}") from None
     return registry, secrets
+
+
+def check_partner_listeners(settings: Settings, registry: PartnerRegistry) -> None:
+    """Check that every partner that sends events has our listeners to send them to: a partner
+    speaking TMF621 v4 (``api: v4``) sends them to the v4 root's, served unless ``TT_V4`` is off.
+
+    Raises:
+        ConfigError: partners speaking v4 subscribe to their events and the v4 root is off
+            (naming them).
+    """
+    needing = registry.v4_subscribers()
+    if needing and not settings.v4:
+        problems = [
+            f"partners.{partner_id}: speaks TMF621 v4 (api: v4) and subscribes to events, which "
+            "come to our v4 listeners (/tmf-api/troubleTicket/v4/listener/...): turn TT_V4 on, "
+            "or set events.subscribe: false (its reports are then polled)"
+            for partner_id in needing
+        ]
+        raise ConfigError(
+            f"TT_PARTNERS: {settings.partners}: the v4 root is off (TT_V4=off):\n  "
+            + "\n  ".join(problems)
+        )

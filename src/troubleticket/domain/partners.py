@@ -14,6 +14,7 @@ variables that hold them, and the composition root reads those.
       fibreco:                        # the partner's id here
         name: FibreCo Wholesale
         baseUrl: https://fibreco.example/tmf-api/troubleTicket/v5
+        api: v5                       # the TMF621 version baseUrl speaks: v5 (default) or v4
         party: {"@type": PartyRef, "@referredType": Organization, id: org-fibreco}
         auth:                         # none, or one of:
           bearerTokenEnv: FIBRECO_TOKEN
@@ -21,7 +22,7 @@ variables that hold them, and the composition root reads those.
         timeouts: {connect: 3s, read: 10s}
         events:
           subscribe: true             # register a hub at the partner for its ticket events
-          appendEventListenerPath: false
+          appendEventListenerPath: false   # v5 only: TMF621 v4 hubs have no such option
           secretEnv: FIBRECO_HUB_SECRET   # whsec_… given to the partner; its events must carry it
         poll:
           interval: 30s               # how often a report is polled when events do not come
@@ -34,7 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from troubleticket.domain.durations import parse_duration
@@ -43,6 +44,10 @@ from troubleticket.types import JSON
 DEFAULT_INBOUND_HEADER = "X-TT-Partner"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+# The TMF621 versions a partner's API may speak.
+PartnerApi = Literal["v4", "v5"]
+PARTNER_APIS: tuple[PartnerApi, ...] = ("v5", "v4")
 
 
 class PartnersError(ValueError):
@@ -67,7 +72,7 @@ class OAuth2:
 class Partner:
     id: str
     name: str
-    base_url: str  # the partner's TMF621 v5 API root, without a trailing slash
+    base_url: str  # the partner's TMF621 API root (of version ``api``), no trailing slash
     party: JSON  # the PartyRef (or PartyRoleRef) that represents the partner
     bearer_token_env: str | None = None
     oauth2: OAuth2 | None = None
@@ -79,6 +84,7 @@ class Partner:
     poll_interval: float = 30.0
     poll_after: float = 300.0
     forward_notes: bool = True
+    api: PartnerApi = "v5"  # the TMF621 version the partner's API speaks
 
     @property
     def party_id(self) -> str:
@@ -105,6 +111,11 @@ class PartnerRegistry:
 
     def get(self, partner_id: str) -> Partner | None:
         return self.partners.get(partner_id)
+
+    def v4_subscribers(self) -> list[str]:
+        """The partners that speak TMF621 v4 and send events: their events come to our v4
+        listeners (``/tmf-api/troubleTicket/v4/listener/…``)."""
+        return [p.id for p in self.partners.values() if p.api == "v4" and p.subscribe]
 
 
 NO_PARTNERS = PartnerRegistry()
@@ -231,7 +242,7 @@ def parse_partners(data: Any) -> PartnerRegistry:
 
 def _partner(problems: _Problems, partner_id: str, raw: Any, path: str) -> Partner | None:
     known = frozenset(
-        {"name", "baseUrl", "party", "auth", "timeouts", "events", "poll", "forwardNotes"}
+        {"name", "baseUrl", "api", "party", "auth", "timeouts", "events", "poll", "forwardNotes"}
     )
     spec = problems.mapping(raw, path, known)
     if not spec:
@@ -279,6 +290,16 @@ def _partner(problems: _Problems, partner_id: str, raw: Any, path: str) -> Partn
         frozenset({"subscribe", "appendEventListenerPath", "secretEnv"}),
     )
     poll = problems.mapping(spec.get("poll"), f"{path}.poll", frozenset({"interval", "after"}))
+    api = _api(problems, spec.get("api", "v5"), f"{path}.api")
+    append = problems.boolean(
+        events.get("appendEventListenerPath"), f"{path}.events.appendEventListenerPath", False
+    )
+    if api == "v4" and append:
+        problems.add(
+            f"{path}.events.appendEventListenerPath",
+            "TMF621 v4 hubs have no appendEventListenerPath (api: v4): leave it out, a v4 "
+            "partner is given one hub per event type",
+        )
     return Partner(
         id=partner_id,
         name=name,
@@ -289,11 +310,18 @@ def _partner(problems: _Problems, partner_id: str, raw: Any, path: str) -> Partn
         connect_timeout=problems.duration(timeouts.get("connect"), f"{path}.timeouts.connect", 3.0),
         read_timeout=problems.duration(timeouts.get("read"), f"{path}.timeouts.read", 10.0),
         subscribe=problems.boolean(events.get("subscribe"), f"{path}.events.subscribe", True),
-        append_listener_path=problems.boolean(
-            events.get("appendEventListenerPath"), f"{path}.events.appendEventListenerPath", False
-        ),
+        append_listener_path=append,
         secret_env=problems.env(events.get("secretEnv"), f"{path}.events.secretEnv"),
         poll_interval=problems.duration(poll.get("interval"), f"{path}.poll.interval", 30.0),
         poll_after=problems.duration(poll.get("after"), f"{path}.poll.after", 300.0),
         forward_notes=problems.boolean(spec.get("forwardNotes"), f"{path}.forwardNotes", True),
+        api=api,
     )
+
+
+def _api(problems: _Problems, value: Any, path: str) -> PartnerApi:
+    for api in PARTNER_APIS:
+        if value == api:
+            return api
+    problems.add(path, f"{value!r} is not a TMF621 version partners may speak (v5 or v4)")
+    return "v5"

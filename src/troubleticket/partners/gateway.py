@@ -3,11 +3,13 @@ events with a ``target``, delivered by the dispatcher with its leases, retries, 
 and dead letters): create the partner's ticket (idempotent: the partner is searched for the
 report's correlation id before anything is created, so a retry after a crash adopts the ticket
 instead of making a second), cancel it, close it, forward notes, and poll it. Each answer is
-written back to our ticket through the ticket service."""
+written back to our ticket through the ticket service.
+
+The requests are made in the TMF621 version the partner speaks (``dialect``); the partner's
+tickets are read in the v5 form whatever it speaks."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -22,6 +24,7 @@ from troubleticket.domain.partners import PartnerRegistry
 from troubleticket.notify.delivery import Outcome
 from troubleticket.notify.egress import PUBLIC_ONLY, EgressPolicy
 from troubleticket.partners.client import PartnerClient, PartnerError, answer_json
+from troubleticket.partners.dialect import Change, dialect_of
 from troubleticket.services.resources import ResourceService
 from troubleticket.types import JSON, Clock
 
@@ -104,23 +107,22 @@ class PartnerGateway:
         report = activity[partner_report.REPORT]
         if report["state"] != partner_report.REQUESTED:
             return Outcome(200)  # made before, or cancelled before it was made
+        dialect = dialect_of(client.partner)
         correlation = request["correlationId"]
-        found = client.call(
-            "GET", "/troubleTicket", params={"externalIdentifier.id": correlation, "limit": 1}
-        )
+        found = client.call("GET", "/troubleTicket", params=dialect.search(correlation))
         existing = answer_json(found) if found.status_code == 200 else []
         body = self._report_body(ticket, activity, correlation)
         if isinstance(existing, list) and existing:
-            partner_ticket = existing[0]
+            partner_ticket = dialect.ticket(existing[0])
             status = 200
         else:
-            answer = client.call("POST", "/troubleTicket", json=body)
+            answer = client.call("POST", "/troubleTicket", json=dialect.create(body))
             if answer.status_code != 201:
                 raise PartnerError(
                     f"POST /troubleTicket answered {answer.status_code}: {answer.text[:300]}",
                     answer.status_code,
                 )
-            partner_ticket, status = answer_json(answer), 201
+            partner_ticket, status = dialect.ticket(answer_json(answer)), 201
         notes = body.get("note", [])
         self._write(
             ticket["id"],
@@ -163,18 +165,16 @@ class PartnerGateway:
         partner_ticket = report.get("partnerTicket") or {}
         return partner_ticket.get("id")
 
+    @staticmethod
+    def _patch(client: PartnerClient, partner_id: str, change: Change) -> requests.Response:
+        return client.call(
+            "PATCH", f"/troubleTicket/{partner_id}", data=change.data, headers=dict(change.headers)
+        )
+
     def _patch_status(
         self, client: PartnerClient, partner_id: str, status: str, reason: str | None
     ) -> requests.Response:
-        patch: JSON = {"@type": "TroubleTicket", "status": status}
-        if reason:
-            patch["statusChangeReason"] = reason
-        return client.call(
-            "PATCH",
-            f"/troubleTicket/{partner_id}",
-            data=json.dumps(patch),
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
+        return self._patch(client, partner_id, dialect_of(client.partner).status(status, reason))
 
     def _cancel(
         self, client: PartnerClient, request: JSON, ticket: JSON, activity: JSON
@@ -206,8 +206,8 @@ class PartnerGateway:
             raise PartnerError(
                 f"reading the ticket answered {answer.status_code}", answer.status_code
             )
-        partner_ticket = answer_json(answer)
-        status = partner_ticket.get("status")
+        partner_ticket = dialect_of(client.partner).ticket(answer_json(answer))
+        status = str(partner_ticket.get("status"))
         ended = {"cancelled": partner_report.CANCELLED, "closed": partner_report.CLOSED}.get(
             status, partner_report.FAILED
         )
@@ -237,18 +237,13 @@ class PartnerGateway:
             raise PartnerError(
                 f"reading the ticket answered {current.status_code}", current.status_code
             )
-        has_notes = isinstance(answer_json(current).get("note"), list)
-        operations = (
-            [{"op": "add", "path": "/note/-", "value": note} for note in request["note"]]
-            if has_notes
-            else [{"op": "add", "path": "/note", "value": request["note"]}]
+        # the notes go back in the partner's own form: the ticket is read as it answered
+        change = dialect_of(client.partner).notes(
+            answer_json(current), current.headers.get("ETag"), request["note"]
         )
-        answer = client.call(
-            "PATCH",
-            f"/troubleTicket/{partner_id}",
-            data=json.dumps(operations),
-            headers={"Content-Type": "application/json-patch+json"},
-        )
+        if change is None:
+            return Outcome(200)  # it has them all (the answer to an earlier attempt was lost)
+        answer = self._patch(client, partner_id, change)
         if answer.status_code != 200:
             raise PartnerError(f"adding notes answered {answer.status_code}", answer.status_code)
         return Outcome(200)
@@ -271,7 +266,8 @@ class PartnerGateway:
             return Outcome(304, again_after=partner.poll_interval)
         if answer.status_code != 200:
             raise PartnerError(f"polling answered {answer.status_code}", answer.status_code)
-        self._mirror(ticket["id"], activity["id"], answer_json(answer), answer.headers.get("ETag"))
+        partner_ticket = dialect_of(partner).ticket(answer_json(answer))
+        self._mirror(ticket["id"], activity["id"], partner_ticket, answer.headers.get("ETag"))
         return Outcome(200, again_after=partner.poll_interval)
 
     def _refresh(
@@ -282,7 +278,8 @@ class PartnerGateway:
             raise PartnerError(
                 f"reading the ticket answered {answer.status_code}", answer.status_code
             )
-        self._mirror(ticket["id"], activity["id"], answer_json(answer), answer.headers.get("ETag"))
+        partner_ticket = dialect_of(client.partner).ticket(answer_json(answer))
+        self._mirror(ticket["id"], activity["id"], partner_ticket, answer.headers.get("ETag"))
         return Outcome(200)
 
     def _mirror(

@@ -1,4 +1,5 @@
-"""``PartnerLinks`` registers our listeners as hubs at each partner that sends events, once."""
+"""``PartnerLinks`` registers our listeners as hubs at each partner that sends events, once: the
+listeners of the TMF621 version the partner speaks (``dialect``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import logging
 from collections.abc import Mapping
 
 from troubleticket.domain.documents import timestamp
-from troubleticket.domain.events import listener_name
 from troubleticket.domain.partners import Partner, PartnerRegistry
 from troubleticket.partners.client import PartnerClient, PartnerError, answer_json
+from troubleticket.partners.dialect import dialect_of
 from troubleticket.partners.gateway import PartnerGateway
 from troubleticket.partners.requests import SUBSCRIBED
 from troubleticket.store.port import Collection, DuplicateId, Store
@@ -27,14 +28,15 @@ class PartnerLinks:
         gateway: PartnerGateway,
         *,
         store: Store,
-        api_url: str,
+        base_url: str,
         clock: Clock,
     ) -> None:
+        """``base_url``: our public base URL, the listeners' API roots below it."""
         self._registry = registry
         self._secrets = secrets
         self._gateway = gateway
         self._store = store
-        self._api_url = api_url
+        self._base_url = base_url
         self._clock = clock
 
     def run_once(self) -> int:
@@ -59,24 +61,13 @@ class PartnerLinks:
     def _register(self, partner: Partner) -> list[JSON]:
         client = self._gateway.client(partner.id)
         assert client is not None
-        if partner.append_listener_path:
-            wanted = [(self._api_url, ",".join(SUBSCRIBED), True)]
-        else:
-            wanted = [
-                (f"{self._api_url}/listener/{listener_name(t)}", t, False) for t in SUBSCRIBED
-            ]
+        secret = None if partner.secret_env is None else self._secrets[partner.secret_env]
+        wanted = dialect_of(partner).hubs(
+            self._base_url, SUBSCRIBED, append=partner.append_listener_path, secret=secret
+        )
         hubs: list[JSON] = []
         try:
-            for callback, event_types, append in wanted:
-                hub: JSON = {
-                    "@type": "Hub",
-                    "callback": callback,
-                    "query": f"eventType={event_types}",
-                }
-                if append:
-                    hub["appendEventListenerPath"] = True
-                if partner.secret_env is not None:
-                    hub["secret"] = self._secrets[partner.secret_env]
+            for hub in wanted:
                 answer = client.call("POST", "/hub", json=hub)
                 if answer.status_code != 201:
                     raise PartnerError(
@@ -84,7 +75,7 @@ class PartnerLinks:
                     )
                 registered = answer_json(answer)
                 hubs.append(
-                    {"id": registered.get("id"), "callback": callback, "query": hub["query"]}
+                    {"id": registered.get("id"), "callback": hub["callback"], "query": hub["query"]}
                 )
         except PartnerError:
             # the next pass registers them all again: the hubs made so far are taken back, or

@@ -8,6 +8,11 @@ Patch (a final ticket refuses a cancel or a close with 409) and JSON Patch (note
 registers hubs. The test works the partner's side by hand (``work``) and may have the next
 requests answered with an error, done (``lose_answer``) or not (``fail``). Every
 request is recorded (``seen``).
+
+``running(api="v4")`` is a TMF621 v4 partner instead: its root is ``…/troubleTicket/v4``, it
+finds tickets by ``externalId``, changes them by ``TroubleTicket_Update`` (``application/json``
+or ``application/merge-patch+json``: the attributes named replace the current ones), honours
+``If-Match`` (412 when another version is named), and tags tickets with strong entity tags.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 API = "/tmf-api/troubleTicket/v5"
+V4_API = "/tmf-api/troubleTicket/v4"
 # statuses a partner's ticket cannot be cancelled or closed from
 FINAL = ("resolved", "closed", "cancelled", "rejected")
 
@@ -48,7 +54,9 @@ class Answer:
 
 
 class FakePartner:
-    def __init__(self) -> None:
+    def __init__(self, api: str = "v5") -> None:
+        self.api = api
+        self.root = V4_API if api == "v4" else API
         self.tickets: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, int] = {}
         self.hubs: list[dict[str, Any]] = []
@@ -66,7 +74,7 @@ class FakePartner:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}{API}"
+        return f"http://127.0.0.1:{self._server.server_port}{self.root}"
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -126,6 +134,11 @@ class FakePartner:
         parts = urlsplit(seen.path)
         segments = parts.path.strip("/").split("/")
         if segments == ["troubleTicket"] and seen.method == "GET":
+            if self.api == "v4":
+                wanted = parse_qs(parts.query).get("externalId", [])
+                return Answer(
+                    200, [t for t in self.tickets.values() if t.get("externalId") in wanted]
+                )
             wanted = parse_qs(parts.query).get("externalIdentifier.id", [])
             return Answer(200, [t for t in self.tickets.values() if _identified(t, wanted)])
         if segments == ["troubleTicket"] and seen.method == "POST":
@@ -146,6 +159,8 @@ class FakePartner:
                 return Answer(404, {"code": "404", "reason": "Not Found"})
             if seen.method == "GET":
                 return self._read(ticket_id, seen.headers.get("if-none-match"))
+            if seen.method == "PATCH" and self.api == "v4":
+                return self._update(ticket_id, seen.headers, seen.body)
             if seen.method == "PATCH":
                 return self._patch(ticket_id, seen.headers.get("content-type", ""), seen.body)
         return Answer(404, {"code": "404", "reason": f"no {seen}"})
@@ -188,8 +203,26 @@ class FakePartner:
         self.versions[ticket_id] += 1
         return Answer(200, ticket, self._tag(ticket_id))
 
+    def _update(self, ticket_id: str, headers: dict[str, str], body: Any) -> Answer:
+        """A v4 ``TroubleTicket_Update``: each attribute named replaces the current one."""
+        ticket = self.tickets[ticket_id]
+        content_type = headers.get("content-type", "")
+        assert content_type.startswith(("application/json", "application/merge-patch+json")), (
+            content_type
+        )
+        wanted = headers.get("if-match")
+        if wanted is not None and wanted != self._tag(ticket_id)[0][1]:
+            return Answer(412, {"code": "412", "reason": f"{ticket_id} is at another version"})
+        if body.get("status") in ("cancelled", "closed") and ticket["status"] in FINAL:
+            if not (body["status"] == "closed" and ticket["status"] == "resolved"):
+                return Answer(409, {"code": "409", "reason": f"{ticket['status']} already"})
+        ticket.update(body)
+        self.versions[ticket_id] += 1
+        return Answer(200, ticket, self._tag(ticket_id))
+
     def _tag(self, ticket_id: str) -> tuple[tuple[str, str], ...]:
-        return (("ETag", f'W/"{ticket_id}-{self.versions[ticket_id]}"'),)
+        weak = "" if self.api == "v4" else "W/"  # the v4 partner's tags are strong
+        return (("ETag", f'{weak}"{ticket_id}-{self.versions[ticket_id]}"'),)
 
 
 def _identified(ticket: dict[str, Any], wanted: list[str]) -> bool:
@@ -197,8 +230,8 @@ def _identified(ticket: dict[str, Any], wanted: list[str]) -> bool:
 
 
 @contextmanager
-def running() -> Iterator[FakePartner]:
-    partner = FakePartner()
+def running(api: str = "v5") -> Iterator[FakePartner]:
+    partner = FakePartner(api)
     try:
         yield partner
     finally:
@@ -226,7 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         size = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(size)
-        path = self.path.removeprefix(API) if self.path.startswith(API) else self.path
+        root = self.server.partner.root
+        path = self.path.removeprefix(root) if self.path.startswith(root) else self.path
         seen = Seen(
             self.command,
             path,
