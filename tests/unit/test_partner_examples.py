@@ -35,6 +35,7 @@ def test_every_key_the_parser_reads_is_shown_in_the_documented_registry() -> Non
         "partners:",
         "name:",
         "baseUrl:",
+        "api:",
         "party:",
         "auth:",
         "oauth2:",
