@@ -26,7 +26,7 @@ from tests.api.assertions import BASE_URL, MERGE_PATCH, assert_tmf_error, patch
 from tests.builders import API, TICKETS, a_specification, a_ticket
 from tests.conftest import LOCAL_NETWORKS, FrozenClock
 from tests.tokens import ISSUER, Issuer, ec_key, rsa_key
-from troubleticket.api.contract import load_spec
+from troubleticket.api.contract import SPEC_NAME, V4_API_ROOT, V4_SPEC_NAME, load_spec
 from troubleticket.api.security import (
     ACTIVITIES,
     ADMIN,
@@ -69,6 +69,10 @@ BODIES: dict[str, dict[str, Any]] = {
     "TroubleTicketSpecification_MVO": {"@type": "TroubleTicketSpecification", "version": "1.1"},
     "RecoveryActivity_FVO": {"@type": "RecoveryActivity", "activityType": "diagnose"},
     "RecoveryActivity_MVO": {"@type": "RecoveryActivity", "progress": 10},
+    # the v4 contract's
+    "TroubleTicket_Create": {"description": "No dial tone", "severity": "Minor", "ticketType": "x"},
+    "TroubleTicket_Update": {"description": "Dial tone back"},
+    "EventSubscriptionInput": {"callback": "https://client.example/listener"},
 }
 _METHODS = ("get", "post", "patch", "put", "delete")
 
@@ -80,10 +84,12 @@ class Operation:
     operation_id: str
     method: str
     template: str
+    root: str = API
+    spec_name: str = SPEC_NAME
 
     @property
     def url(self) -> str:
-        return API + re.sub(r"\{[^}]+\}", MISSING, self.template)
+        return self.root + re.sub(r"\{[^}]+\}", MISSING, self.template)
 
     @property
     def is_listener(self) -> bool:
@@ -91,9 +97,12 @@ class Operation:
 
     @property
     def body(self) -> dict[str, Any] | None:
-        reference = load_spec()["paths"][self.template][self.method].get("requestBody")
+        operation = load_spec(self.spec_name)["paths"][self.template][self.method]
+        reference = operation.get("requestBody")
         if reference is None:
             return None
+        if "$ref" not in reference:  # inline (the v4 contract's): the JSON body's schema
+            reference = reference["content"]["application/json"]["schema"]
         name = str(reference.get("$ref", "")).rsplit("/", 1)[-1]
         if self.is_listener:  # an event of the listener's type
             return {"@type": name, "eventId": f"evt-{self.operation_id}", "eventType": name}
@@ -122,6 +131,25 @@ OPERATIONS = [
 ]
 SECURED = [op for op in OPERATIONS if not op.is_listener]
 LISTENERS = [op for op in OPERATIONS if op.is_listener]
+
+# The v4 root's operations (from its contract) and the v5 operation each is, whose scope it needs.
+V4_OPERATIONS = [
+    Operation(operation["operationId"], method, template, V4_API_ROOT, V4_SPEC_NAME)
+    for template, path_item in load_spec(V4_SPEC_NAME)["paths"].items()
+    for method, operation in path_item.items()
+    if method in _METHODS
+]
+V4_SECURED = [op for op in V4_OPERATIONS if not op.is_listener]
+V4_LISTENERS = [op for op in V4_OPERATIONS if op.is_listener]
+V4_TWINS = {
+    "listTroubleTicket": "listTroubleTicket",
+    "retrieveTroubleTicket": "retrieveTroubleTicket",
+    "createTroubleTicket": "createTroubleTicket",
+    "patchTroubleTicket": "patchTroubleTicket",
+    "deleteTroubleTicket": "deleteTroubleTicket",
+    "registerListener": "createHub",
+    "unregisterListener": "hubDelete",
+}
 
 
 def b64url(data: bytes) -> str:
@@ -491,6 +519,136 @@ class TestServedContract:
         assert "oauth2" not in contract.get("components", {}).get("securitySchemes", {})
         assert not any(op.get("security") for op in operations_of(contract).values())
         assert listing.status_code == 200
+
+
+# -- the v4 root ----------------------------------------------------------------------------
+
+
+def v4_needs(operation: Operation) -> str:
+    """The scope a v4 operation needs: its v5 twin's."""
+    return OPERATION_SCOPES[V4_TWINS[operation.operation_id]]
+
+
+class TestTheV4Root:
+    """Every operation of the v4 contract but the listeners needs the scope of the v5 operation
+    it is; a v4 operation without a v5 twin here fails ``test_every_v4_operation…``."""
+
+    def test_every_v4_operation_but_the_listeners_is_a_v5_operation(self) -> None:
+        assert sorted(ids(V4_SECURED)) == sorted(V4_TWINS)
+        assert set(V4_TWINS.values()) <= set(OPERATION_SCOPES)
+        assert len(V4_LISTENERS) == 6
+
+    def test_the_served_v4_contract_names_the_scope_of_each_operation(
+        self, shared: TestClient
+    ) -> None:
+        response = shared.get(f"{V4_API_ROOT}/openapi.json")
+
+        assert response.status_code == 200, response.text
+        contract = response.json()
+        operations = operations_of(contract)
+        assert sorted(operations) == sorted(ids(V4_OPERATIONS))
+        for operation in V4_SECURED:
+            security = operations[operation.operation_id]["security"]
+            assert security == [{"oauth2": [v4_needs(operation)]}], operation.operation_id
+        for listener in V4_LISTENERS:
+            assert operations[listener.operation_id]["security"] == [], listener.operation_id
+        validate(contract)
+
+    @pytest.mark.parametrize("operation", V4_SECURED, ids=ids(V4_SECURED))
+    def test_a_token_with_every_other_scope_is_403_naming_the_one_needed(
+        self, shared: TestClient, issuer: Issuer, operation: Operation
+    ) -> None:
+        needed = v4_needs(operation)
+        others = [scope for scope in SCOPES if scope != needed]
+
+        response = operation.send(shared, issuer.bearer(scopes=others))
+
+        assert_tmf_error(response, 403, "forbidden", mentions=(needed,))
+        assert response.headers["WWW-Authenticate"] == (
+            f'{REALM}, error="insufficient_scope", scope="{needed}"'
+        )
+
+    @pytest.mark.parametrize("operation", V4_SECURED, ids=ids(V4_SECURED))
+    def test_a_token_with_only_the_scope_needed_gets_through(
+        self, shared: TestClient, issuer: Issuer, operation: Operation
+    ) -> None:
+        response = operation.send(shared, issuer.bearer(scopes=[v4_needs(operation)]))
+
+        assert response.status_code in (200, 201, 204, 404), response.text
+        if response.status_code == 404:
+            assert response.json()["code"] == "notFound", response.text
+
+    @pytest.mark.parametrize("operation", V4_SECURED, ids=ids(V4_SECURED))
+    def test_without_a_token_every_secured_operation_is_401(
+        self, shared: TestClient, operation: Operation
+    ) -> None:
+        response = operation.send(shared, {})
+
+        assert_tmf_error(response, 401, "unauthorized")
+        assert response.headers["WWW-Authenticate"] == REALM
+
+    @pytest.mark.parametrize("operation", V4_LISTENERS, ids=ids(V4_LISTENERS))
+    def test_a_listener_takes_an_event_without_a_token(
+        self, shared: TestClient, issuer: Issuer, operation: Operation
+    ) -> None:
+        without = operation.send(shared, {})
+        with_a_bad_token = operation.send(shared, issuer.bearer(exp=int(time.time()) - 3600))
+
+        assert without.status_code == 201, without.text
+        assert with_a_bad_token.status_code == 201, with_a_bad_token.text
+        assert "WWW-Authenticate" not in without.headers
+
+    def test_an_override_of_a_v5_operations_scope_applies_to_its_v4_twin(
+        self, issuer: Issuer, tmp_path: Path
+    ) -> None:
+        scopes = scopes_file(tmp_path, {"listTroubleTicket": ADMIN, "createHub": ADMIN})
+        app = create_app(
+            jwt_settings(issuer, tmp_path, scopes=scopes),
+            store=SqliteStore(":memory:"),
+            clock=FrozenClock(),
+        )
+        hub = {"callback": "https://client.example/listener"}
+
+        with app.test_client() as client:
+            as_reader = client.get(
+                f"{V4_API_ROOT}/troubleTicket", headers=issuer.bearer(scopes=[READ])
+            )
+            as_admin = client.get(
+                f"{V4_API_ROOT}/troubleTicket", headers=issuer.bearer(scopes=[ADMIN])
+            )
+            by_hubs = client.post(
+                f"{V4_API_ROOT}/hub", json=hub, headers=issuer.bearer(scopes=[HUBS])
+            )
+            by_admin = client.post(
+                f"{V4_API_ROOT}/hub", json=hub, headers=issuer.bearer(scopes=[ADMIN])
+            )
+
+        assert_tmf_error(as_reader, 403, "forbidden", mentions=(ADMIN,))
+        assert as_admin.status_code == 200, as_admin.text
+        assert_tmf_error(by_hubs, 403, "forbidden", mentions=(ADMIN,))
+        assert by_admin.status_code == 201, by_admin.text
+
+    def test_a_partners_token_sees_only_its_own_tickets_through_v4(
+        self, client: TestClient, issuer: Issuer
+    ) -> None:
+        alpha = issuer.bearer("alpha-system", scopes=[WRITE, READ], party_id="org-alpha")
+        beta = issuer.bearer("beta-system", scopes=[READ, WRITE], party_id="org-beta")
+        body = {"description": "No dial tone", "severity": "Minor", "ticketType": "incident"}
+
+        response = client.post(f"{V4_API_ROOT}/troubleTicket", json=body, headers=alpha)
+        assert response.status_code == 201, response.text
+        mine = response.json()
+        url = f"{V4_API_ROOT}/troubleTicket/{mine['id']}"
+
+        assert mine["relatedParty"] == [
+            {"id": "org-alpha", "@referredType": "Party", "role": "originator"}
+        ]
+        listed_by_beta = client.get(f"{V4_API_ROOT}/troubleTicket", headers=beta)
+        assert listed_by_beta.json() == []
+        assert_tmf_error(client.get(url, headers=beta), 404, "notFound")
+        changed = client.patch(url, json={"name": "beta was here"}, headers=beta)
+        assert_tmf_error(changed, 404, "notFound")
+        assert client.get(url, headers=alpha).json() == mine
 
 
 # -- TT_SCOPES -------------------------------------------------------------------------------

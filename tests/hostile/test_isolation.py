@@ -9,10 +9,15 @@ docs/security.md documents it: the audit trail, the partner directory, specifica
 The same request on alpha's own resource must succeed, so a 404 is the isolation's doing and not
 a bad body's. Afterwards the others' resources are as they were, and alpha's lists show none of
 them.
+
+The v4 root's operations (``ServedContract.v4``, the same tickets and hubs) are held to the same:
+each one addressing a resource needs a recipe in ``V4_RECIPES``, and alpha's v4 lists show only
+its own.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -23,6 +28,7 @@ import pytest
 
 from tests.hostile.client import Answer, Deployment, tmf_error_problems
 from tests.hostile.conftest import ACTIVITY, TICKET, Tenants, assigned_to
+from troubleticket.api.contract import V4_API_ROOT
 from troubleticket.app import served_contract
 from troubleticket.config import Settings
 
@@ -91,6 +97,9 @@ def operations_of(spec: dict[str, Any]) -> list[Operation]:
 
 
 OPERATIONS = operations_of(served_contract(Settings()).spec)
+_V4_SPEC = served_contract(Settings()).v4
+assert _V4_SPEC is not None, "the v4 root is served by default"
+V4_OPERATIONS = operations_of(_V4_SPEC)
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,28 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+# The v4 root: the same tickets and hubs, in the v4 form (no @type required, JSON bodies).
+V4_RECIPES: dict[str, Recipe] = {
+    "retrieveTroubleTicket": Recipe("ticket"),
+    "patchTroubleTicket": Recipe(
+        "ticket",
+        (
+            Attempt(fixed({"description": "alpha was here"})),
+            Attempt(fixed({"description": "alpha was here"}), MERGE),
+            Attempt(fixed({"status": "cancelled", "statusChangeReason": "alpha"})),
+        ),
+    ),
+    "deleteTroubleTicket": Recipe("ticket"),
+    "unregisterListener": Recipe("hub"),
+}
+V4_COLLECTIONS = {
+    "listTroubleTicket": "test_v4_lists_show_only_the_partners_own",
+    "createTroubleTicket": "tests/api/test_v4.py (a partner cannot name another party at v4)",
+    "registerListener": "a hub is its registrant's: the unregisterListener recipe aims at "
+    "others' hubs",
+}
+
+
 def deliveries_of(deployment: Deployment, hub: str, state: str | None = None) -> tuple[str, ...]:
     selected = f"&state={state}" if state else ""
     answer = deployment.send("GET", f"/hub/{hub}/delivery?limit=1000&fields=id{selected}")
@@ -257,14 +288,32 @@ def own_target(recipe: Recipe, tenants: Tenants) -> Target:
     return Target("alpha", values, delivered)
 
 
-def send(tenants: Tenants, operation: Operation, attempt: Attempt, target: Target) -> Answer:
+def send(
+    tenants: Tenants,
+    operation: Operation,
+    attempt: Attempt,
+    target: Target,
+    root: str | None = None,
+) -> Answer:
     body = attempt.body(target) if attempt.body is not None else None
-    return tenants.deployment.call(
+    if root is None:
+        return tenants.deployment.call(
+            operation.method.upper(),
+            operation.fill(target.values),
+            body,
+            identity="alpha",
+            content_type=attempt.content_type,
+        )
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = attempt.content_type
+    return tenants.deployment.send(
         operation.method.upper(),
         operation.fill(target.values),
-        body,
         identity="alpha",
-        content_type=attempt.content_type,
+        body=None if body is None else json.dumps(body).encode(),
+        headers=headers,
+        root=root,
     )
 
 
@@ -386,6 +435,56 @@ def test_partner_cannot_reach_others(
         pytest.fail(f"{operation.operation_id}{documented}:\n" + "\n".join(problems), pytrace=False)
 
 
+def test_v4_enumeration_is_the_served_v4_contract(tenants: Tenants) -> None:
+    answer = tenants.deployment.send("GET", "/openapi.json", root=V4_API_ROOT)
+    assert answer.status == 200, answer.describe()
+    served = {(op.operation_id, op.method, op.path) for op in operations_of(answer.json())}
+    assert served == {(op.operation_id, op.method, op.path) for op in V4_OPERATIONS}
+
+
+def test_every_v4_operation_is_accounted_for() -> None:
+    """Each v4 operation has a recipe, or is a collection covered by a named test, or exempt."""
+    missing = [
+        op.operation_id
+        for op in V4_OPERATIONS
+        if op.operation_id not in V4_RECIPES
+        and op.operation_id not in V4_COLLECTIONS
+        and not any(op.path.startswith(prefix) for prefix in EXEMPT_PREFIXES)
+    ]
+    assert not missing, "\n".join(f"no v4 recipe for {operation_id}" for operation_id in missing)
+    addressed = [op.operation_id for op in V4_OPERATIONS if "{" in op.path]
+    assert not set(addressed) & set(V4_COLLECTIONS), addressed
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [op for op in V4_OPERATIONS if "{" in op.path],
+    ids=lambda op: f"v4-{op.operation_id}",
+)
+def test_partner_cannot_reach_others_through_v4(
+    operation: Operation, tenants: Tenants, before: Snapshot
+) -> None:
+    recipe = V4_RECIPES.get(operation.operation_id)
+    if recipe is None:
+        pytest.fail(f"no v4 recipe for {operation.operation_id}", pytrace=False)
+    problems: list[str] = []
+    for target in aims(recipe, tenants):
+        for attempt in recipe.attempts:
+            answer = send(tenants, operation, attempt, target, V4_API_ROOT)
+            where = f"aimed at {target.owner}'s through v4: {answer.describe()}"
+            if answer.status not in recipe.refused:
+                problems.append(f"{answer.status}, expected {sorted(recipe.refused)} — {where}")
+            problems += [f"{problem} — {where}" for problem in tmf_error_problems(answer)]
+    if recipe.control:
+        own = own_target(recipe, tenants)
+        for attempt in recipe.attempts:
+            answer = send(tenants, operation, attempt, own, V4_API_ROOT)
+            if answer.status not in SUCCESS:
+                problems.append(f"control on alpha's own failed through v4: {answer.describe()}")
+    if problems:
+        pytest.fail(f"v4 {operation.operation_id}:\n" + "\n".join(problems), pytrace=False)
+
+
 def test_others_resources_unchanged(tenants: Tenants, before: Snapshot) -> None:
     after = Snapshot.take(tenants)
     changed = [
@@ -440,6 +539,39 @@ def test_lists_show_only_the_partners_own(tenants: Tenants) -> None:
     own = deployment.send("GET", "/troubleTicket?limit=1000&fields=id", identity="alpha")
     if tenants.owned["alpha"].ticket not in {item["id"] for item in own.json()}:
         problems.append("alpha's own ticket is missing from its list")
+    assert not problems, "\n".join(problems)
+
+
+def test_v4_lists_show_only_the_partners_own(tenants: Tenants) -> None:
+    deployment = tenants.deployment
+    foreign = tenants.foreign_ids("alpha")
+    owned = tenants.owned
+    beta, operator, alpha = owned["beta"], owned["operator"], owned["alpha"]
+    problems: list[str] = []
+    for path in [
+        "/troubleTicket",
+        "/troubleTicket?limit=1000&fields=id,relatedParty",
+        f"/troubleTicket?id={beta.ticket}",
+        f"/troubleTicket?id={operator.ticket},{beta.ticket},{alpha.ticket}",
+        "/troubleTicket?relatedParty.id=org-beta",
+        "/troubleTicket?statusChange.status=acknowledged",
+        "/troubleTicket?sort=-creationDate&limit=2",
+    ]:
+        answer = deployment.send("GET", path, identity="alpha", root=V4_API_ROOT)
+        if answer.status != 200:
+            problems.append(f"unexpected: {answer.describe()}")
+            continue
+        leaked = sorted(resource_id for resource_id in foreign if resource_id in answer.text)
+        if leaked:
+            problems.append(f"GET v4 {path} shows others' {leaked}")
+        total = answer.headers.get("x-total-count")
+        if path == "/troubleTicket" and total != str(len(answer.json())):
+            problems.append(f"GET v4 {path}: X-Total-Count {total} but {len(answer.json())}")
+    own = deployment.send(
+        "GET", "/troubleTicket?limit=1000&fields=id", identity="alpha", root=V4_API_ROOT
+    )
+    if alpha.ticket not in {item["id"] for item in own.json()}:
+        problems.append("alpha's own ticket is missing from its v4 list")
     assert not problems, "\n".join(problems)
 
 

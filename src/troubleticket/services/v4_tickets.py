@@ -29,10 +29,13 @@ class V4Tickets:
 
     def __init__(self, tickets: ResourceService) -> None:
         self._tickets = tickets
+        # this server's public base URL: the hrefs of its tickets move between the roots
+        self._base = v4.base_of(tickets.href(""))
 
     def create(self, body: JSON, *, context: Context) -> Stored:
         """Raises: what ``ResourceService.create`` raises."""
-        return _shown(self._tickets.create(v4.create_v5(body), context=context))
+        converted = v4.create_v5(body, base=self._base)
+        return _shown(self._tickets.create(converted, context=context))
 
     def get(self, ticket_id: str, *, context: Context) -> Stored:
         """Raises: NotFound (no such ticket the context may see)."""
