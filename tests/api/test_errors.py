@@ -252,7 +252,7 @@ class TestUnknownResources:
             f"{API}/troubleTickets",
             f"{API}/nothing/here",
             "/nowhere",
-            "/tmf-api/troubleTicket/v4/troubleTicket",
+            "/tmf-api/troubleTicket/v3/troubleTicket",
         ],
     )
     def test_an_unknown_path_is_a_404_tmf_error(self, client: TestClient, path: str) -> None:
