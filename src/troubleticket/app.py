@@ -40,6 +40,7 @@ from troubleticket.api.fast_reads import FastReadMiddleware
 from troubleticket.api.framework import App
 from troubleticket.api.health import HealthMiddleware, readiness
 from troubleticket.api.middleware import (
+    CONSOLE_CSP,
     BodyLimitMiddleware,
     MediaTypeMiddleware,
     RequestIdMiddleware,
@@ -67,6 +68,14 @@ from troubleticket.bootstrap.files import load_yaml
 from troubleticket.bootstrap.services import new_uuid, utc_now
 from troubleticket.bootstrap.stores import metered, open_store
 from troubleticket.config import ConfigError, Settings
+from troubleticket.console import (
+    DEFAULT_OPTIONS,
+    Console,
+    ConsoleMiddleware,
+    ConsoleOptions,
+    build_console,
+)
+from troubleticket.console import PREFIX as CONSOLE_PREFIX  # beside the API's roots
 from troubleticket.services.v4_tickets import V4Tickets
 from troubleticket.store.port import Collection, Store
 from troubleticket.types import Clock, IdFactory
@@ -79,6 +88,7 @@ class ServedContract:
     security: dict[str, type] | None  # Connexion's security handlers (None: no tokens)
     scopes: dict[str, str]  # the scope each operation needs (empty: no tokens)
     v4_scopes: dict[str, str]  # the same for the v4 root's operations
+    verifier: TokenVerifier | None = None  # what checks the tokens (None: no tokens)
 
 
 def _v4_scopes(scopes: Mapping[str, str]) -> dict[str, str]:
@@ -132,6 +142,7 @@ def served_contract(settings: Settings) -> ServedContract:
         security_map(verifier),
         scopes,
         v4_scopes,
+        verifier,
     )
 
 
@@ -144,12 +155,14 @@ def create_app(
     new_activity_id: IdFactory | None = None,
     environ: Mapping[str, str] = os.environ,
     fast_reads: bool = True,
+    console_options: ConsoleOptions = DEFAULT_OPTIONS,
 ) -> AsyncApp:
     """Build the ASGI application; the store is opened now and closed at shutdown.
 
     ``new_activity_id`` issues recovery activity ids (by default in creation order, as their
     listings are ordered by id); ``environ`` holds the secrets the partner registry names;
-    ``fast_reads=False`` leaves every read by id to Connexion (``api/fast_reads.py``).
+    ``fast_reads=False`` leaves every read by id to Connexion (``api/fast_reads.py``);
+    ``console_options``: the console's stream timing, and who looks at it (tests).
     """
     store = metered(settings, store or open_store(settings))
     run = runtime(
@@ -171,7 +184,17 @@ def create_app(
     heartbeats = Heartbeats()
     collected = metrics_scrape.registry(store) if settings.metrics else None
     handlers = _Handlers.of(run, callers)
-    app = App(__name__, lifespan=_lifespan(run, heartbeats, collected), jsonifier=FastJsonifier())
+    shown = build_console(
+        settings,
+        run,
+        scopes=served.scopes,
+        verifier=served.verifier,
+        callers=callers,
+        options=console_options,
+    )
+    app = App(
+        __name__, lifespan=_lifespan(run, heartbeats, collected, shown), jsonifier=FastJsonifier()
+    )
     api_options = {
         "security_map": served.security,
         "pythonic_params": True,
@@ -194,7 +217,11 @@ def create_app(
         served_roots.append((V4_API_ROOT, V4_SPEC_NAME))
     _request_shaping(app, settings, handlers, served, callers, fast_reads=fast_reads)
     _outer_layers(
-        app, settings, readiness=partial(readiness, store, heartbeats), collected=collected
+        app,
+        settings,
+        readiness=partial(readiness, store, heartbeats),
+        collected=collected,
+        console=shown,
     )
     errors.install(app, method_table(*served_roots))
     return app
@@ -235,14 +262,19 @@ class _Handlers:
 
 
 def _lifespan(
-    run: Runtime, heartbeats: Heartbeats, collected: CollectorRegistry | None
+    run: Runtime,
+    heartbeats: Heartbeats,
+    collected: CollectorRegistry | None,
+    shown: Console | None,
 ) -> Callable[[Any], AbstractAsyncContextManager[None]]:
-    """At start: the background loops (in one process of several, by lease) and the metrics
-    port; at shutdown: those stopped and the store closed."""
+    """At start: the background loops (in one process of several, by lease), the metrics port,
+    and the console's streams set to end when a stop signal comes (the server waits for open
+    answers before it shuts down); at shutdown: those stopped and the store closed."""
     settings = run.settings
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
+        unwatch = shown.stopping.watch_signals() if shown is not None else _nothing
         stop = None
         if settings.dispatch == "inprocess" and settings.workers > 1:
             # several server processes: each dispatches on its share of the delivery lanes;
@@ -273,6 +305,9 @@ def _lifespan(
         try:
             yield
         finally:
+            if shown is not None:
+                shown.stopping.set()
+            unwatch()
             if stop_metrics is not None:
                 stop_metrics()
             if stop is not None:
@@ -280,6 +315,10 @@ def _lifespan(
             run.store.close()
 
     return lifespan
+
+
+def _nothing() -> None:
+    pass
 
 
 def _request_shaping(
@@ -326,9 +365,11 @@ def _outer_layers(
     *,
     readiness: Callable[[], Any],
     collected: CollectorRegistry | None,
+    console: Console | None,
 ) -> None:
     """What every request meets first: health probes, metrics, the request id and security
-    headers, admission, tracing."""
+    headers, admission, tracing; then the console, which takes its own paths before the API's
+    middleware sees them."""
     app.add_middleware(
         HealthMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, ready=readiness
     )
@@ -346,6 +387,8 @@ def _outer_layers(
         RequestIdMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         ui_prefix=(f"{API_ROOT}/ui", f"{V4_API_ROOT}/ui"),
+        console_prefix=CONSOLE_PREFIX if console is not None else None,
+        console_csp=console.csp if console is not None else CONSOLE_CSP,
         hsts=settings.public_base_url.startswith("https://"),
         observe=metrics.request_answered if settings.metrics else None,
     )
@@ -366,3 +409,9 @@ def _outer_layers(
                 position=MiddlewarePosition.BEFORE_EXCEPTION,
                 **tracing.middleware_options(),
             )
+    if console is not None:
+        # inside the request id, security headers, admission and tracing; outside Connexion's
+        # error handling (the console answers its errors with pages of its own)
+        app.add_middleware(
+            ConsoleMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, console=console.app
+        )

@@ -237,6 +237,15 @@ class Settings:
     tracing: Tracing = "off"
     # the TMF621 v4 root (/tmf-api/troubleTicket/v4) beside v5, on the same tickets
     v4: bool = True
+    # the coordination console at /console (console.md): on or off; with TT_AUTH=jwt it signs
+    # people in with OpenID Connect at TT_JWT_ISSUER as client console_client_id (and
+    # console_client_secret, for a confidential client), asking for console_scope;
+    # console_secret keys its session cookies and form tokens (random per start when unset)
+    console: bool = True
+    console_client_id: str | None = None
+    console_client_secret: str | None = None
+    console_scope: str = "openid"
+    console_secret: str | None = None
 
     @property
     def store_shown(self) -> str:
@@ -391,6 +400,11 @@ _PARSERS = {
     "egress_allow": _networks,
     "metrics": _switch,
     "v4": _switch,
+    "console": _switch,
+    "console_client_id": _text,
+    "console_client_secret": _text,
+    "console_scope": _text,
+    "console_secret": _text,
     "metrics_port": _port,
     "metrics_host": _text,
     "metrics_token": _text,

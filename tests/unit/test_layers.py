@@ -33,6 +33,8 @@ ROOT = (
     "troubleticket.workers",
     "troubleticket.server",
     "troubleticket.admin",
+    # the console composes the runtime's services into pages, as the API's handlers do
+    "troubleticket.console",
     "troubleticket.tracing",
 )
 API = ("troubleticket.api",)

@@ -172,6 +172,12 @@ _API_HEADERS = {
     "Cache-Control": "no-store",
 }
 _CSP = "default-src 'none'; frame-ancestors 'none'"
+# The console's pages (``console_prefix``) load their own scripts, styles and the live board's
+# stream, from this server only; nothing inline, no framing, no other form target.
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 # What the access line and the metrics say of one answered request: request id, method, path,
@@ -186,8 +192,9 @@ class RequestIdMiddleware:
     (a gateway's or the client's own), a new UUID otherwise; the answer carries it back, error
     bodies name it, the audit records it. The security headers: ``nosniff``, no framing, no
     referrer, ``Cache-Control: no-store`` unless the answer sets its own, a CSP allowing nothing
-    (except on the Swagger UI, ``ui_prefix``, which runs scripts), and HSTS when the server is
-    reached over HTTPS (``hsts``).
+    (except on the Swagger UI, ``ui_prefix``, which runs scripts, and on the console,
+    ``console_prefix``, whose CSP allows its own scripts, styles and stream), and HSTS when the
+    server is reached over HTTPS (``hsts``).
     """
 
     def __init__(
@@ -195,6 +202,8 @@ class RequestIdMiddleware:
         app: ASGIApp,
         *,
         ui_prefix: str | tuple[str, ...],
+        console_prefix: str | None = None,
+        console_csp: str = CONSOLE_CSP,
         hsts: bool = False,
         observe: Callable[[str | None, int, float], None] | None = None,
     ) -> None:
@@ -202,6 +211,8 @@ class RequestIdMiddleware:
         operation matched), status and duration in seconds (the request metrics)."""
         self.app = app
         self.ui_prefix = ui_prefix
+        self.console_prefix = console_prefix
+        self.console_csp = console_csp
         self.hsts = hsts
         self.observe = observe
         self._answered: list[_Answered] = []
@@ -219,7 +230,11 @@ class RequestIdMiddleware:
         # Connexion's routing names the operation here (shared with copies of the scope made
         # further in), so a request refused before its handler runs is still attributed to it
         extensions = scope.setdefault("extensions", {})
-        ui = scope.get("path", "").startswith(self.ui_prefix)
+        path: str = scope.get("path", "")
+        ui = path.startswith(self.ui_prefix)
+        console = self.console_prefix is not None and (
+            path == self.console_prefix or path.startswith(self.console_prefix + "/")
+        )
         status = 500  # unless an answer starts
 
         async def send_with_headers(message: Message) -> None:
@@ -230,7 +245,9 @@ class RequestIdMiddleware:
                 headers[request_ids.REQUEST_ID_HEADER] = request_id
                 for name, value in _API_HEADERS.items():
                     headers.setdefault(name, value)
-                if not ui:
+                if console:
+                    headers.setdefault("Content-Security-Policy", self.console_csp)
+                elif not ui:
                     headers.setdefault("Content-Security-Policy", _CSP)
                 if self.hsts:
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")

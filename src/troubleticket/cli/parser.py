@@ -41,6 +41,7 @@ SETTING_FLAGS = (
     "metrics_host",
     "tracing",
     "v4",
+    "console",
     "policy",
     "partners",
 )
@@ -314,6 +315,10 @@ def _serve_flags(serve: argparse.ArgumentParser) -> None:
         "--v4",
         help="on or off: the TMF621 v4 root /tmf-api/troubleTicket/v4 on the same tickets "
         "(TT_V4, default on)",
+    )
+    serve.add_argument(
+        "--console",
+        help="on or off: the coordination console for people at /console (TT_CONSOLE, default on)",
     )
     serve.add_argument(
         "--metrics-port",

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from troubleticket.config import Settings
@@ -94,6 +96,16 @@ def shared_metrics(settings: Settings) -> Iterator[None]:
             shutil.rmtree(directory, ignore_errors=True)
 
 
+def shared_console_secret(settings: Settings) -> Settings:
+    """``settings`` with a console key every process of ``serve --workers N`` shares: the
+    console's form tokens and session cookies made by one process are checked by another. Unset
+    (``TT_CONSOLE_SECRET``), one is drawn here, for this run; with one process, or no console,
+    the settings are returned as they are."""
+    if settings.workers > 1 and settings.console and settings.console_secret is None:
+        return replace(settings, console_secret=secrets.token_urlsafe(32))
+    return settings
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
 
@@ -102,6 +114,7 @@ def serve(settings: Settings) -> int:
     from troubleticket.bootstrap.stores import open_store
 
     settings.check_exposure()
+    settings = shared_console_secret(settings)
     if settings.workers > 1:
         # every problem with the settings, the policy or the partners stops it here, once
         store = open_store(settings)
