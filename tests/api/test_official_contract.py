@@ -12,8 +12,6 @@ here checks that the two lists agree. No answer may be a 5xx.
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import yaml
 from hypothesis import HealthCheck, settings
 from schemathesis.errors import FailureGroup
 
+from tests.api.contract_rules import Rule, documented, unexplained
 from tests.builders import a_specification, a_ticket
 from troubleticket.app import create_app
 from troubleticket.config import Settings
@@ -32,18 +31,7 @@ OFFICIAL_SHA256 = "dd3d242c643d132833c9a883c562bb56401ad3ef9e79c942a1f987e950be5
 API = "/tmf-api/troubleTicket/v5"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A refusal of a schema-valid request: its TMF Error code and a part of its message."""
-
-    code: str
-    says: str
-    why: str
-
-    def covers(self, body: dict[str, Any]) -> bool:
-        return body.get("code") == self.code and self.says in str(body.get("message", ""))
-
-
+HEADING = "## What the official contract allows and the server refuses"
 NEEDS_MORE = (
     Rule(
         "baseTypeRequired",
@@ -160,22 +148,6 @@ def existing(case: Any) -> None:
     case.path_parameters["id"] = made.json()["id"]
 
 
-def unexplained(group: FailureGroup, response: Any) -> list[str]:
-    """The failures no rule explains: a 5xx, or a refusal of positive data none covers."""
-    found = []
-    for failure in group.exceptions:
-        if getattr(failure, "code", None) != "ST202":
-            found.append(str(failure))
-            continue
-        try:
-            body = response.json() if response is not None else {}
-        except ValueError:
-            body = {}
-        if not any(rule.covers(body) for rule in NEEDS_MORE):
-            found.append(f"{failure}: {body}")
-    return found
-
-
 @schema.parametrize()
 @settings(max_examples=15, suppress_health_check=list(HealthCheck), deadline=None)
 def test_what_the_official_contract_allows_is_accepted(case: schemathesis.Case[Any]) -> None:
@@ -184,7 +156,7 @@ def test_what_the_official_contract_allows_is_accepted(case: schemathesis.Case[A
     try:
         case.validate_response(response, checks=CHECKS)
     except FailureGroup as group:
-        problems = unexplained(group, response)
+        problems = unexplained(group, response, NEEDS_MORE)
         assert not problems, "\n".join(problems)
 
 
@@ -193,9 +165,4 @@ def test_the_official_file_is_the_official_file() -> None:
 
 
 def test_every_rule_is_documented_with_the_contract() -> None:
-    readme = (ROOT / "openapi" / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## What the official contract allows and the server refuses", 1)
-    assert len(section) == 2, "openapi/README.md has no section for the rules"
-    own = section[1].split("\n## ", 1)[0]  # up to the next section (the v4 contract's)
-    documented = set(re.findall(r"^\| `([A-Za-z]+)` \| `([^`]+)` \|", own, re.M))
-    assert documented == {(rule.code, rule.says) for rule in NEEDS_MORE}
+    assert documented(HEADING) == {(rule.code, rule.says) for rule in NEEDS_MORE}

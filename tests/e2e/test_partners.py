@@ -231,13 +231,27 @@ def test_a_report_through_the_partners_events_and_a_cancel_that_reaches_it(
         "our note on the partner's ticket",
     )
     assert [n["text"] for n in get(activity["href"])["note"]].count(our_note["text"]) == 1
+    close_then_cancel_another(
+        operator, ticket, activity, theirs_url, partial(partner_tickets, partner)
+    )
+
+
+def close_then_cancel_another(
+    operator: ServerProcess,
+    ticket: dict[str, Any],
+    activity: dict[str, Any],
+    theirs_url: str,
+    partner_tickets_of: Callable[[str], list[dict[str, Any]]],
+) -> None:
+    """Closing our ticket closes the partner's (``theirs_url``); a second report, cancelled at
+    the operator, cancels the partner's ticket too (found by our correlation id with
+    ``partner_tickets_of``)."""
     # our customer accepts our fix: that accepts the partner's, whose ticket closes
     patch(ticket["href"], {"@type": "TroubleTicket", "status": "resolved"})
     patch(ticket["href"], {"@type": "TroubleTicket", "status": "closed"})
     eventually(lambda: get(theirs_url)["status"] == "closed", "the partner ticket closed")
     eventually(lambda: report_of(activity)["state"] == "closed", "the report closed")
 
-    # a second report, cancelled at the operator: the partner's ticket is cancelled too
     second = a_ticket(operator.base)
     repair = a_partner_repair(second)
     eventually(lambda: report_of(repair)["state"] == "open", "the second report opened")
@@ -245,7 +259,7 @@ def test_a_report_through_the_partners_events_and_a_cancel_that_reaches_it(
         second["href"],
         {"@type": "TroubleTicket", "status": "cancelled", "statusChangeReason": "Customer moved"},
     )
-    (cancelled,) = partner_tickets(partner, f"{second['id']}/{repair['id']}")
+    (cancelled,) = partner_tickets_of(f"{second['id']}/{repair['id']}")
     eventually(
         lambda: get(cancelled["href"])["status"] == "cancelled", "the partner ticket cancelled"
     )

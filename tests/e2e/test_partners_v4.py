@@ -25,6 +25,7 @@ from tests.e2e.test_partners import (
     Shows,
     a_partner_repair,
     a_ticket,
+    close_then_cancel_another,
     eventually,
     get,
     patch,
@@ -202,26 +203,7 @@ def test_a_report_at_a_v4_partner_through_its_signed_v4_events(
     assert [n["text"] for n in get(theirs_url)["note"]].count(their_note["text"]) == 1
     assert [n["text"] for n in get(activity["href"])["note"]].count(our_note["text"]) == 1
 
-    # our customer accepts our fix: that accepts the partner's, whose ticket closes
-    patch(ticket["href"], {"@type": "TroubleTicket", "status": "resolved"})
-    patch(ticket["href"], {"@type": "TroubleTicket", "status": "closed"})
-    eventually(lambda: get(theirs_url)["status"] == "closed", "the partner ticket closed")
-    eventually(lambda: report_of(activity)["state"] == "closed", "the report closed")
-
-    # a second report, cancelled at the operator: the partner's ticket is cancelled too
-    second = a_ticket(operator.base)
-    repair = a_partner_repair(second)
-    eventually(lambda: report_of(repair)["state"] == "open", "the second report opened")
-    patch(
-        second["href"],
-        {"@type": "TroubleTicket", "status": "cancelled", "statusChangeReason": "Customer moved"},
-    )
-    (cancelled,) = v4_tickets(partner, f"{second['id']}/{repair['id']}")
-    eventually(
-        lambda: get(cancelled["href"])["status"] == "cancelled", "the partner ticket cancelled"
-    )
-    assert get(cancelled["href"])["statusChangeReason"] == "Customer moved"
-    eventually(lambda: report_of(repair)["state"] == "cancelled", "the report cancelled")
+    close_then_cancel_another(operator, ticket, activity, theirs_url, partial(v4_tickets, partner))
 
     # nothing was refused on the way: every event of the partner taken by our v4 listeners,
     # every request to the partner done
