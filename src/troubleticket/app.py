@@ -210,7 +210,9 @@ def create_app(
     app.add_api(served.spec, base_path=API_ROOT, resolver=resolver(handlers.table()), **api_options)
     served_roots = [(API_ROOT, SPEC_NAME)]
     if served.v4 is not None:
-        v4_handlers = V4Handlers(V4Tickets(run.tickets), run.hubs, run.listeners, settings, callers)
+        v4_handlers = V4Handlers(
+            V4Tickets(run.tickets), run.hubs, handlers.listeners, settings, callers
+        )
         app.add_api(
             served.v4, base_path=V4_API_ROOT, resolver=resolver(v4_handlers.table()), **api_options
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -51,15 +52,24 @@ class ListenerHandlers:
     def __init__(self, service: ListenerService) -> None:
         self._service = service
 
-    def for_event(self, event_type: str) -> Any:
+    def for_event(
+        self,
+        event_type: str,
+        *,
+        read: Callable[[JSON], JSON] = lambda event: event,
+        answer: int = 204,
+    ) -> Any:
+        """The handler of the listener of ``event_type``; ``read``: the event in the v5 form
+        (a v4 listener's translates it), ``answer``: the status of a taken event."""
+
         async def receive(body: JSON) -> ConnexionResponse:
             # the exact bytes: a partner's event is verified against its signature
             raw = request.scope.get("extensions", {}).get(RAW_BODY, b"")
             headers = {name.lower(): value for name, value in request.headers.items()}
             await run_in_threadpool(
-                partial(self._service.receive, event_type, body, raw=raw, headers=headers)
+                partial(self._service.receive, event_type, read(body), raw=raw, headers=headers)
             )
-            return ConnexionResponse(status_code=204)
+            return ConnexionResponse(status_code=answer)
 
         receive.__name__ = f"receive{event_type}"
         return receive

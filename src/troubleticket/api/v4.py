@@ -17,16 +17,15 @@ from connexion import request
 from connexion.lifecycle import ConnexionResponse
 from starlette.concurrency import run_in_threadpool
 
-from troubleticket.api.body import RAW_BODY
 from troubleticket.api.callers import Callers
 from troubleticket.api.conditional import etag, if_match, none_match
 from troubleticket.api.contract import V4_API_ROOT
+from troubleticket.api.notifications import ListenerHandlers
 from troubleticket.api.representation import list_query, page_links
 from troubleticket.api.routing import Handler
 from troubleticket.config import Settings
 from troubleticket.domain import v4
 from troubleticket.notify.hubs import HubService
-from troubleticket.notify.listeners import ListenerService
 from troubleticket.services.v4_tickets import V4Tickets
 from troubleticket.types import JSON
 
@@ -86,7 +85,7 @@ class V4Handlers:
         self,
         tickets: V4Tickets,
         hubs: HubService,
-        listeners: ListenerService,
+        listeners: ListenerHandlers,
         settings: Settings,
         callers: Callers,
     ) -> None:
@@ -107,7 +106,10 @@ class V4Handlers:
             "registerListener": self.register_listener,
             "unregisterListener": self.unregister_listener,
             **{
-                f"listenTo{event_type}": self._listener(event_type)
+                # a v4 event is taken in the v5 form, with 201 as v4 declares
+                f"listenTo{event_type}": self._listeners.for_event(
+                    event_type, read=v4.event_v5, answer=201
+                )
                 for event_type in sorted(v4.EVENT_TYPES)
             },
         }
@@ -182,17 +184,3 @@ class V4Handlers:
         context = self._callers.context()
         await run_in_threadpool(self._hubs.delete, id_, context)
         return ConnexionResponse(status_code=204)
-
-    def _listener(self, event_type: str) -> Handler:
-        async def receive(body: JSON) -> ConnexionResponse:
-            # the exact bytes: a partner's event is verified against its signature
-            raw = request.scope.get("extensions", {}).get(RAW_BODY, b"")
-            headers = {name.lower(): value for name, value in request.headers.items()}
-            event = v4.event_v5(body)
-            await run_in_threadpool(
-                partial(self._listeners.receive, event_type, event, raw=raw, headers=headers)
-            )
-            return ConnexionResponse(status_code=201)
-
-        receive.__name__ = f"receiveV4{event_type}"
-        return receive
