@@ -21,6 +21,7 @@ from tests.unit.partners.partner_server import FakePartner, running
 from troubleticket.bootstrap import Runtime, runtime
 from troubleticket.config import Settings
 from troubleticket.context import NO_CONTEXT
+from troubleticket.domain import partner_report
 from troubleticket.notify.delivery import Outcome
 from troubleticket.partners.gateway import PartnerGateway
 from troubleticket.store.port import Collection, ListQuery, Store
@@ -132,6 +133,24 @@ class Operator:
         event = recorded[-1]
         assert event["target"].endswith(":fibreco")
         return self.gateway({"id": f"delivery-of-{event['id']}"}, event)
+
+
+def a_note(text: str, minute: int = 30, **more: Any) -> dict[str, Any]:
+    return {
+        "@type": "Note",
+        "author": "desk",
+        "date": f"2026-11-20T08:{minute:02d}:00Z",
+        "text": text,
+        **more,
+    }
+
+
+def opened(operator: Operator, **activity: Any) -> Report:
+    """A report the partner has: its ticket FC-1 made, the report open; requests forgotten."""
+    report = operator.report(**activity)
+    assert operator.perform(partner_report.CREATE, report) == Outcome(201)
+    operator.partner.clear()
+    return report
 
 
 def partners_file(directory: Path, partner: FakePartner, **fibreco: Any) -> Path:

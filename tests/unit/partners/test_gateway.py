@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from tests.unit.partners.conftest import OPERATOR_PARTY, TICKET, Operator, Report
+from tests.unit.partners.conftest import OPERATOR_PARTY, TICKET, Operator, Report, a_note, opened
 from troubleticket.context import NO_CONTEXT
 from troubleticket.domain import partner_report
 from troubleticket.domain.partner_report import CANCEL, CLOSE, CREATE, NOTE, POLL
@@ -21,23 +20,6 @@ from troubleticket.notify.delivery import Outcome
 
 SEARCH = "GET /troubleTicket?externalIdentifier.id=tt-1%2Fra-1&limit=1"
 POLLED = 30.0  # the registry's poll interval: a poll is due again this much later
-
-
-def a_note(text: str, minute: int = 30) -> dict[str, Any]:
-    return {
-        "@type": "Note",
-        "author": "desk",
-        "date": f"2026-11-20T08:{minute:02d}:00Z",
-        "text": text,
-    }
-
-
-def opened(operator: Operator, **activity: Any) -> Report:
-    """A report the partner has: its ticket FC-1 made, the report open; requests forgotten."""
-    report = operator.report(**activity)
-    assert operator.perform(CREATE, report) == Outcome(201)
-    operator.partner.clear()
-    return report
 
 
 def cancelled(operator: Operator, report: Report) -> None:

@@ -21,7 +21,8 @@ from tests.unit.partners.conftest import (
     SECRET,
     TICKET,
     Operator,
-    Report,
+    a_note,
+    opened,
     partners_file,
 )
 from tests.unit.partners.partner_server import FakePartner, running
@@ -59,24 +60,6 @@ def operator(operator_with: Callable[..., Operator]) -> Operator:
 def polling(operator_with: Callable[..., Operator]) -> Operator:
     """Our side with the v4 FibreCo sending no events: its reports are polled when due."""
     return operator_with(api="v4", events={"subscribe": False})
-
-
-def a_note(text: str, minute: int = 30, **more: Any) -> dict[str, Any]:
-    return {
-        "@type": "Note",
-        "author": "desk",
-        "date": f"2026-11-20T08:{minute:02d}:00Z",
-        "text": text,
-        **more,
-    }
-
-
-def opened(operator: Operator, **activity: Any) -> Report:
-    """A report the partner has: its ticket FC-1 made, the report open; requests forgotten."""
-    report = operator.report(**activity)
-    assert operator.perform(CREATE, report) == Outcome(201)
-    operator.partner.clear()
-    return report
 
 
 def patches(operator: Operator) -> list[Any]:
