@@ -6,6 +6,7 @@ Each file is a list of cases; a case is a mapping of::
     method:     GET, POST, PATCH, DELETE …
     path:       below the API root; sent as written (percent escapes included) after the
                 placeholders are filled in: {ticket} {alpha_ticket} {activity} {hub}
+    root:       optional: v5 (the default) or v4, the API root the path is below
     query:      optional mapping of parameter → value, percent-encoded when sent; a value may be
                 {b64url: <text>} (base64url of the UTF-8 text, without padding, as the server
                 writes its paging cursors), {b64url_parts: [[<text>, <times>], …]} (the same
@@ -27,8 +28,8 @@ Each file is a list of cases; a case is a mapping of::
     within_s:   optional: the answer must come within this many seconds
     rss_growth_mb:  optional: the server's RSS may grow at most this much over the case
     log_must_not_start_with:  optional list: no line of the server's log may begin so
-    absent_after:   optional {path: …, attributes: […]}: a GET of path (as the same caller)
-                afterwards shows none of the attributes
+    absent_after:   optional {path: …, attributes: […]}: a GET of path (below the v5 root, as
+                the same caller) afterwards shows none of the attributes
 
 Placeholders are filled in the path, in header values, in raw text and in every string of a
 json body.
@@ -47,6 +48,7 @@ from typing import Any
 import yaml
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
+ROOTS = {"v5": "/tmf-api/troubleTicket/v5", "v4": "/tmf-api/troubleTicket/v4"}
 MODES = ("none", "jwt")
 IDENTITIES = ("anonymous", "operator", "alpha", "beta")
 PLACEHOLDERS = ("ticket", "alpha_ticket", "activity", "hub")
@@ -54,6 +56,7 @@ _KEYS = {
     "name",
     "method",
     "path",
+    "root",
     "query",
     "headers",
     "json",
@@ -88,6 +91,7 @@ class Case:
     name: str
     method: str
     path: str
+    root: str  # the API root path, e.g. /tmf-api/troubleTicket/v5
     query: tuple[tuple[str, Any], ...]
     headers: tuple[tuple[str, str | None], ...]
     body_kind: str | None
@@ -221,6 +225,9 @@ def _case(source: str, raw: Any, index: int) -> Case:
         )
     ):
         raise CorpusError(f"{where}: raw_parts must be a list of [text, times]")
+    root = raw.get("root", "v5")
+    if root not in ROOTS:
+        raise CorpusError(f"{where}: root must be one of {sorted(ROOTS)}")
     identity = raw.get("as", "operator")
     if identity not in IDENTITIES:
         raise CorpusError(f"{where}: as must be one of {IDENTITIES}")
@@ -246,6 +253,7 @@ def _case(source: str, raw: Any, index: int) -> Case:
         name=str(raw["name"]),
         method=str(raw["method"]).upper(),
         path=str(raw["path"]),
+        root=ROOTS[root],
         query=tuple((str(name), value) for name, value in query.items()),
         headers=tuple(
             (str(name), None if value is None else str(value)) for name, value in headers.items()

@@ -28,6 +28,7 @@ def test_hostile_request(mode: str, case: corpus.Case, request: pytest.FixtureRe
         identity=case.identity,
         body=case.request_body(ids),
         headers=case.request_headers(ids),
+        root=case.root,
     )
     problems: list[str] = []
     if answer.status not in case.expect:

@@ -536,7 +536,7 @@ class Dispatcher:
 
     def _post(self, delivery: JSON, hub: JSON, event: JSON) -> _Post:
         """The POST of an event to a hub's callback, signed when the hub has a secret."""
-        shown = hub_event(hub, event["body"]) or event["body"]
+        shown = hub_event(hub, event["body"])
         try:
             body = orjson.dumps(shown)
         except TypeError:  # an integer beyond 64 bits, kept from before requests refused them

@@ -86,21 +86,25 @@ ApiVersion = Literal["v4", "v5"]
 _NOT_SHOWN = frozenset({"secret", "party", "api"})
 
 
-def hub_event(hub: JSON, event_body: JSON) -> JSON | None:
-    """The event as ``hub`` receives it: as recorded, or for a v4 hub the v4 form (``None``:
-    an event TMF621 v4 has no listener for)."""
-    if hub.get("api") != "v4":
-        return event_body
-    if event_body.get("eventType") not in v4.EVENT_TYPES:
-        return None
-    return v4.event_v4(event_body)
+def _speaks_v4(hub: JSON) -> bool:
+    return hub.get("api") == "v4"
+
+
+def hub_event(hub: JSON, event_body: JSON) -> JSON:
+    """The event as ``hub`` receives it: as recorded, or for a v4 hub in the v4 form."""
+    return v4.event_v4(event_body) if _speaks_v4(hub) else event_body
 
 
 def selects(hub: JSON, event_body: JSON) -> bool:
     """Whether ``hub``'s query selects the event (no query, or one that is no filter, selects
-    every event)."""
+    every event); a v4 hub's query reads the event's v4 form, made only when it filters, and
+    a v4 hub takes only the events TMF621 v4 has listeners for."""
+    if _speaks_v4(hub) and event_body.get("eventType") not in v4.EVENT_TYPES:
+        return False
     query = hub.get("query")
-    return not query or not is_filter(query) or matches(event_body, parse_hub_query(query))
+    if not query or not is_filter(query):
+        return True
+    return matches(hub_event(hub, event_body), parse_hub_query(query))
 
 
 def delivers(hub: JSON, event: JSON) -> bool:
@@ -111,8 +115,7 @@ def delivers(hub: JSON, event: JSON) -> bool:
     party = hub.get("party")
     if party is not None and party not in event.get("parties", ()):
         return False
-    body = hub_event(hub, event["body"])
-    return body is not None and selects(hub, body)
+    return selects(hub, event["body"])
 
 
 def _check_callback(callback: Any, egress: EgressPolicy) -> str:
