@@ -141,20 +141,11 @@ class V4Dialect:
         body = v4.ticket_v4(report)
         for name in v4.SERVER_SET_ON_CREATE:
             body.pop(name, None)
-        if isinstance(report.get("relatedParty"), list):
-            body["relatedParty"] = [
-                _party_v4(party) if isinstance(party, Mapping) else party
-                for party in report["relatedParty"]
-            ]
         return body
 
     def ticket(self, answered: Any) -> JSON:
-        found = _object(answered)
-        converted = v4.ticket_v5(found)
-        if "href" in found:
-            # the partner's own link, as it gave it (``ticket_v5`` names our v5 root in hrefs)
-            converted["href"] = found["href"]
-        return converted
+        # without this server's base URL, every href stays the partner's own
+        return v4.ticket_v5(_object(answered))
 
     def status(self, status: str, reason: str | None) -> Change:
         patch: JSON = {"status": status}
@@ -193,18 +184,6 @@ class V4Dialect:
                 hub["secret"] = secret
             hubs.append(hub)
         return hubs
-
-
-def _party_v4(related: Mapping[str, Any]) -> JSON:
-    """A v5 related party in the v4 form, which requires ``@referredType``: when the v5
-    reference does not say it, the class its ``@type`` refers to (``PartyRef``: ``Party``)."""
-    flat = v4.party_v4(related)
-    if "@referredType" not in flat:
-        ref = related.get("partyOrPartyRole")
-        kind = ref.get("@type") if isinstance(ref, Mapping) else None
-        referred = kind.removesuffix("Ref") if isinstance(kind, str) else ""
-        flat["@referredType"] = referred or "Party"
-    return flat
 
 
 V5 = V5Dialect()
