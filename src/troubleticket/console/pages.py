@@ -151,13 +151,15 @@ class Console:
             return Response(status_code=200, headers={"HX-Refresh": "true"})
         return found
 
-    def _needs(self, operation: str) -> str | None:
-        return self.scopes.get(operation)
+    def _needs(self, operation: str) -> str:
+        """The scope of an API operation; one the table lacks is an error, never "none needed"
+        (raises KeyError)."""
+        return self.scopes[operation]
 
     def may(self, caller: Caller, operation: str) -> bool:
         return caller.may(self._needs(operation))
 
-    def _require(self, caller: Caller, operation: str) -> str | None:
+    def _require(self, caller: Caller, operation: str) -> str:
         """Raises: Forbidden: the caller lacks the operation's scope."""
         scope = self._needs(operation)
         if not caller.may(scope):
