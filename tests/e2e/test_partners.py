@@ -153,11 +153,19 @@ def open_report(activity_href: str) -> dict[str, Any] | None:
 Shows = Callable[[dict[str, Any], dict[str, Any]], bool]
 
 
-def work_it_at_the_partner(partner: ServerProcess, operator_activity: dict[str, Any]) -> None:
+def work_it_at_the_partner(
+    operator_activity: dict[str, Any],
+    find: Callable[[str], list[dict[str, Any]]],
+    url_of: Callable[[str], str],
+    change_at: Callable[[str, dict[str, Any]], Any],
+) -> str:
     """The partner works the ticket through inProgress, pending with a question and resolved;
-    after each step the operator's activity and ticket show it within two seconds."""
+    after each step the operator's activity and ticket show it within two seconds. The
+    partner's ticket is found by our correlation id with ``find``, its URL is ``url_of`` its
+    id, and ``change_at`` sends a change there (in the partner's TMF621 version). Returns that
+    URL."""
     correlation = report_of(operator_activity)["correlationId"]
-    (theirs,) = eventually(lambda: partner_tickets(partner, correlation), "the partner ticket")
+    (theirs,) = eventually(lambda: find(correlation), "the partner ticket")
     ticket_url = operator_activity["troubleTicket"]["href"]
     steps: list[tuple[dict[str, Any], Shows | None]] = [
         ({"status": "acknowledged"}, None),
@@ -176,12 +184,14 @@ def work_it_at_the_partner(partner: ServerProcess, operator_activity: dict[str, 
             lambda a, t: (
                 a["state"] == "completed"
                 and a["partnerReport"]["acceptance"] == "pending"
+                and a["stateChangeReason"] == "Resolved by FibreCo: Replaced the splitter"
                 and t["activitySummary"]["byState"]["completed"] == 1
             ),
         ),
     ]
+    theirs_url = url_of(theirs["id"])
     for change, shows in steps:
-        patch(f"{partner.base}/troubleTicket/{theirs['id']}", {"@type": "TroubleTicket", **change})
+        change_at(theirs_url, change)
         if shows is None:
             continue
         changed = time.monotonic()
@@ -191,6 +201,16 @@ def work_it_at_the_partner(partner: ServerProcess, operator_activity: dict[str, 
 
         eventually(operator_shows, f"the operator showing {change}", timeout=10)
         assert time.monotonic() - changed <= REFLECTED_WITHIN_S, change
+    return theirs_url
+
+
+def work_it_at_the_v5_partner(partner: ServerProcess, operator_activity: dict[str, Any]) -> str:
+    return work_it_at_the_partner(
+        operator_activity,
+        partial(partner_tickets, partner),
+        lambda theirs: f"{partner.base}/troubleTicket/{theirs}",
+        lambda url, change: patch(url, {"@type": "TroubleTicket", **change}),
+    )
 
 
 def test_a_report_through_the_partners_events_and_a_cancel_that_reaches_it(
@@ -213,7 +233,7 @@ def test_a_report_through_the_partners_events_and_a_cancel_that_reaches_it(
     (identifier,) = get(activity["href"])["externalIdentifier"]
     assert (identifier["owner"], identifier["id"]) == ("fibreco", theirs["id"])
 
-    work_it_at_the_partner(partner, activity)
+    work_it_at_the_v5_partner(partner, activity)
 
     # notes travel both ways: the partner's to our activity, ours to the partner's ticket
     theirs_url = f"{partner.base}/troubleTicket/{theirs['id']}"
@@ -277,7 +297,7 @@ def test_without_the_partners_events_the_report_is_polled(
     activity = a_partner_repair(ticket)
     eventually(lambda: report_of(activity)["state"] == "open", "the report opened")
 
-    work_it_at_the_partner(partner, activity)
+    work_it_at_the_v5_partner(partner, activity)
 
 
 def test_a_sigkill_mid_report_loses_and_duplicates_nothing(
